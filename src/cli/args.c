@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli/args.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/error.h"
+
+const char *bx_cli_usage(void)
+{
+	return "usage: beambox COMMAND [ARGS...]\n"
+	       "\n"
+	       "commands:\n"
+	       "  demo       spawn-free demo: encode and decode a beam message\n"
+	       "  version    print the version\n"
+	       "  help       print this text\n";
+}
+
+static int check_bounds(int argc, char *const argv[], bx_error *err)
+{
+	if (argc < 1 || argc > BX_CLI_ARGS_MAX)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "too many arguments (%d, at most %d)",
+			       argc, BX_CLI_ARGS_MAX);
+	for (int i = 0; i < argc; i++) {
+		if (!argv[i])
+			return bx_fail(err, -EINVAL, (size_t)i, "argument %d is missing", i);
+		if (strnlen(argv[i], BX_CLI_ARG_LEN_MAX + 1) > BX_CLI_ARG_LEN_MAX)
+			return bx_fail(err, -EINVAL, (size_t)i,
+				       "argument %d is longer than %d bytes", i,
+				       BX_CLI_ARG_LEN_MAX);
+	}
+	return 0;
+}
+
+int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
+{
+	struct bx_cli_args a = {.command = BX_CLI_HELP};
+	const char *cmd;
+	int r;
+
+	r = check_bounds(argc, argv, err);
+	if (r < 0)
+		return r;
+	if (argc < 2)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "missing command");
+	cmd = argv[1];
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+		a.command = BX_CLI_HELP;
+	else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+		a.command = BX_CLI_VERSION;
+	else if (strcmp(cmd, "demo") == 0)
+		a.command = BX_CLI_DEMO;
+	else
+		return bx_fail(err, -EINVAL, 1, "unknown command '%.64s'", cmd);
+
+	if (argc > 2)
+		return bx_fail(err, -EINVAL, 2, "'%s' takes no arguments, got '%.64s'", cmd,
+			       argv[2]);
+	*out = a;
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* beambox CLI: parse, dispatch, print. Everything else lives in the library. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/args.h"
+#include "cli/demo.h"
+
+#ifndef BX_VERSION
+#define BX_VERSION "unknown"
+#endif
+
+int main(int argc, char *argv[])
+{
+	struct bx_cli_args args;
+	bx_error err;
+	int r;
+
+	bx_error_clear(&err);
+	r = bx_cli_parse(argc, argv, &args, &err);
+	if (r < 0) {
+		fprintf(stderr, "beambox: %s\n%s", err.text, bx_cli_usage());
+		return 2;
+	}
+	switch (args.command) {
+	case BX_CLI_HELP:
+		fputs(bx_cli_usage(), stdout);
+		return 0;
+	case BX_CLI_VERSION:
+		printf("beambox %s\n", BX_VERSION);
+		return 0;
+	case BX_CLI_DEMO:
+		return bx_cli_demo_codec(stdout);
+	}
+	return 2;
+}

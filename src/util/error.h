@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal helpers to fill a bx_error and to log through the caller's hook. */
+#ifndef BX_UTIL_ERROR_H
+#define BX_UTIL_ERROR_H
+
+#include <beambox/common.h>
+
+#define BX_NO_OFFSET ((size_t)-1)
+
+/*
+ * Records code, offset and a printf-style reason in err (if not NULL) and
+ * returns code, so that callers can write `return bx_fail(err, -EBADMSG, off, "...")`.
+ * Untrusted text must be printed with a precision (%.64s) by the caller.
+ */
+int bx_fail(bx_error *err, int code, size_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+void bx_log(enum bx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

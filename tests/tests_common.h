@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the cmocka tests. Include after <cmocka.h>'s prerequisites. */
+#ifndef BX_TESTS_COMMON_H
+#define BX_TESTS_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Number of entries in /proc/self/fd (not counting the directory fd used to count). */
+int bx_test_count_fds(void);
+
+/*
+ * cmocka setup/teardown pair that records the open-fd count before a test
+ * and fails the test if it differs afterwards. Use with cmocka_unit_test_setup_teardown.
+ */
+int bx_test_fd_setup(void **state);
+int bx_test_fd_teardown(void **state);
+
+#define bx_fd_test(f) cmocka_unit_test_setup_teardown(f, bx_test_fd_setup, bx_test_fd_teardown)
+
+/* Prints a cmocka-visible skip with a reason and skips the current test. */
+#define bx_test_skip(...)                                                                          \
+	do {                                                                                       \
+		print_message("SKIPPED: " __VA_ARGS__);                                            \
+		print_message("\n");                                                               \
+		skip();                                                                            \
+	} while (0)
+
+#endif
