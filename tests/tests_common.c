@@ -41,3 +41,12 @@ int bx_test_fd_teardown(void **state)
 	}
 	return 0;
 }
+
+/* BX_TEST_FILTER=pattern runs only the matching tests (cmocka's own filter). */
+__attribute__((constructor)) static void bx_test_filter_from_env(void)
+{
+	const char *f = getenv("BX_TEST_FILTER");
+
+	if (f && *f)
+		cmocka_set_test_filter(f);
+}

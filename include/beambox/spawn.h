@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * spawn: run a service's handlers in a worker process that is a fresh
+ * execution of this very program.
+ *
+ *   int main(int argc, char **argv) {
+ *           bx_spawn_init(install_my_service, NULL);  // first thing: workers never return
+ *           ...
+ *           bx_worker *w;
+ *           bx_spawn(NULL, &w, &err);
+ *           bx_job_new(bx_worker_engine(w), "resize", &job); ... bx_job_run(job, &err);
+ *           bx_worker_free(w);
+ *   }
+ *
+ * The worker is started from a sealed in-memory copy of the program (so it can
+ * never write to or replace the binary on disk: runc CVE-2019-5736), with an
+ * environment of ENGINESPAWN=1 plus what the caller lists, stdio on
+ * /dev/null, its beam socket on fd 3, every other fd closed, in its own
+ * session, and killed if the thread that spawned it exits (PR_SET_PDEATHSIG).
+ * The parent never needs privileges.
+ */
+#ifndef BEAMBOX_SPAWN_H
+#define BEAMBOX_SPAWN_H
+
+#include <sys/types.h>
+
+#include <beambox/common.h>
+#include <beambox/engine.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The environment variable that marks a worker (the original's). */
+#define BX_SPAWN_MARKER "ENGINESPAWN"
+/* The fd on which a worker finds its beam connection. */
+#define BX_SPAWN_BEAM_FD 3
+
+typedef struct bx_worker bx_worker;
+/* A confinement policy (see policies/README.md). */
+struct bx_policy;
+
+typedef struct bx_spawn_opts {
+	/* NULL-terminated names of variables copied from the parent's environment. */
+	const char *const *env_keep;
+	/* The worker's fd 2: -1 (default) for /dev/null, or an fd to share (debugging). */
+	int stderr_fd;
+	/* How long to wait for the worker's ready message (default 10000). */
+	int ready_timeout_ms;
+	/* How the worker is confined; NULL: the built-in strict default. Borrowed. */
+	const struct bx_policy *policy;
+} bx_spawn_opts;
+
+/* Fills opts with the defaults. */
+BX_API void bx_spawn_opts_init(bx_spawn_opts *opts);
+
+/*
+ * Call first in main(). In a normal process it records the installer and
+ * returns 0. In a worker (ENGINESPAWN=1) it never returns: it takes fd 3 as
+ * its connection, closes every other fd but 0-2, confines itself, lets the
+ * installer register handlers on a fresh engine, tells the parent it is
+ * ready, serves jobs one at a time and exits 0 when the parent closes the
+ * connection (1 on a setup failure, after telling the parent why).
+ */
+BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx);
+
+/*
+ * Starts a worker and waits until it is ready. opts may be NULL. Returns 0,
+ * or -errno with err saying why the worker did not start (e.g. "worker 4242
+ * exited with status 1 before it was ready: ..."). -EPERM if bx_spawn_init
+ * was not called.
+ */
+BX_API BX_MUST_CHECK int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err);
+
+/* The proxy engine: jobs created on it run in the worker. Owned by the worker. */
+BX_API bx_engine *bx_worker_engine(bx_worker *w);
+BX_API pid_t bx_worker_pid(const bx_worker *w);
+/* A pidfd for the worker, readable in poll() once it has exited. Owned by the worker. */
+BX_API int bx_worker_pidfd(const bx_worker *w);
+/*
+ * With a pid namespace the confined process is pid 1 of its namespace, a
+ * child of the process bx_worker_pid names (a small monitor that exits as it
+ * does). This is its pid as this process sees it.
+ */
+BX_API pid_t bx_worker_serving_pid(const bx_worker *w);
+/* What confinement was applied, one "step: detail" line each (owned by the worker). */
+BX_API const char *bx_worker_report(const bx_worker *w);
+/* Sends sig (through the pidfd: never to a recycled pid). -ESRCH once it has exited. */
+BX_API int bx_worker_kill(bx_worker *w, int sig);
+/*
+ * Waits up to timeout_ms (-1: forever) for the worker to exit, reaps it and
+ * stores its wait status. Returns 0, or -ETIMEDOUT.
+ */
+BX_API BX_MUST_CHECK int bx_worker_wait(bx_worker *w, int timeout_ms, int *wstatus);
+/* "worker 4242 is running", "... exited with status 3", "... killed by signal 31 (SIGSYS)". */
+BX_API void bx_worker_describe(bx_worker *w, char *buf, size_t len);
+/*
+ * Closes the connection (the worker exits when it sees EOF), waits briefly,
+ * kills it if it lingers, reaps it and frees everything. No job may still be
+ * running on its engine. NULL is fine.
+ */
+BX_API void bx_worker_free(bx_worker *w);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

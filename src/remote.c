@@ -1,0 +1,1041 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * remote: jobs over beam (the vocabulary is in remote.h).
+ *
+ * The parent treats every byte and fd from the worker as hostile: each frame
+ * is bounded by the channel limit, decoded strictly, and checked against
+ * what may come at that point; anything else ends the job with -EPROTO and
+ * kills the worker, whose state is then unknown. A job never ends with
+ * status 0 unless a well-formed "status 0" arrived.
+ */
+#define _GNU_SOURCE
+#include "remote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <beambox/data.h>
+
+#include "engine_internal.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/intparse.h"
+
+static const char *const stream_names[3] = {"stdin", "stdout", "stderr"};
+
+static int stream_index(const bx_bytes *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (v->len == strlen(stream_names[i]) && memcmp(v->p, stream_names[i], v->len) == 0)
+			return i;
+	return -1;
+}
+
+static bool bytes_eq(const bx_bytes *v, const char *s)
+{
+	return v->len == strlen(s) && memcmp(v->p, s, v->len) == 0;
+}
+
+/* Encodes m and sends it as one frame (fd borrowed, may be -1). */
+static int send_msg(bx_beam *b, const bx_msg *m, int fd)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = bx_msg_encode(m, &buf, &len);
+	if (r < 0)
+		return r;
+	return bx_beam_send(b, buf, len, fd);
+}
+
+/* Sends {cmd: [verb, args...]} with an optional fd. */
+static int send_cmd(bx_beam *b, int fd, const char *verb, const char *arg)
+{
+	bx_msg *m = NULL;
+	int r;
+
+	r = bx_msg_new(&m);
+	if (r < 0)
+		return r;
+	r = bx_msg_add(m, "cmd", verb);
+	if (r == 0 && arg)
+		r = bx_msg_add(m, "cmd", arg);
+	if (r == 0)
+		r = send_msg(b, m, fd);
+	bx_msg_free(m);
+	return r;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ================================================================ parent side */
+
+struct bx_remote {
+	bx_beam *main;
+	struct bx_remote_peer peer;
+};
+
+/* Bytes the parent moves for one stream: from src to dst, or into a bounded capture. */
+struct pump {
+	int src;     /* owned; -1 when finished */
+	int dst;     /* owned when dst_owned, else borrowed; -1 to capture or drop */
+	bool dst_owned;
+	bool capture;
+	size_t max;
+	char *buf;
+	size_t len;
+	bool truncated;
+	/* stdin direction: a chunk read from src not yet written to dst */
+	char pending[65536];
+	size_t pending_off, pending_len;
+	bool src_eof;
+};
+
+static void pump_init(struct pump *p)
+{
+	memset(p, 0, offsetof(struct pump, pending));
+	p->src = -1;
+	p->dst = -1;
+	p->pending_off = p->pending_len = 0;
+	p->src_eof = false;
+}
+
+static void pump_close(struct pump *p)
+{
+	bx_close_and_reset(&p->src);
+	if (p->dst_owned)
+		bx_close_and_reset(&p->dst);
+	p->dst = -1;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+				if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+					return -errno;
+				continue;
+			}
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Worker -> parent output: read what is there; 0 at EOF (pump finished), 1 more to come. */
+static int pump_output(struct pump *p)
+{
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(p->src, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 1;
+			return -errno;
+		}
+		if (n == 0) {
+			bx_close_and_reset(&p->src);
+			return 0;
+		}
+		if (p->capture) {
+			size_t room = p->max - p->len;
+			size_t keep = (size_t)n < room ? (size_t)n : room;
+
+			if (keep) {
+				memcpy(p->buf + p->len, chunk, keep);
+				p->len += keep;
+			}
+			if ((size_t)n > keep)
+				p->truncated = true;
+		} else if (p->dst >= 0) {
+			int r = write_all(p->dst, chunk, (size_t)n);
+			if (r < 0) {
+				/* The caller's destination is gone: keep draining, drop. */
+				p->dst = -1;
+			}
+		}
+	}
+}
+
+/* Parent -> worker stdin (original protocol): 0 when done, 1 more to come. */
+static int pump_input(struct pump *p)
+{
+	for (;;) {
+		if (p->pending_off == p->pending_len) {
+			ssize_t n;
+
+			if (p->src_eof || p->src < 0) {
+				pump_close(p);
+				return 0;
+			}
+			n = read(p->src, p->pending, sizeof(p->pending));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				p->src_eof = true;
+				continue;
+			}
+			p->pending_off = 0;
+			p->pending_len = (size_t)n;
+		}
+		ssize_t w = write(p->dst, p->pending + p->pending_off,
+				  p->pending_len - p->pending_off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 1;
+			/* The worker closed its stdin: nothing more to give it. */
+			pump_close(p);
+			return 0;
+		}
+		p->pending_off += (size_t)w;
+	}
+}
+
+struct job_run {
+	struct bx_remote *rem;
+	bx_job *job;
+	bx_beam *chan;
+	struct pump out[3]; /* [1], [2]: outputs; [0]: stdin */
+	bool status_seen;
+	int status;
+	bool log_seen[3];
+	char worker_error[BX_ERROR_TEXT_MAX];
+};
+
+static void kill_worker(struct job_run *jr)
+{
+	if (jr->rem->peer.kill)
+		jr->rem->peer.kill(jr->rem->peer.ctx);
+}
+
+/* "worker 4242 killed by signal 9 (SIGKILL)", or a fallback if that is unknown. */
+static void describe_worker(struct job_run *jr, int wait_ms, char *buf, size_t len)
+{
+	const struct bx_remote_peer *peer = &jr->rem->peer;
+	int64_t deadline = now_ms() + wait_ms;
+
+	for (;;) {
+		if (peer->describe_exit && peer->describe_exit(peer->ctx, buf, len) == 1)
+			return;
+		int64_t left = deadline - now_ms();
+		if (peer->exit_fd < 0 || left <= 0)
+			break;
+		struct pollfd pfd = {.fd = peer->exit_fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+	snprintf(buf, len, "the worker is still running");
+}
+
+/*
+ * Fails the job with code, the message naming the job; for protocol
+ * violations the worker is killed first (its state is unknown).
+ */
+static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (kill) {
+		char how[96];
+
+		kill_worker(jr);
+		describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
+		return bx_job_fail(jr->job, code, "job '%.64s': %s; %s", jr->job->name, what, how);
+	}
+	return bx_job_fail(jr->job, code, "job '%.64s': %s", jr->job->name, what);
+}
+
+/* Sets up how stream i reaches the worker: returns the fd to pass (owned in *pass_owned or borrowed). */
+static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_owned)
+{
+	struct bx_stream *s = &jr->job->streams[i];
+	int pipefd[2];
+
+	*pass_owned = -1;
+	switch (s->kind) {
+	case BX_STREAM_FD:
+	case BX_STREAM_BUF:
+	case BX_STREAM_OWNED:
+		*pass_fd = s->fd;
+		return 0;
+	case BX_STREAM_NONE:
+		*pass_owned = open("/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+		if (*pass_owned < 0)
+			return -errno;
+		*pass_fd = *pass_owned;
+		return 0;
+	case BX_STREAM_CAPTURE:
+		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+			return -errno;
+		/* The worker gets a blocking write end; only our read end is non-blocking. */
+		if (fcntl(pipefd[1], F_SETFL, 0) < 0) {
+			int r = -errno;
+			close(pipefd[0]);
+			close(pipefd[1]);
+			return r;
+		}
+		jr->out[i].src = pipefd[0];
+		*pass_owned = pipefd[1];
+		*pass_fd = pipefd[1];
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int setup_capture_buffers(struct job_run *jr)
+{
+	for (int i = 1; i < 3; i++) {
+		struct bx_stream *s = &jr->job->streams[i];
+
+		if (s->kind != BX_STREAM_CAPTURE)
+			continue;
+		jr->out[i].capture = true;
+		jr->out[i].max = s->max;
+		jr->out[i].buf = malloc(s->max + 1);
+		if (!jr->out[i].buf)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Builds cmd=[name, args...] env=[encoded env] and fds=[...] when passing. */
+static int build_request(const bx_job *job, bool pass_fds, bx_msg **out)
+{
+	bx_msg *req = NULL, *env = NULL;
+	_cleanup_free_ char *env_buf = NULL;
+	size_t env_len;
+	int r;
+
+	r = bx_msg_new(&req);
+	if (r < 0)
+		return r;
+	r = bx_msg_new(&env);
+	if (r < 0)
+		goto out;
+	r = bx_msg_add(req, "cmd", job->name);
+	for (size_t i = 0; r == 0 && i < job->nargs; i++)
+		r = bx_msg_add(req, "cmd", job->args[i]);
+	/* The env map groups values by key in first-appearance order, like the original. */
+	for (size_t i = 0; r == 0 && i < job->nenv; i++)
+		r = bx_msg_add(env, job->env[i].key, job->env[i].value);
+	if (r == 0)
+		r = bx_msg_encode(env, &env_buf, &env_len);
+	if (r == 0)
+		r = bx_msg_addn(req, "env", 3, env_buf, env_len);
+	for (int i = 0; r == 0 && pass_fds && i < 3; i++)
+		r = bx_msg_add(req, "fds", stream_names[i]);
+out:
+	bx_msg_free(env);
+	if (r < 0) {
+		bx_msg_free(req);
+		return r;
+	}
+	*out = req;
+	return 0;
+}
+
+/* Handles one frame from the worker on the job channel. 0 to go on, -errno to end. */
+static int handle_channel_frame(struct job_run *jr, bx_frame *f)
+{
+	bx_msg *m = NULL;
+	const bx_bytes *cmd;
+	size_t n;
+	bx_error derr;
+	int r;
+
+	if (jr->status_seen)
+		return job_error(jr, -EPROTO, true, "worker sent a frame after the status");
+	r = bx_msg_decode(f->data, f->len, 0, &m, &derr);
+	if (r < 0)
+		return job_error(jr, -EPROTO, true, "undecodable frame from worker: %s", derr.text);
+	r = bx_msg_get(m, "cmd", &cmd, &n);
+	if (r < 0 || n < 1) {
+		r = job_error(jr, -EPROTO, true, "frame from worker has no cmd");
+		goto out;
+	}
+	if (bytes_eq(&cmd[0], "status") && n == 2 && f->fd < 0) {
+		uint64_t st;
+
+		if (bx_parse_u64(cmd[1].p, cmd[1].len, 255, &st) < 0) {
+			r = job_error(jr, -EPROTO, true, "worker sent a bad status '%.16s'",
+				      cmd[1].p);
+			goto out;
+		}
+		jr->status_seen = true;
+		jr->status = (int)st;
+		r = 0;
+	} else if (bytes_eq(&cmd[0], "error") && n == 2 && f->fd < 0) {
+		snprintf(jr->worker_error, sizeof(jr->worker_error), "%.200s", cmd[1].p);
+		r = 0;
+	} else if (bytes_eq(&cmd[0], "log") && n == 2 && f->fd >= 0) {
+		int i = stream_index(&cmd[1]);
+
+		if (i < 0 || jr->log_seen[i] || jr->rem->peer.takes_fds) {
+			r = job_error(jr, -EPROTO, true, "unexpected 'log %.16s' from worker",
+				      cmd[1].p);
+			goto out;
+		}
+		jr->log_seen[i] = true;
+		if (fcntl(f->fd, F_SETFL, O_NONBLOCK) < 0) {
+			r = job_error(jr, -errno, false, "fcntl on a stream pipe: %m");
+			goto out;
+		}
+		if (i == 0) {
+			struct bx_stream *s = &jr->job->streams[0];
+			jr->out[0].dst = bx_steal_fd(&f->fd);
+			jr->out[0].dst_owned = true;
+			if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_BUF ||
+			    s->kind == BX_STREAM_OWNED) {
+				jr->out[0].src = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+				if (jr->out[0].src < 0)
+					r = job_error(jr, -errno, false, "dup stdin: %m");
+			}
+		} else {
+			struct bx_stream *s = &jr->job->streams[i];
+			jr->out[i].src = bx_steal_fd(&f->fd);
+			if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_OWNED)
+				jr->out[i].dst = s->fd;
+		}
+	} else {
+		r = job_error(jr, -EPROTO, true, "unexpected '%.16s' (%zu args%s) from worker",
+			      cmd[0].p, n - 1, f->fd >= 0 ? ", with an fd" : "");
+	}
+out:
+	bx_msg_free(m);
+	return r;
+}
+
+static bool outputs_done(const struct job_run *jr)
+{
+	return jr->out[1].src < 0 && jr->out[2].src < 0;
+}
+
+/* Reads every frame the channel has now; 1 at EOF, 0 would block, -errno to end. */
+static int read_channel(struct job_run *jr)
+{
+	for (;;) {
+		bx_frame f = {.fd = -1};
+		bx_error berr;
+		int r = bx_beam_recv(jr->chan, &f, &berr);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r == -EINTR)
+			continue;
+		if (r == 0)
+			return 1;
+		if (r < 0)
+			return job_error(jr, -EPROTO, true, "job channel: %s", berr.text);
+		r = handle_channel_frame(jr, &f);
+		bx_frame_clear(&f);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* The poll loop of one job: channel, output pumps, stdin pump, worker exit, cancel, timeout. */
+static int run_loop(struct job_run *jr)
+{
+	const struct bx_remote_peer *peer = &jr->rem->peer;
+	int64_t deadline = jr->job->timeout_ms ? now_ms() + jr->job->timeout_ms : -1;
+	int64_t drain_deadline = -1;
+	bool chan_eof = false, worker_gone = false;
+
+	for (;;) {
+		struct pollfd pfd[6];
+		int idx_chan = -1, idx_exit = -1, idx_cancel, idx_out[3] = {-1, -1, -1};
+		int nfds = 0, timeout = -1, r;
+		int64_t now;
+
+		if (jr->status_seen) {
+			/* The handler is done: its stdin no longer matters. */
+			pump_close(&jr->out[0]);
+			if (outputs_done(jr))
+				break;
+		}
+		if (jr->status_seen && drain_deadline < 0)
+			drain_deadline = now_ms() + BX_REMOTE_DRAIN_GRACE_MS;
+
+		if (!chan_eof && !jr->status_seen) {
+			idx_chan = nfds;
+			pfd[nfds++] = (struct pollfd){.fd = bx_beam_fd(jr->chan), .events = POLLIN};
+		}
+		if (peer->exit_fd >= 0 && !worker_gone) {
+			idx_exit = nfds;
+			pfd[nfds++] = (struct pollfd){.fd = peer->exit_fd, .events = POLLIN};
+		}
+		idx_cancel = nfds;
+		pfd[nfds++] = (struct pollfd){.fd = jr->job->cancel_efd, .events = POLLIN};
+		for (int i = 1; i < 3; i++)
+			if (jr->out[i].src >= 0) {
+				idx_out[i] = nfds;
+				pfd[nfds++] = (struct pollfd){.fd = jr->out[i].src, .events = POLLIN};
+			}
+		if (jr->out[0].dst >= 0) {
+			idx_out[0] = nfds;
+			pfd[nfds++] = (struct pollfd){.fd = jr->out[0].dst, .events = POLLOUT};
+		}
+
+		now = now_ms();
+		if (deadline >= 0)
+			timeout = deadline > now ? (int)(deadline - now) : 0;
+		if (drain_deadline >= 0) {
+			int t = drain_deadline > now ? (int)(drain_deadline - now) : 0;
+			timeout = timeout < 0 || t < timeout ? t : timeout;
+		}
+		r = poll(pfd, (nfds_t)nfds, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return job_error(jr, -errno, false, "poll: %m");
+		}
+		if (r == 0) {
+			now = now_ms();
+			if (deadline >= 0 && now >= deadline)
+				return job_error(jr, -ETIMEDOUT, true, "timed out after %d ms",
+						 jr->job->timeout_ms);
+			if (drain_deadline >= 0 && now >= drain_deadline) {
+				/* Output still open after the status (a leaked pipe end): stop. */
+				for (int i = 1; i < 3; i++)
+					if (jr->out[i].src >= 0) {
+						jr->out[i].truncated = true;
+						pump_close(&jr->out[i]);
+					}
+				pump_close(&jr->out[0]);
+			}
+			continue;
+		}
+		if (pfd[idx_cancel].revents) {
+			if (jr->status_seen)
+				break; /* already answered; nothing to kill */
+			return job_error(jr, -ECANCELED, true, "cancelled");
+		}
+		for (int i = 1; i < 3; i++)
+			if (idx_out[i] >= 0 && pfd[idx_out[i]].revents) {
+				r = pump_output(&jr->out[i]);
+				if (r < 0)
+					return job_error(jr, r, false, "reading %s: %s",
+							 stream_names[i], strerror(-r));
+			}
+		if (idx_out[0] >= 0 && pfd[idx_out[0]].revents) {
+			(void)pump_input(&jr->out[0]);
+		}
+		if (idx_chan >= 0 && pfd[idx_chan].revents) {
+			r = read_channel(jr);
+			if (r < 0)
+				return r;
+			if (r == 1)
+				chan_eof = true;
+		}
+		if (idx_exit >= 0 && pfd[idx_exit].revents) {
+			worker_gone = true;
+			/* A status may already sit in the channel: read it before judging. */
+			if (!jr->status_seen && !chan_eof) {
+				r = read_channel(jr);
+				if (r < 0)
+					return r;
+				if (r == 1)
+					chan_eof = true;
+			}
+			if (!jr->status_seen) {
+				char how[96];
+
+				describe_worker(jr, 0, how, sizeof(how));
+				return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s",
+						   jr->job->name, how);
+			}
+		}
+		if (chan_eof && !jr->status_seen) {
+			char how[96];
+
+			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
+			if (strcmp(how, "the worker is still running") == 0) {
+				kill_worker(jr);
+				return job_error(jr, -EPROTO, false,
+						 "worker closed the job channel without a status; "
+						 "worker killed");
+			}
+			return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s", jr->job->name,
+					   how);
+		}
+	}
+	return 0;
+}
+
+/* Passes the job's streams on the channel (beambox workers), then sends the request. */
+static int send_job(struct job_run *jr, int chan_worker_end)
+{
+	bool pass = jr->rem->peer.takes_fds != 0;
+	int owned[3] = {-1, -1, -1};
+	bx_msg *req = NULL;
+	int r = 0;
+
+	for (int i = 0; pass && i < 3; i++) {
+		int fd = -1;
+
+		r = prepare_stream(jr, i, &fd, &owned[i]);
+		if (r < 0) {
+			r = job_error(jr, r, false, "preparing %s: %s", stream_names[i],
+				      strerror(-r));
+			goto out;
+		}
+		r = send_cmd(jr->chan, fd, "fd", stream_names[i]);
+		if (r < 0) {
+			r = job_error(jr, r, false, "passing %s: %s", stream_names[i],
+				      strerror(-r));
+			goto out;
+		}
+	}
+	r = build_request(jr->job, pass, &req);
+	if (r < 0) {
+		r = job_error(jr, r, false, "encoding the request: %s", strerror(-r));
+		goto out;
+	}
+	r = send_msg(jr->rem->main, req, chan_worker_end);
+	if (r < 0) {
+		char how[96];
+
+		describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how, sizeof(how));
+		r = bx_job_fail(jr->job, r == -EPIPE ? -ECHILD : r,
+				"job '%.64s': sending the request: %s; %s", jr->job->name,
+				strerror(-r), how);
+	}
+out:
+	bx_msg_free(req);
+	for (int i = 0; i < 3; i++)
+		bx_close_and_reset(&owned[i]);
+	return r;
+}
+
+/* The proxy engine's catch-all: one job, start to end. */
+static int remote_sender(bx_job *job, void *ctx)
+{
+	struct job_run *jr = calloc(1, sizeof(*jr));
+	int sv[2] = {-1, -1};
+	int r;
+
+	if (!jr)
+		return bx_job_fail(job, -ENOMEM, "out of memory");
+	jr->rem = ctx;
+	jr->job = job;
+	for (int i = 0; i < 3; i++)
+		pump_init(&jr->out[i]);
+
+	r = bx_job_arm_cancel(job);
+	if (r != 0) {
+		r = r > 0 ? bx_job_fail(job, -ECANCELED, "job '%.64s' was cancelled", job->name)
+			  : bx_job_fail(job, r, "eventfd: %s", strerror(-r));
+		goto out;
+	}
+	r = setup_capture_buffers(jr);
+	if (r < 0) {
+		r = bx_job_fail(job, r, "out of memory for captured output");
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = bx_job_fail(job, -errno, "socketpair: %m");
+		goto out;
+	}
+	r = bx_beam_new(sv[0], &jr->chan);
+	if (r < 0) {
+		close(sv[0]);
+		sv[0] = -1;
+		r = bx_job_fail(job, r, "beam: %s", strerror(-r));
+		goto out;
+	}
+	sv[0] = -1;
+	r = bx_beam_set_limit(jr->chan, BX_REMOTE_CHANNEL_LIMIT);
+	if (r == 0 && fcntl(bx_beam_fd(jr->chan), F_SETFL, O_NONBLOCK) < 0)
+		r = -errno;
+	if (r < 0) {
+		r = bx_job_fail(job, r, "job channel: %s", strerror(-r));
+		goto out;
+	}
+	r = send_job(jr, sv[1]);
+	bx_close_and_reset(&sv[1]); /* the worker holds it now, or nobody does */
+	if (r < 0)
+		goto out;
+	r = run_loop(jr);
+	if (r == 0) {
+		if (jr->worker_error[0])
+			r = bx_job_fail(job, -EREMOTEIO, "job '%.64s' failed in the worker: %s",
+					job->name, jr->worker_error);
+		else
+			r = jr->status;
+	}
+	for (int i = 1; i < 3; i++)
+		if (jr->out[i].capture) {
+			jr->out[i].buf[jr->out[i].len] = '\0';
+			bx_job_set_output(job, i, bx_steal_ptr(&jr->out[i].buf), jr->out[i].len,
+					  jr->out[i].truncated);
+		}
+out:
+	for (int i = 0; i < 3; i++) {
+		pump_close(&jr->out[i]);
+		free(jr->out[i].buf);
+	}
+	bx_close_and_reset(&sv[1]);
+	bx_beam_free(jr->chan);
+	free(jr);
+	return r;
+}
+
+int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_engine **out)
+{
+	struct bx_remote *rem;
+	bx_engine *eng = NULL;
+	int r;
+
+	rem = calloc(1, sizeof(*rem));
+	if (!rem)
+		return -ENOMEM;
+	rem->main = main;
+	if (peer)
+		rem->peer = *peer;
+	else
+		rem->peer.exit_fd = -1;
+	r = bx_engine_new(&eng);
+	if (r < 0) {
+		free(rem);
+		return r;
+	}
+	bx_engine_set_catchall_raw(eng, remote_sender, rem);
+	*out = eng;
+	return 0;
+}
+
+void bx_remote_proxy_free(bx_engine *proxy)
+{
+	void *ctx;
+
+	if (!proxy)
+		return;
+	ctx = bx_engine_catchall_ctx(proxy);
+	bx_engine_free(proxy);
+	free(ctx);
+}
+
+/* ================================================================ hello */
+
+int bx_remote_send_ready(bx_beam *main, const struct bx_remote_hello *hello)
+{
+	char pidbuf[24], nsbuf[24];
+	bx_msg *m = NULL;
+	int r;
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)hello->pid);
+	snprintf(nsbuf, sizeof(nsbuf), "%u", (unsigned)hello->namespaces);
+	r = bx_msg_new(&m);
+	if (r < 0)
+		return r;
+	r = bx_msg_add(m, "cmd", "ready");
+	if (r == 0)
+		r = bx_msg_add(m, "pid", pidbuf);
+	if (r == 0)
+		r = bx_msg_add(m, "proto", BX_REMOTE_PROTO);
+	if (r == 0)
+		r = bx_msg_add(m, "ns", nsbuf);
+	if (r == 0)
+		r = bx_msg_add(m, "report", hello->report);
+	if (r == 0)
+		r = send_msg(main, m, -1);
+	bx_msg_free(m);
+	return r;
+}
+
+int bx_remote_send_setup_error(bx_beam *main, const char *text)
+{
+	return send_cmd(main, -1, "error", text);
+}
+
+/* An optional decimal field of the hello; 0 if absent. */
+static int hello_number(const bx_msg *m, const char *key, uint64_t max, uint64_t *out)
+{
+	bx_bytes v;
+
+	*out = 0;
+	if (bx_msg_get_one(m, key, &v) < 0)
+		return 0;
+	return bx_parse_u64(v.p, v.len, max, out);
+}
+
+int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error *err)
+{
+	bx_frame f = {.fd = -1};
+	bx_msg *m = NULL;
+	const bx_bytes *cmd;
+	bx_bytes proto, report;
+	bx_error derr;
+	uint64_t pid, ns;
+	size_t n;
+	int r;
+
+	r = bx_beam_recv(main, &f, &derr);
+	if (r == -EAGAIN || r == -EINTR)
+		return r;
+	if (r == 0)
+		return bx_fail(err, -EPIPE, BX_NO_OFFSET, "the worker closed its connection");
+	if (r < 0)
+		return bx_fail(err, -EPROTO, BX_NO_OFFSET, "reading the worker's hello: %s",
+			       derr.text);
+	if (f.fd >= 0) {
+		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello carries an fd");
+		goto out;
+	}
+	r = bx_msg_decode(f.data, f.len, 0, &m, &derr);
+	if (r < 0) {
+		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello: %s", derr.text);
+		goto out;
+	}
+	if (bx_msg_get(m, "cmd", &cmd, &n) < 0 || n < 1) {
+		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello has no cmd");
+	} else if (bytes_eq(&cmd[0], "error") && n == 2) {
+		r = bx_fail(err, -ECHILD, BX_NO_OFFSET, "%.200s", cmd[1].p);
+	} else if (bytes_eq(&cmd[0], "ready") && n == 1) {
+		memset(hello, 0, sizeof(*hello));
+		hello->takes_fds = bx_msg_get_one(m, "proto", &proto) == 0 &&
+				   bytes_eq(&proto, BX_REMOTE_PROTO);
+		if (hello_number(m, "pid", INT32_MAX, &pid) < 0 ||
+		    hello_number(m, "ns", UINT32_MAX, &ns) < 0) {
+			r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello has a bad pid or ns");
+			goto out;
+		}
+		hello->pid = (pid_t)pid;
+		hello->namespaces = (uint32_t)ns;
+		if (bx_msg_get_one(m, "report", &report) == 0)
+			snprintf(hello->report, sizeof(hello->report), "%.*s",
+				 (int)(report.len < sizeof(hello->report) ? report.len
+									 : sizeof(hello->report) - 1),
+				 report.p);
+		r = 0;
+	} else {
+		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "unexpected hello '%.16s' from the worker",
+			    cmd[0].p);
+	}
+out:
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+	return r;
+}
+
+/* ================================================================ worker side */
+
+/* Reads the fds the parent passed for the streams named in fds=[...]. */
+static int receive_passed_streams(bx_beam *chan, bx_job *job, const bx_bytes *names, size_t n,
+				  bool have[3])
+{
+	for (size_t k = 0; k < n; k++) {
+		bx_frame f = {.fd = -1};
+		bx_msg *m = NULL;
+		const bx_bytes *cmd;
+		size_t cn;
+		int i = stream_index(&names[k]);
+		int r;
+
+		if (i < 0 || have[i])
+			return bx_job_fail(job, -EPROTO, "bad stream '%.16s' in fds", names[k].p);
+		r = bx_beam_recv(chan, &f, NULL);
+		if (r <= 0)
+			return bx_job_fail(job, r < 0 ? r : -EPIPE, "receiving %s", stream_names[i]);
+		r = bx_msg_decode(f.data, f.len, 0, &m, NULL);
+		if (r == 0 && (bx_msg_get(m, "cmd", &cmd, &cn) < 0 || cn != 2 ||
+			       !bytes_eq(&cmd[0], "fd") || stream_index(&cmd[1]) != i || f.fd < 0))
+			r = -EPROTO;
+		if (r == 0)
+			r = bx_job_adopt_stream(job, i, bx_steal_fd(&f.fd));
+		bx_msg_free(m);
+		bx_frame_clear(&f);
+		if (r < 0)
+			return bx_job_fail(job, r, "bad fd frame for %s", stream_names[i]);
+		have[i] = true;
+	}
+	return 0;
+}
+
+/* Original protocol: the worker makes pipes and hands the parent their other ends. */
+static int make_log_pipes(bx_beam *chan, bx_job *job, const bool have[3])
+{
+	static const int order[3] = {1, 2, 0}; /* stdout, stderr, stdin, as the original */
+
+	for (int k = 0; k < 3; k++) {
+		int i = order[k], p[2], give, keep, r;
+
+		if (have[i])
+			continue;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return bx_job_fail(job, -errno, "pipe: %m");
+		keep = i == 0 ? p[0] : p[1];
+		give = i == 0 ? p[1] : p[0];
+		r = bx_job_adopt_stream(job, i, keep);
+		if (r < 0) {
+			close(p[0]);
+			close(p[1]);
+			return r;
+		}
+		r = send_cmd(chan, give, "log", stream_names[i]);
+		close(give);
+		if (r < 0)
+			return bx_job_fail(job, r, "sending log %s", stream_names[i]);
+	}
+	return 0;
+}
+
+/* Env: one value holding an encoded map; each (key, value) becomes an entry. */
+static int decode_env(bx_job *job, const bx_msg *req)
+{
+	const bx_bytes *vals;
+	size_t n;
+	bx_msg *env = NULL;
+	bx_error derr;
+	int r;
+
+	if (bx_msg_get(req, "env", &vals, &n) < 0 || n == 0)
+		return 0; /* no env at all: an empty one */
+	if (n != 1)
+		return bx_job_fail(job, -EBADMSG, "env has %zu values, want 1", n);
+	r = bx_msg_decode(vals[0].p, vals[0].len, 1, &env, &derr);
+	if (r < 0)
+		return bx_job_fail(job, r, "env: %s", derr.text);
+	for (size_t k = 0; r == 0 && k < bx_msg_nkeys(env); k++) {
+		bx_bytes key;
+		const bx_bytes *kv;
+		size_t kn;
+
+		r = bx_msg_key_at(env, k, &key);
+		if (r == 0)
+			r = bx_msg_getn(env, key.p, key.len, &kv, &kn);
+		if (r == 0 && memchr(key.p, 0, key.len))
+			r = -EBADMSG;
+		for (size_t j = 0; r == 0 && j < kn; j++)
+			r = memchr(kv[j].p, 0, kv[j].len) ? -EBADMSG
+							  : bx_job_add_env(job, key.p, kv[j].p);
+	}
+	bx_msg_free(env);
+	return r < 0 ? bx_job_fail(job, r, "env: %s", strerror(-r)) : 0;
+}
+
+/* Runs one request whose job channel is chan_fd (owned). */
+static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
+{
+	bx_beam *chan = NULL;
+	bx_msg *req = NULL;
+	bx_job *job = NULL;
+	const bx_bytes *cmd, *fds;
+	size_t ncmd, nfds = 0;
+	bool have[3] = {false, false, false};
+	bx_error derr;
+	int status = 1, r;
+	char reason[BX_ERROR_TEXT_MAX] = "";
+	char statusbuf[16];
+
+	if (bx_beam_new(chan_fd, &chan) < 0) {
+		close(chan_fd);
+		return;
+	}
+	r = bx_msg_decode(req_frame->data, req_frame->len, 0, &req, &derr);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "bad job request: %.200s", derr.text);
+		goto answer;
+	}
+	if (bx_msg_get(req, "cmd", &cmd, &ncmd) < 0 || ncmd < 1 || ncmd > BX_JOB_ARGS_MAX + 1 ||
+	    cmd[0].len == 0 || cmd[0].len > BX_JOB_NAME_MAX || memchr(cmd[0].p, 0, cmd[0].len)) {
+		snprintf(reason, sizeof(reason), "bad job request: no valid cmd");
+		goto answer;
+	}
+	r = bx_job_new(eng, cmd[0].p, &job);
+	for (size_t i = 1; r == 0 && i < ncmd; i++)
+		r = memchr(cmd[i].p, 0, cmd[i].len)
+			    ? bx_job_fail(job, -EBADMSG, "argument %zu contains a NUL byte", i)
+			    : bx_job_add_arg(job, cmd[i].p);
+	if (r == 0)
+		r = decode_env(job, req);
+	if (r == 0 && bx_msg_get(req, "fds", &fds, &nfds) == 0)
+		r = nfds <= 3 ? receive_passed_streams(chan, job, fds, nfds, have)
+			      : bx_job_fail(job, -EPROTO, "fds has %zu values", nfds);
+	if (r == 0)
+		r = make_log_pipes(chan, job, have);
+	if (r < 0) {
+		snprintf(reason, sizeof(reason), "%s",
+			 job && job->errtext[0] ? job->errtext : strerror(-r));
+		goto answer;
+	}
+	r = bx_job_run(job, &derr);
+	if (r >= 0)
+		status = r;
+	else
+		snprintf(reason, sizeof(reason), "%s", derr.text);
+answer:
+	/* Close our ends of the streams first, so the parent sees their EOF. */
+	bx_job_free(job);
+	if (reason[0])
+		bx_ignore(send_cmd(chan, -1, "error", reason));
+	snprintf(statusbuf, sizeof(statusbuf), "%d", status);
+	bx_ignore(send_cmd(chan, -1, "status", statusbuf));
+	bx_msg_free(req);
+	bx_beam_free(chan);
+}
+
+int bx_remote_serve(bx_beam *main, bx_engine *eng)
+{
+	for (;;) {
+		bx_frame f = {.fd = -1};
+		bx_error berr;
+		int r = bx_beam_recv(main, &f, &berr);
+
+		if (r == -EINTR)
+			continue;
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			bx_log(BX_LOG_ERROR, "worker: main connection: %s", berr.text);
+			return r;
+		}
+		if (f.fd < 0) {
+			/* Nowhere to answer: drop it, keep serving (the original died here). */
+			bx_log(BX_LOG_WARNING, "worker: job request without a channel, dropped");
+			bx_frame_clear(&f);
+			continue;
+		}
+		serve_one(eng, &f, bx_steal_fd(&f.fd));
+		bx_frame_clear(&f);
+		/* As pid 1 of its namespace the worker inherits orphans: reap them between jobs. */
+		if (getpid() == 1)
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+	}
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * remote: jobs over beam. The parent's side is a proxy engine whose
+ * catch-all forwards each job to the worker; the worker's side is a receive
+ * loop that runs each job on a local engine. Internal: spawn.c wires it up.
+ *
+ * Vocabulary (Docker 1.0's engine/remote.go, extended where marked *):
+ *   main socket, parent -> worker, one frame per job, with the job channel
+ *   (one end of a fresh socketpair) attached:
+ *     cmd=[NAME, ARGS...]  env=[encoded env map]  *fds=[stdin,stdout,stderr]
+ *   * main socket, worker -> parent, once, before any job:
+ *     cmd=[ready] pid=[PID] proto=[beambox/1]   or   cmd=[error, TEXT]
+ *   * job channel, parent -> worker, before the request, one per name in fds:
+ *     cmd=[fd, stdin|stdout|stderr] with that fd attached (the caller's own fd)
+ *   job channel, worker -> parent:
+ *     cmd=[log, stdout|stderr] + pipe read end, cmd=[log, stdin] + pipe write
+ *     end (only for streams the parent did not pass), *cmd=[error, TEXT],
+ *     then cmd=[status, N] (decimal 0..255), then EOF.
+ */
+#ifndef BX_REMOTE_H
+#define BX_REMOTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <beambox/beam.h>
+#include <beambox/engine.h>
+
+#define BX_REMOTE_PROTO "beambox/1"
+/* Job channel frames are tiny; anything bigger is hostile. */
+#define BX_REMOTE_CHANNEL_LIMIT (64u * 1024u)
+/* How long output pipes may stay open after the status arrived. */
+#define BX_REMOTE_DRAIN_GRACE_MS 2000
+/* How long to wait for the worker's exit after its channel closed without a status. */
+#define BX_REMOTE_DEATH_GRACE_MS 2000
+
+/* How the proxy learns about and acts on the worker process (spawn.c). */
+struct bx_remote_peer {
+	/* Pollable fd that becomes readable when the worker exits (a pidfd), or -1. */
+	int exit_fd;
+	/*
+	 * If the worker has exited: reaps it if needed, writes "worker 4242 killed
+	 * by signal 31 (SIGSYS)" or "... exited with status 3" into buf, returns 1.
+	 * Returns 0 if it is still running.
+	 */
+	int (*describe_exit)(void *ctx, char *buf, size_t len);
+	/* Kills the worker (timeouts, cancellation, protocol violations). */
+	void (*kill)(void *ctx);
+	void *ctx;
+	/* The worker said it is a beambox worker: it takes passed fds. */
+	int takes_fds;
+};
+
+struct bx_remote;
+
+/*
+ * Makes a proxy engine whose catch-all forwards jobs over main (borrowed: it
+ * must outlive the engine). peer may describe the worker process.
+ */
+int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_engine **out)
+	__attribute__((warn_unused_result));
+/* Frees a proxy engine made by bx_remote_proxy_new. */
+void bx_remote_proxy_free(bx_engine *proxy);
+
+/*
+ * Worker side: serves jobs from main on eng until the parent closes main.
+ * Returns 0 at a clean EOF, or -errno when the main connection breaks.
+ */
+int bx_remote_serve(bx_beam *main, bx_engine *eng) __attribute__((warn_unused_result));
+
+/* What a worker says when it is ready (beambox extension of the original). */
+struct bx_remote_hello {
+	int takes_fds;	     /* it speaks beambox/1 and takes passed fds */
+	pid_t pid;	     /* the serving process, as the parent's /proc sees it (0: unknown) */
+	uint32_t namespaces; /* enum bx_ns bits in effect */
+	char report[1024];   /* what confinement was applied, one line a step */
+};
+
+/* Worker side: the ready message, and a setup failure report. */
+int bx_remote_send_ready(bx_beam *main, const struct bx_remote_hello *hello)
+	__attribute__((warn_unused_result));
+int bx_remote_send_setup_error(bx_beam *main, const char *text)
+	__attribute__((warn_unused_result));
+
+/*
+ * Parent side: reads the worker's first message. Returns 0 on ready (filling
+ * *hello), -ECHILD with err holding the worker's own reason on an error
+ * message, -EPROTO on anything else, EOF as -EPIPE, -EAGAIN if nothing is
+ * there yet (non-blocking sockets: poll first).
+ */
+int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error *err)
+	__attribute__((warn_unused_result));
+
+#endif

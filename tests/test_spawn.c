@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Spawns real workers (this very binary, re-executed) and runs jobs in them:
+ * statuses, outputs, passed fds, deaths noticed through the pidfd, timeouts,
+ * cancellation, hostile frames, floods, and many threads on one worker.
+ * After every test the fd count is what it was and no child is left.
+ */
+#define _GNU_SOURCE
+#include "tests_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <beambox/spawn.h>
+
+/* ---------------------------------------------------------------- handlers (run in the worker) */
+
+static int h_echo(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < bx_job_argc(job); i++)
+		bx_job_printf(job, "%s%s", i ? " " : "", bx_job_arg(job, i));
+	bx_job_printf(job, "\n");
+	return 0;
+}
+
+static int h_cat(bx_job *job, void *ctx)
+{
+	char buf[65536];
+	ssize_t n;
+
+	(void)ctx;
+	while ((n = read(bx_job_stdin(job), buf, sizeof(buf))) > 0)
+		if (write(bx_job_stdout(job), buf, (size_t)n) != n)
+			return 1;
+	return n < 0 ? 1 : 0;
+}
+
+static int h_fail(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_eprintf(job, "failing\n");
+	return 1;
+}
+
+static int h_status(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	return atoi(bx_job_arg(job, 0));
+}
+
+static int h_negative(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	return bx_job_fail(job, -EIO, "disk on fire");
+}
+
+static int h_env(bx_job *job, void *ctx)
+{
+	const char *v = bx_job_getenv(job, bx_job_arg(job, 0));
+
+	(void)ctx;
+	bx_job_printf(job, "%s", v ? v : "(unset)");
+	return 0;
+}
+
+static int h_crash(bx_job *job, void *ctx)
+{
+	/* A real fault: raise() would be ignored by pid 1 of a pid namespace. */
+	volatile int *volatile p = NULL;
+
+	(void)job;
+	(void)ctx;
+	*p = 42;
+	return 0;
+}
+
+static __attribute__((noreturn)) int h_exit(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	_exit(atoi(bx_job_arg(job, 0)));
+}
+
+static __attribute__((noreturn)) int h_hang(bx_job *job, void *ctx)
+{
+	(void)job;
+	(void)ctx;
+	for (;;)
+		pause();
+}
+
+static int h_flood(bx_job *job, void *ctx)
+{
+	static char chunk[1 << 16];
+	long long total = atoll(bx_job_arg(job, 0));
+
+	(void)ctx;
+	memset(chunk, 'f', sizeof(chunk));
+	while (total > 0) {
+		size_t n = total < (long long)sizeof(chunk) ? (size_t)total : sizeof(chunk);
+		ssize_t w = write(bx_job_stdout(job), chunk, n);
+		if (w <= 0)
+			return 1;
+		total -= w;
+	}
+	return 0;
+}
+
+/* A hostile handler: finds the job channel among its fds and writes raw bytes to it. */
+static int h_garbage(bx_job *job, void *ctx)
+{
+	const char *kind = bx_job_arg(job, 0);
+
+	(void)ctx;
+	for (int fd = 4; fd < 256; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (strcmp(kind, "bytes") == 0) {
+			static const char junk[] = "\x00\x00\x00\x05hello";
+			send(fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL);
+		} else if (strcmp(kind, "huge") == 0) {
+			static const char huge[] = "\x7f\xff\xff\xff";
+			send(fd, huge, 4, MSG_NOSIGNAL);
+		} else if (strcmp(kind, "status") == 0) {
+			/* Two statuses: the second one must be refused. */
+			static const char st2[] = "\x00\x00\x00\x1b"
+						  "000;3:cmd,13:6:status,1:0,,"
+						  "\x00\x00\x00\x1b"
+						  "000;3:cmd,13:6:status,1:0,,";
+			send(fd, st2, sizeof(st2) - 1, MSG_NOSIGNAL);
+		} else if (strcmp(kind, "badstatus") == 0) {
+			static const char bad[] = "\x00\x00\x00\x1d"
+						  "000;3:cmd,15:6:status,3:256,,";
+			send(fd, bad, sizeof(bad) - 1, MSG_NOSIGNAL);
+		}
+	}
+	pause();
+	return 0;
+}
+
+/* Lists this process's fds that are not the job's own streams: "fd:type" per line. */
+static int h_fds(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	for (int fd = 0; fd < 1024; fd++) {
+		struct stat st;
+
+		if (fd == bx_job_stdin(job) || fd == bx_job_stdout(job) || fd == bx_job_stderr(job))
+			continue;
+		if (fstat(fd, &st) < 0)
+			continue;
+		bx_job_printf(job, "%d:%s\n", fd,
+			      S_ISSOCK(st.st_mode)  ? "sock"
+			      : S_ISCHR(st.st_mode) ? "chr"
+						    : "other");
+	}
+	return 0;
+}
+
+static int install(bx_engine *eng, void *ctx)
+{
+	static const struct {
+		const char *name;
+		bx_handler_fn fn;
+	} table[] = {
+		{"echo", h_echo},	{"cat", h_cat},		{"fail", h_fail},
+		{"status", h_status},	{"negative", h_negative}, {"env", h_env},
+		{"crash", h_crash},	{"exit", h_exit},	{"hang", h_hang},
+		{"flood", h_flood},	{"garbage", h_garbage}, {"fds", h_fds},
+	};
+	(void)ctx;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		int r = bx_engine_register(eng, table[i].name, table[i].fn, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bx_worker *spawn_or_fail(void)
+{
+	bx_worker *w = NULL;
+	bx_error err;
+	int r = bx_spawn(NULL, &w, &err);
+
+	if (r < 0)
+		fail_msg("bx_spawn: %d %s", r, err.text);
+	return w;
+}
+
+/* Runs name with args on w, capturing both outputs; returns bx_job_run's result. */
+static int run_job(bx_worker *w, bx_error *err, char **out, char **errout, const char *name,
+		   ...)
+{
+	bx_job *job = NULL;
+	va_list ap;
+	const char *a;
+	int r;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), name, &job), 0);
+	va_start(ap, name);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(bx_job_add_arg(job, a), 0);
+	va_end(ap);
+	assert_int_equal(bx_job_capture_stdout(job, 1 << 20), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 1 << 20), 0);
+	bx_error_clear(err);
+	r = bx_job_run(job, err);
+	if (out)
+		*out = strdup(bx_job_output(job, 1, NULL, NULL));
+	if (errout)
+		*errout = strdup(bx_job_output(job, 2, NULL, NULL));
+	bx_job_free(job);
+	return r;
+}
+
+/* No child process may be left (running or zombie) after a test. */
+static void assert_no_children(void)
+{
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static int setup(void **state)
+{
+	return bx_test_fd_setup(state);
+}
+
+static int teardown(void **state)
+{
+	assert_no_children();
+	return bx_test_fd_teardown(state);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_echo(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_error err;
+	char *out = NULL;
+	(void)state;
+
+	assert_true(bx_worker_pid(w) > 0);
+	assert_true(bx_worker_pidfd(w) >= 0);
+	assert_int_equal(run_job(w, &err, &out, NULL, "echo", "hello", "world", NULL), 0);
+	assert_string_equal(out, "hello world\n");
+	free(out);
+	bx_worker_free(w);
+}
+
+static void test_statuses(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_error err;
+	char *out = NULL, *errout = NULL;
+	(void)state;
+
+	assert_int_equal(run_job(w, &err, NULL, &errout, "fail", NULL), 1);
+	assert_string_equal(errout, "failing\n");
+	free(errout);
+	assert_int_equal(run_job(w, &err, NULL, &errout, "nosuch", NULL), 127);
+	assert_string_equal(errout, "nosuch: command not found\n");
+	free(errout);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "42", NULL), 42);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "255", NULL), 255);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "300", NULL), -EREMOTEIO);
+	assert_non_null(strstr(err.text, "returned status 300"));
+	assert_int_equal(run_job(w, &err, NULL, NULL, "negative", NULL), -EREMOTEIO);
+	assert_non_null(strstr(err.text, "disk on fire"));
+	assert_int_equal(run_job(w, &err, &out, NULL, "commands", NULL), 0);
+	assert_string_equal(out, "cat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\ngarbage\n"
+				 "hang\nnegative\nstatus\n");
+	free(out);
+	bx_worker_free(w);
+}
+
+static void test_env_and_stdin_buffer(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	static char big[3 << 20];
+	size_t len = 0;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "env", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "FOO"), 0);
+	assert_int_equal(bx_job_add_env(job, "FOO", "bar"), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 100), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "bar");
+	assert_int_equal(bx_job_run(job, &err), -EALREADY);
+	bx_job_free(job);
+
+	/* 3 MiB through stdin and back: more than any pipe or socket buffer. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "cat", &job), 0);
+	assert_int_equal(bx_job_set_stdin_buf(job, big, sizeof(big)), 0);
+	assert_int_equal(bx_job_capture_stdout(job, sizeof(big)), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	const char *out = bx_job_output(job, 1, &len, NULL);
+	assert_int_equal(len, sizeof(big));
+	assert_memory_equal(out, big, sizeof(big));
+	bx_job_free(job);
+	bx_worker_free(w);
+}
+
+/* The handler writes to the caller's own file: no intermediate pipe. */
+static void test_passed_fds(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	char buf[64] = {0};
+	int out = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int in = memfd_create("in", MFD_CLOEXEC);
+	(void)state;
+
+	assert_true(out >= 0 && in >= 0);
+	assert_int_equal(write(in, "through the fd\n", 15), 15);
+	assert_int_equal(lseek(in, 0, SEEK_SET), 0);
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "cat", &job), 0);
+	assert_int_equal(bx_job_set_stdin_fd(job, in), 0);
+	assert_int_equal(bx_job_set_stdout_fd(job, out), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	bx_job_free(job);
+	/* The worker wrote through the same open file: same offset, same bytes. */
+	assert_int_equal(lseek(out, 0, SEEK_CUR), 15);
+	assert_int_equal(pread(out, buf, sizeof(buf), 0), 15);
+	assert_string_equal(buf, "through the fd\n");
+	close(in);
+	close(out);
+	bx_worker_free(w);
+}
+
+static void test_crash_noticed(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_error err;
+	char expect[128];
+	struct pollfd pfd;
+	int ws = 0;
+	(void)state;
+
+	assert_int_equal(run_job(w, &err, NULL, NULL, "crash", NULL), -ECHILD);
+	snprintf(expect, sizeof(expect), "worker %d killed by signal 11 (SIGSEGV)",
+		 (int)bx_worker_pid(w));
+	assert_non_null(strstr(err.text, expect));
+	/* The pidfd says so too, without any sleep. */
+	pfd = (struct pollfd){.fd = bx_worker_pidfd(w), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(bx_worker_wait(w, 0, &ws), 0);
+	assert_true(WIFSIGNALED(ws));
+	assert_int_equal(WTERMSIG(ws), SIGSEGV);
+	/* Later jobs fail clearly too. */
+	assert_int_equal(run_job(w, &err, NULL, NULL, "echo", "x", NULL), -ECHILD);
+	assert_non_null(strstr(err.text, expect));
+	bx_worker_free(w);
+}
+
+static void test_exit_mid_job(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_error err;
+	char expect[128];
+	(void)state;
+
+	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "3", NULL), -ECHILD);
+	snprintf(expect, sizeof(expect), "worker %d exited with status 3", (int)bx_worker_pid(w));
+	assert_non_null(strstr(err.text, expect));
+	/* Exiting with 0 mid-job is still not a status 0. */
+	bx_worker_free(w);
+	w = spawn_or_fail();
+	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "0", NULL), -ECHILD);
+	assert_non_null(strstr(err.text, "exited with status 0"));
+	bx_worker_free(w);
+}
+
+static void test_flood_is_bounded(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	size_t len = 0;
+	int truncated = 0;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "flood", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "1073741824"), 0); /* 1 GiB */
+	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_non_null(bx_job_output(job, 1, &len, &truncated));
+	assert_int_equal(len, 4096);
+	assert_int_equal(truncated, 1);
+	bx_job_free(job);
+	bx_worker_free(w);
+}
+
+static void test_hostile_channel(void **state)
+{
+	static const struct {
+		const char *kind;
+		const char *expect;
+	} cases[] = {
+		{"bytes", "undecodable frame from worker"},
+		{"huge", "job channel"},
+		{"status", "frame after the status"},
+		{"badstatus", "bad status '256'"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bx_worker *w = spawn_or_fail();
+		bx_error err;
+		int r = run_job(w, &err, NULL, NULL, "garbage", cases[i].kind, NULL);
+
+		if (r != -EPROTO || !strstr(err.text, cases[i].expect))
+			fail_msg("%s: got %d '%s'", cases[i].kind, r, err.text);
+		/* A worker that breaks the protocol is killed. */
+		assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+		bx_worker_free(w);
+	}
+}
+
+static void test_timeout_kills(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hang", &job), 0);
+	bx_job_set_timeout(job, 200);
+	assert_int_equal(bx_job_run(job, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.text, "timed out after 200 ms"));
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	bx_job_free(job);
+	bx_worker_free(w);
+}
+
+struct cancel_arg {
+	bx_job *job;
+	int pidfd;
+};
+
+static void *cancel_soon(void *p)
+{
+	struct cancel_arg *a = p;
+	struct pollfd pfd = {.fd = a->pidfd, .events = POLLIN};
+
+	/* Cancel once the job is surely in flight; the worker is still alive. */
+	poll(&pfd, 1, 100);
+	bx_job_cancel(a->job);
+	return NULL;
+}
+
+static void test_cancel(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	struct cancel_arg a = {.pidfd = bx_worker_pidfd(w)};
+	pthread_t th;
+	bx_error err;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hang", &a.job), 0);
+	assert_int_equal(pthread_create(&th, NULL, cancel_soon, &a), 0);
+	assert_int_equal(bx_job_run(a.job, &err), -ECANCELED);
+	pthread_join(th, NULL);
+	assert_non_null(strstr(err.text, "cancelled"));
+	bx_job_free(a.job);
+	bx_worker_free(w);
+}
+
+/* bx_worker_free does not wait forever for a worker stuck in a handler. */
+static void test_free_busy_worker(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hang", &job), 0);
+	bx_job_set_timeout(job, 1);
+	assert_int_equal(bx_job_run(job, &err), -ETIMEDOUT);
+	bx_job_free(job);
+	bx_worker_free(w);
+}
+
+struct thread_arg {
+	bx_worker *w;
+	int id;
+	int failures;
+};
+
+static void *hammer(void *p)
+{
+	struct thread_arg *a = p;
+
+	for (int i = 0; i < 125; i++) {
+		char arg[32], want[40];
+		bx_job *job = NULL;
+		bx_error err;
+
+		snprintf(arg, sizeof(arg), "t%d-j%d", a->id, i);
+		snprintf(want, sizeof(want), "%s\n", arg);
+		if (bx_job_new(bx_worker_engine(a->w), "echo", &job) < 0 ||
+		    bx_job_add_arg(job, arg) < 0 || bx_job_capture_stdout(job, 64) < 0 ||
+		    bx_job_run(job, &err) != 0 ||
+		    strcmp(bx_job_output(job, 1, NULL, NULL), want) != 0)
+			a->failures++;
+		bx_job_free(job);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	pthread_t th[8];
+	struct thread_arg args[8];
+	(void)state;
+
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct thread_arg){.w = w, .id = i};
+		assert_int_equal(pthread_create(&th[i], NULL, hammer, &args[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(args[i].failures, 0);
+	}
+	bx_worker_free(w);
+}
+
+static void test_worker_is_isolated_from_fds(void **state)
+{
+	/* An fd the parent leaks without O_CLOEXEC must not reach the worker. */
+	int devnull = open("/dev/null", O_RDONLY);
+	int leaked = fcntl(devnull, F_DUPFD, 100); /* no O_CLOEXEC on purpose */
+	bx_worker *w;
+	bx_error err;
+	char path[128], link[256], *out = NULL;
+	int seen = 0;
+	(void)state;
+
+	assert_true(leaked >= 100);
+	w = spawn_or_fail();
+
+	/* From outside (needs the right to read a non-dumpable process's fds: root here). */
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)bx_worker_serving_pid(w), fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (fd > 3)
+			fail_msg("worker has fd %d -> %s before any job", fd, link);
+		if (fd <= 2)
+			assert_string_equal(link, "/dev/null");
+		else
+			assert_non_null(strstr(link, "socket:"));
+		seen++;
+	}
+	if (geteuid() == 0)
+		assert_int_equal(seen, 4);
+	else
+		print_message("(outside view of the worker's fds needs root; checked from inside only)\n");
+	/* From inside: 0-2 are /dev/null, 3 the connection, and the job's channel. */
+	assert_int_equal(run_job(w, &err, &out, NULL, "fds", NULL), 0);
+	assert_string_equal(out, "0:chr\n1:chr\n2:chr\n3:sock\n4:sock\n");
+	free(out);
+
+	bx_worker_free(w);
+	close(leaked);
+	close(devnull);
+}
+
+int main(void)
+{
+	/* First thing: in a worker this never returns. */
+	bx_spawn_init(install, NULL);
+
+	/*
+	 * The first spawn makes the sealed copy of this program that every later
+	 * worker starts from; it is kept for the process's life. Make it before
+	 * the per-test fd counts start.
+	 */
+	bx_worker *warm = NULL;
+	bx_error err;
+	if (bx_spawn(NULL, &warm, &err) < 0) {
+		fprintf(stderr, "bx_spawn: %s\n", err.text);
+		return 1;
+	}
+	bx_worker_free(warm);
+
+	const struct CMUnitTest tests[] = {
+		T(test_echo),
+		T(test_statuses),
+		T(test_env_and_stdin_buffer),
+		T(test_passed_fds),
+		T(test_crash_noticed),
+		T(test_exit_mid_job),
+		T(test_flood_is_bounded),
+		T(test_hostile_channel),
+		T(test_timeout_kills),
+		T(test_cancel),
+		T(test_free_busy_worker),
+		T(test_threads),
+		T(test_worker_is_isolated_from_fds),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
