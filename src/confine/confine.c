@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The confinement sequence. Order is part of the contract (SECURITY.md,
+ * "Confinement order"); every step checks its result and a failure stops
+ * here, before any handler code runs. No step is optional unless the policy
+ * marks it so.
+ */
+#define _GNU_SOURCE
+#include "confine/confine.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "confine/seccomp.h"
+#include "confine/steps.h"
+#include "util/error.h"
+
+void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
+{
+	size_t used = strnlen(rep->text, sizeof(rep->text));
+	va_list ap;
+
+	if (used + 2 >= sizeof(rep->text))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rep->text + used, sizeof(rep->text) - used - 1, fmt, ap);
+	va_end(ap);
+	used = strnlen(rep->text, sizeof(rep->text));
+	if (used + 1 < sizeof(rep->text)) {
+		rep->text[used] = '\n';
+		rep->text[used + 1] = '\0';
+	}
+}
+
+/* Step 6: no new privileges, no core dumps or ptrace by same-uid peers, own session. */
+static int step_privs(struct bx_confine_report *rep, bx_error *err)
+{
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: prctl(PR_SET_NO_NEW_PRIVS): %m");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: prctl(PR_SET_DUMPABLE, 0): %m");
+	/* Already a session leader after the re-exec; pid 1 of a new namespace is not yet. */
+	if (getsid(0) != getpid() && setsid() < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: setsid: %m");
+	bx_report_add(rep, "privs: no_new_privs, not dumpable, own session");
+	return 0;
+}
+
+/* Step 8: the syscall filter, loaded last so that every step above could still run. */
+static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts *o,
+			struct bx_confine_report *rep, bx_error *err)
+{
+	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd};
+	struct bx_bpf bpf = {0};
+	int r;
+
+	if (o->bpf_fd >= 0)
+		r = bx_seccomp_import_fd(o->bpf_fd, &bpf, err);
+	else
+		r = bx_seccomp_compile(p, &extra, &bpf, err);
+	if (r < 0)
+		return r;
+	r = bx_seccomp_load(&bpf);
+	if (r < 0) {
+		bx_bpf_free(&bpf);
+		return bx_fail(err, r, BX_NO_OFFSET, "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
+			       strerror(-r));
+	}
+	bx_report_add(rep, "seccomp: %zu instructions, default action %#x", bpf.len,
+		      p->default_action);
+	bx_bpf_free(&bpf);
+	return 0;
+}
+
+int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
+		    struct bx_confine_report *rep, bx_error *err)
+{
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->host_pid = getpid();
+
+	/* 1. fds: nothing the parent had open reaches handler code. */
+	r = bx_step_fds(o, err);
+	if (r < 0)
+		return r;
+	/* 2a. identity: a root parent's worker becomes the policy's unprivileged uid/gid. */
+	r = bx_step_identity(p, o, rep, err);
+	if (r < 0)
+		return r;
+	/* 4a. cgroup leaf: needs the host's /sys/fs/cgroup, so before namespaces and mounts. */
+	r = bx_step_cgroup(p, rep, err);
+	if (r < 0)
+		return r;
+	/* 2b. namespaces: user first (it owns the others); pid forks a monitor. */
+	r = bx_step_namespaces(p, o, rep, err);
+	if (r < 0)
+		return r;
+	/* 3. filesystem view: a tmpfs root with only the binds, then pivot_root. */
+	r = bx_step_fsview(p, rep, err);
+	if (r < 0)
+		return r;
+	/* 4b. rlimits (core dumps always off). */
+	r = bx_step_rlimits(p, rep, err);
+	if (r < 0)
+		return r;
+	/* 5. capabilities: securebits locked, then every set emptied. */
+	r = bx_step_caps(rep, err);
+	if (r < 0)
+		return r;
+	/* 6. no_new_privs, not dumpable, own session. */
+	r = step_privs(rep, err);
+	if (r < 0)
+		return r;
+	/* 7. landlock: the filesystem again, as a second layer, plus scopes. */
+	r = bx_step_landlock(p, o, rep, err);
+	if (r < 0)
+		return r;
+	/* 8. seccomp, last. */
+	return step_seccomp(p, o, rep, err);
+}

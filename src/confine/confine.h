@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * confine: applies a policy to the calling process, step by step, in one
+ * ordered function (bx_confine_self). Used by workers right after re-exec and
+ * by `beambox exec` before it executes the program.
+ */
+#ifndef BX_CONFINE_H
+#define BX_CONFINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <beambox/common.h>
+
+#include "policy/policy.h"
+
+#define BX_CONFINE_REPORT_MAX 1024
+
+struct bx_confine_opts {
+	/* fds that survive step 1 besides 0-2 (-1: unused). */
+	int keep_fds[2];
+	/* >= 0: the filter also allows execveat(exec_fd, "", ..., AT_EMPTY_PATH). */
+	int exec_fd;
+	/* A pre-compiled filter (sealed memfd from the parent), or -1 to compile here. */
+	int bpf_fd;
+	/*
+	 * bx_spawn already made this process its unprivileged identity and put
+	 * it in its user namespace before exec (see spawn.c); skip those.
+	 */
+	bool userns_entered;
+};
+
+/* What was applied: one "step: detail" line each, for logs and bx_worker_report. */
+struct bx_confine_report {
+	uint32_t namespaces;   /* enum bx_ns bits in effect */
+	int landlock_abi;      /* 0: not applied */
+	bool cgroup;	       /* a cgroup leaf with limits is in effect */
+	pid_t host_pid;	       /* this process's pid in the parent's pid namespace */
+	char text[BX_CONFINE_REPORT_MAX];
+};
+
+/*
+ * The whole sequence; see SECURITY.md "Confinement order". Returns 0 when
+ * every required step is in effect, in the process that goes on to serve.
+ * With a pid namespace the process forks: the caller's process becomes a
+ * monitor that never returns (it waits for the confined child, pid 1 of the
+ * new namespace, and exits as it did), and 0 returns in that child.
+ * On failure returns -errno with err naming the step and the call.
+ */
+int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opts,
+		    struct bx_confine_report *report, bx_error *err) __attribute__((warn_unused_result));
+
+#endif
