@@ -35,7 +35,11 @@ extern "C" {
 
 typedef struct bx_beam bx_beam;
 
-/* A received frame. The receiver owns data (free()) and fd (close(), -1 if none). */
+/*
+ * A received frame. The receiver owns data (free()) and fd (close(), -1 if none).
+ * data is never NULL, even when len is 0, and data[len] is an extra NUL byte
+ * (not counted in len) so that text payloads can be used as C strings.
+ */
 typedef struct bx_frame {
 	uint8_t *data;
 	size_t len;
@@ -45,6 +49,8 @@ typedef struct bx_frame {
 /*
  * Wraps a connected AF_UNIX SOCK_STREAM socket. On success the connection
  * owns sock (it is closed by bx_beam_free); on failure the caller still owns it.
+ * Returns 0, -EINVAL (out is NULL), -EBADF, -ENOTSOCK, -EPROTOTYPE (not a
+ * unix stream socket), -ENOMEM.
  */
 BX_API BX_MUST_CHECK int bx_beam_new(int sock, bx_beam **out);
 
@@ -57,7 +63,10 @@ BX_API int bx_beam_fd(const bx_beam *b);
 /* Sets the largest payload bx_beam_recv accepts (1 .. BX_BEAM_WIRE_MAX). */
 BX_API BX_MUST_CHECK int bx_beam_set_limit(bx_beam *b, size_t max_payload);
 
-/* Shuts down the writing side (the peer sees EOF after the queued frames). */
+/*
+ * Shuts down the writing side (the peer sees EOF after the queued frames:
+ * this first waits, like bx_beam_send, until the outbound queue is written).
+ */
 BX_API BX_MUST_CHECK int bx_beam_shutdown_write(bx_beam *b);
 
 /*
@@ -65,7 +74,10 @@ BX_API BX_MUST_CHECK int bx_beam_shutdown_write(bx_beam *b);
  * if the socket is non-blocking). fd is -1 or an fd to pass; the caller keeps
  * ownership of it (the kernel passes a duplicate). Frames from concurrent
  * threads never interleave. Never raises SIGPIPE.
- * Returns 0, -EMSGSIZE (len > BX_BEAM_WIRE_MAX), -EPIPE (peer gone), -errno.
+ * Returns 0, -EMSGSIZE (len > BX_BEAM_WIRE_MAX), -EPIPE (peer gone), -errno
+ * (-EBADF for fd < -1 or a closed fd; nothing is written then).
+ * If an error cuts a frame short, the peer's framing is lost and every later
+ * send, queue and flush returns the same error.
  */
 BX_API BX_MUST_CHECK int bx_beam_send(bx_beam *b, const void *buf, size_t len, int fd);
 
@@ -81,12 +93,17 @@ BX_API BX_MUST_CHECK int bx_beam_send(bx_beam *b, const void *buf, size_t len, i
  *   -EMSGSIZE  the header announces more than the limit (nothing allocated)
  *   -EBADMSG   EOF inside a frame (truncated)
  *   -EPROTO    fd protocol violation: a header asks for an fd and none
- *              arrived, more fds than the queue holds, truncated control
- *              data (MSG_CTRUNC), unexpected control messages, or fds left
- *              over at EOF
+ *              arrived, more fds than the queue holds, more than one fd in
+ *              one message, truncated control data (MSG_CTRUNC), unexpected
+ *              control messages (e.g. SCM_CREDENTIALS when SO_PASSCRED is
+ *              set), or fds left over at EOF
+ *   -EINTR     a signal interrupted a blocking read; the partial frame is
+ *              kept, call again
  *   -errno     from the kernel
  * After any negative return other than -EAGAIN/-EINTR the connection is
- * unusable (framing is lost) and all queued fds have been closed.
+ * unusable (framing is lost), all queued fds have been closed, and later
+ * calls return the same error without reading. err (may be NULL) says why,
+ * with the stream offset of the frame or byte at fault.
  */
 BX_API BX_MUST_CHECK int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err);
 

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzzes bx_beam_recv (src/beam.c): the frame receiver facing a hostile peer
+ * on a unix stream socket. Threat: a peer that lies in length headers, cuts
+ * frames short, sends fds with the wrong bytes, too many fds or none, to make
+ * the receiver over-allocate, read out of bounds, misassign or leak fds, or
+ * lose track of its resumable state between non-blocking calls.
+ *
+ * The input is a script for the peer:
+ *   byte 0   bits 0-1: receive limit (8, 64, 4096, the 1 MiB default);
+ *            bit 2: SO_PASSCRED on the receiver (the kernel adds credentials)
+ *   then chunks, each a control byte c followed by the chunk's bytes:
+ *            bits 0-4: length: 0..23 as is, 24..31 mean 32 << (n - 24), i.e.
+ *                      32..4096 (cut short at the end of the input);
+ *            bits 5-6: fds sent with the chunk: none, one, two, or nine (more
+ *                      than the receiver's control buffer takes);
+ *            bit 7:    afterwards the receiver takes one non-blocking step.
+ * Each chunk is one sendmsg on a non-blocking socket (the rest without the
+ * fds if the kernel takes part of it); when the socket is full the receiver
+ * takes steps to make room. Finally the writer shuts down and the receiver
+ * reads until EOF or an error.
+ *
+ * Oracles besides ASan/UBSan/LeakSanitizer: frames respect the limit and are
+ * NUL-terminated, received fds are open and close-on-exec, errors are
+ * sticky, -EAGAIN never follows the peer's shutdown, and the process's fd
+ * count does not grow across iterations.
+ *
+ * BEAM_FUZZ_VERBOSE=1 in the environment prints every receive result, to
+ * check what a seed does: ./beam_fuzz fuzz/corpus/beam_fuzz/r5_fd_early
+ */
+#define _GNU_SOURCE
+#include <beambox/beam.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SCRIPT_MAX     65536
+#define FD_CHECK_EVERY 128
+#define MAX_CHUNK_FDS  9
+
+static const size_t limits[4] = {8, 64, 4096, BX_BEAM_DEFAULT_LIMIT};
+static const size_t fd_counts[4] = {0, 1, 2, MAX_CHUNK_FDS};
+static bool verbose;
+
+struct rx {
+	bx_beam *b;
+	size_t limit;
+	int done; /* 0 while the receiver is live, else its final return value + 1000 */
+};
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* One bx_beam_recv call; returns false once the receiver has finished. */
+static bool rx_step(struct rx *r, bool eof_sent)
+{
+	bx_frame f = {.data = NULL, .len = 0, .fd = -1};
+	bx_error err;
+	int rc;
+
+	if (r->done)
+		return false;
+	rc = bx_beam_recv(r->b, &f, &err);
+	if (verbose) {
+		if (rc == 1)
+			fprintf(stderr, "frame len=%zu fd=%s\n", f.len, f.fd >= 0 ? "yes" : "no");
+		else if (rc < 0)
+			fprintf(stderr, "rc=%d: %s\n", rc, err.text);
+		else
+			fprintf(stderr, "EOF\n");
+	}
+	if (rc == 1) {
+		if (!f.data || f.len > r->limit || f.data[f.len] != '\0')
+			abort();
+		if (f.fd >= 0 && !(fcntl(f.fd, F_GETFD) & FD_CLOEXEC))
+			abort();
+		bx_frame_clear(&f);
+		return true;
+	}
+	if (f.data || f.fd != -1)
+		abort(); /* out is written only on success */
+	if (rc == -EAGAIN) {
+		if (eof_sent)
+			abort(); /* after the peer's shutdown every byte is readable */
+		return true;
+	}
+	if (rc < 0 && (err.code != rc || err.text[0] == '\0'))
+		abort();
+	/* EOF and errors are final */
+	if (bx_beam_recv(r->b, &f, NULL) != rc || f.data)
+		abort();
+	r->done = rc + 1000;
+	return false;
+}
+
+static int fresh_fd(void)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	close(p[1]);
+	return p[0];
+}
+
+/* Writes one chunk, letting the receiver drain the socket when it is full. */
+static void send_chunk(int sock, const uint8_t *p, size_t n, size_t nfds, struct rx *r)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * MAX_CHUNK_FDS)];
+	} ctl;
+	int fd = nfds > 0 ? fresh_fd() : -1;
+	size_t off = 0;
+	int stalls = 0;
+
+	while (off < n) {
+		struct iovec iov = {.iov_base = (void *)(p + off), .iov_len = n - off};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		ssize_t w;
+
+		if (fd >= 0) {
+			struct cmsghdr *c;
+
+			memset(&ctl, 0, sizeof(ctl));
+			m.msg_control = ctl.buf;
+			m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			c = CMSG_FIRSTHDR(&m);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			for (size_t i = 0; i < nfds; i++)
+				memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
+		}
+		w = sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (size_t)w;
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			stalls = 0;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !r->done) {
+			struct pollfd pf = {.fd = sock, .events = POLLOUT};
+
+			/* A receiver that reads nothing while the socket is full is stuck. */
+			if (rx_step(r, false) && ++stalls > 1000)
+				abort();
+			(void)poll(&pf, 1, 0);
+			continue;
+		}
+		break; /* the receiver gave up: the rest cannot be delivered */
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void run(const uint8_t *data, size_t size)
+{
+	struct rx r = {0};
+	size_t pos = 1;
+	int sv[2];
+	int big = 1 << 20;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		abort();
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (data[0] & 4) {
+		int one = 1;
+
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	}
+	if (bx_beam_new(sv[0], &r.b) < 0)
+		abort();
+	r.limit = limits[data[0] & 3];
+	if (bx_beam_set_limit(r.b, r.limit) < 0)
+		abort();
+
+	while (pos < size && !r.done) {
+		uint8_t c = data[pos++];
+		unsigned cls = c & 0x1fu;
+		size_t len = cls < 24 ? cls : (size_t)32 << (cls - 24);
+
+		if (len > size - pos)
+			len = size - pos;
+		if (len > 0)
+			send_chunk(sv[1], data + pos, len, fd_counts[(c >> 5) & 3], &r);
+		pos += len;
+		if (c & 0x80)
+			(void)rx_step(&r, false);
+	}
+	shutdown(sv[1], SHUT_WR);
+	while (rx_step(&r, true)) {
+	}
+	bx_beam_free(r.b);
+	close(sv[1]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int baseline = -1;
+	static unsigned long iterations;
+
+	if (iterations == 0)
+		verbose = getenv("BEAM_FUZZ_VERBOSE") != NULL;
+	if (size < 1 || size > SCRIPT_MAX)
+		return 0;
+	run(data, size);
+	if (++iterations % FD_CHECK_EVERY == 0) {
+		int n = count_fds();
+
+		if (baseline < 0)
+			baseline = n;
+		else if (n > baseline)
+			abort();
+	}
+	return 0;
+}
