@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli/demo.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <beambox/data.h>
+
+/* Prints p[0..n) quoted, with non-printable bytes as \xNN. */
+static void print_escaped(FILE *out, const char *p, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch >= 0x20 && ch < 0x7f)
+			fputc(ch, out);
+		else
+			fprintf(out, "\\x%02x", ch);
+	}
+	fputc('"', out);
+}
+
+static void print_map(FILE *out, const bx_msg *m)
+{
+	fputs("{", out);
+	for (size_t i = 0; i < bx_msg_nkeys(m); i++) {
+		const bx_bytes *vals = NULL;
+		bx_bytes key;
+		size_t n = 0;
+
+		if (bx_msg_key_at(m, i, &key) < 0 || bx_msg_getn(m, key.p, key.len, &vals, &n) < 0)
+			continue;
+		fputs(i ? ", " : "", out);
+		print_escaped(out, key.p, key.len);
+		fputs(": [", out);
+		for (size_t j = 0; j < n; j++) {
+			fputs(j ? ", " : "", out);
+			print_escaped(out, vals[j].p, vals[j].len);
+		}
+		fputs("]", out);
+	}
+	fputs("}\n", out);
+}
+
+static bool bytes_eq(const bx_bytes *a, const bx_bytes *b)
+{
+	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+/* Same keys in the same order, each with the same values in the same order. */
+static bool maps_equal(const bx_msg *a, const bx_msg *b)
+{
+	if (bx_msg_nkeys(a) != bx_msg_nkeys(b))
+		return false;
+	for (size_t i = 0; i < bx_msg_nkeys(a); i++) {
+		const bx_bytes *va, *vb;
+		bx_bytes ka, kb;
+		size_t na, nb;
+
+		if (bx_msg_key_at(a, i, &ka) < 0 || bx_msg_key_at(b, i, &kb) < 0 ||
+		    !bytes_eq(&ka, &kb) || bx_msg_getn(a, ka.p, ka.len, &va, &na) < 0 ||
+		    bx_msg_getn(b, kb.p, kb.len, &vb, &nb) < 0 || na != nb)
+			return false;
+		for (size_t j = 0; j < na; j++) {
+			if (!bytes_eq(&va[j], &vb[j]))
+				return false;
+		}
+	}
+	return true;
+}
+
+int bx_cli_demo_codec(FILE *out)
+{
+	bx_msg *m = NULL, *back = NULL;
+	char *enc = NULL;
+	size_t len = 0;
+	bx_error err;
+	int ret = 1;
+
+	if (bx_msg_new(&m) < 0 || bx_msg_add(m, "hello", "beautiful") < 0 ||
+	    bx_msg_add(m, "hello", "world") < 0 || bx_msg_add(m, "cmd", "echo") < 0 ||
+	    bx_msg_add(m, "cmd", "hi") < 0) {
+		fputs("demo: cannot build the message\n", out);
+		goto out;
+	}
+	fputs("message:  ", out);
+	print_map(out, m);
+	if (bx_msg_encode(m, &enc, &len) < 0) {
+		fputs("demo: cannot encode the message\n", out);
+		goto out;
+	}
+	fprintf(out, "encoded:  %zu bytes ", len);
+	print_escaped(out, enc, len);
+	fputc('\n', out);
+	if (bx_msg_decode(enc, len, 0, &back, &err) < 0) {
+		fprintf(out, "demo: decode failed at offset %zu: %s\n", err.offset, err.text);
+		goto out;
+	}
+	fputs("decoded:  ", out);
+	print_map(out, back);
+	if (maps_equal(m, back)) {
+		fputs("round trip: equal\n", out);
+		ret = 0;
+	} else {
+		fputs("round trip: DIFFERENT\n", out);
+	}
+out:
+	bx_msg_free(back);
+	bx_msg_free(m);
+	free(enc);
+	return ret;
+}
