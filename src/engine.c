@@ -611,7 +611,8 @@ BX_API int bx_job_stderr(const bx_job *job)
 	return job ? job->fds[2] : -1;
 }
 
-static int job_vprintf(bx_job *job, int stream, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) int job_vprintf(bx_job *job, int stream,
+							      const char *fmt, va_list ap)
 {
 	int fd = job ? job->fds[stream] : -1;
 	int n;
