@@ -612,7 +612,7 @@ BX_API int bx_job_stderr(const bx_job *job)
 }
 
 static __attribute__((format(printf, 3, 0))) int job_vprintf(bx_job *job, int stream,
-							      const char *fmt, va_list ap)
+							     const char *fmt, va_list ap)
 {
 	int fd = job ? job->fds[stream] : -1;
 	int n;

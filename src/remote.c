@@ -94,8 +94,8 @@ struct bx_remote {
 
 /* Bytes the parent moves for one stream: from src to dst, or into a bounded capture. */
 struct pump {
-	int src;     /* owned; -1 when finished */
-	int dst;     /* owned when dst_owned, else borrowed; -1 to capture or drop */
+	int src; /* owned; -1 when finished */
+	int dst; /* owned when dst_owned, else borrowed; -1 to capture or drop */
 	bool dst_owned;
 	bool capture;
 	size_t max;
@@ -205,8 +205,8 @@ static int pump_input(struct pump *p)
 			p->pending_off = 0;
 			p->pending_len = (size_t)n;
 		}
-		ssize_t w = write(p->dst, p->pending + p->pending_off,
-				  p->pending_len - p->pending_off);
+		ssize_t w =
+		    write(p->dst, p->pending + p->pending_off, p->pending_len - p->pending_off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -261,7 +261,7 @@ static void describe_worker(struct job_run *jr, int wait_ms, char *buf, size_t l
  * violations the worker is killed first (its state is unknown).
  */
 static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, ...)
 {
 	char what[160];
@@ -280,7 +280,8 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 	return bx_job_fail(jr->job, code, "job '%.64s': %s", jr->job->name, what);
 }
 
-/* Sets up how stream i reaches the worker: returns the fd to pass (owned in *pass_owned or borrowed). */
+/* Sets up how stream i reaches the worker: returns the fd to pass (owned in *pass_owned or
+ * borrowed). */
 static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_owned)
 {
 	struct bx_stream *s = &jr->job->streams[i];
@@ -504,7 +505,8 @@ static int run_loop(struct job_run *jr)
 		for (int i = 1; i < 3; i++)
 			if (jr->out[i].src >= 0) {
 				idx_out[i] = nfds;
-				pfd[nfds++] = (struct pollfd){.fd = jr->out[i].src, .events = POLLIN};
+				pfd[nfds++] =
+				    (struct pollfd){.fd = jr->out[i].src, .events = POLLIN};
 			}
 		if (jr->out[0].dst >= 0) {
 			idx_out[0] = nfds;
@@ -590,8 +592,7 @@ static int run_loop(struct job_run *jr)
 						 "worker closed the job channel without a status; "
 						 "worker killed");
 			}
-			return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s", jr->job->name,
-					   how);
+			return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s", jr->job->name, how);
 		}
 	}
 	return 0;
@@ -828,19 +829,21 @@ int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error 
 		r = bx_fail(err, -ECHILD, BX_NO_OFFSET, "%.200s", cmd[1].p);
 	} else if (bytes_eq(&cmd[0], "ready") && n == 1) {
 		memset(hello, 0, sizeof(*hello));
-		hello->takes_fds = bx_msg_get_one(m, "proto", &proto) == 0 &&
-				   bytes_eq(&proto, BX_REMOTE_PROTO);
+		hello->takes_fds =
+		    bx_msg_get_one(m, "proto", &proto) == 0 && bytes_eq(&proto, BX_REMOTE_PROTO);
 		if (hello_number(m, "pid", INT32_MAX, &pid) < 0 ||
 		    hello_number(m, "ns", UINT32_MAX, &ns) < 0) {
-			r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello has a bad pid or ns");
+			r = bx_fail(err, -EPROTO, BX_NO_OFFSET,
+				    "the worker's hello has a bad pid or ns");
 			goto out;
 		}
 		hello->pid = (pid_t)pid;
 		hello->namespaces = (uint32_t)ns;
 		if (bx_msg_get_one(m, "report", &report) == 0)
 			snprintf(hello->report, sizeof(hello->report), "%.*s",
-				 (int)(report.len < sizeof(hello->report) ? report.len
-									 : sizeof(hello->report) - 1),
+				 (int)(report.len < sizeof(hello->report)
+					   ? report.len
+					   : sizeof(hello->report) - 1),
 				 report.p);
 		r = 0;
 	} else {
@@ -871,7 +874,8 @@ static int receive_passed_streams(bx_beam *chan, bx_job *job, const bx_bytes *na
 			return bx_job_fail(job, -EPROTO, "bad stream '%.16s' in fds", names[k].p);
 		r = bx_beam_recv(chan, &f, NULL);
 		if (r <= 0)
-			return bx_job_fail(job, r < 0 ? r : -EPIPE, "receiving %s", stream_names[i]);
+			return bx_job_fail(job, r < 0 ? r : -EPIPE, "receiving %s",
+					   stream_names[i]);
 		r = bx_msg_decode(f.data, f.len, 0, &m, NULL);
 		if (r == 0 && (bx_msg_get(m, "cmd", &cmd, &cn) < 0 || cn != 2 ||
 			       !bytes_eq(&cmd[0], "fd") || stream_index(&cmd[1]) != i || f.fd < 0))
@@ -980,8 +984,8 @@ static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
 	r = bx_job_new(eng, cmd[0].p, &job);
 	for (size_t i = 1; r == 0 && i < ncmd; i++)
 		r = memchr(cmd[i].p, 0, cmd[i].len)
-			    ? bx_job_fail(job, -EBADMSG, "argument %zu contains a NUL byte", i)
-			    : bx_job_add_arg(job, cmd[i].p);
+			? bx_job_fail(job, -EBADMSG, "argument %zu contains a NUL byte", i)
+			: bx_job_add_arg(job, cmd[i].p);
 	if (r == 0)
 		r = decode_env(job, req);
 	if (r == 0 && bx_msg_get(req, "fds", &fds, &nfds) == 0)

@@ -52,7 +52,7 @@
 
 #define BX_SPAWN_ENV_MAX 256
 /* Set by bx_spawn: a config frame (policy + compiled filter) comes first on fd 3. */
-#define BX_SPAWN_CONFIG_ENV "BEAMBOX_CONFIG"
+#define BX_SPAWN_CONFIG_ENV	"BEAMBOX_CONFIG"
 #define BX_WORKER_EXIT_GRACE_MS 2000
 
 struct bx_worker {
@@ -83,7 +83,7 @@ BX_API void bx_spawn_opts_init(bx_spawn_opts *opts)
 
 /* Reports a setup failure to the parent (if the connection works) and exits 1. */
 static __attribute__((noreturn)) void worker_die(bx_beam *main, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void worker_die(bx_beam *main, const char *fmt, ...)
 {
 	char text[BX_ERROR_TEXT_MAX];
@@ -128,14 +128,14 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 		r = bx_msg_decode(f.data, f.len, 0, &m, &err);
 	else if (r == 0)
 		r = bx_fail(&err, -EPIPE, BX_NO_OFFSET, "EOF");
-	if (r == 0 && (bx_msg_get_one(m, "cmd", &cmd) < 0 || strcmp(cmd.p, "config") != 0 ||
-		       f.fd < 0))
+	if (r == 0 &&
+	    (bx_msg_get_one(m, "cmd", &cmd) < 0 || strcmp(cmd.p, "config") != 0 || f.fd < 0))
 		r = bx_fail(&err, -EPROTO, BX_NO_OFFSET, "not a config frame with a filter");
 	if (r == 0) {
 		bx_bytes v;
 
-		*userns_entered = bx_msg_get_one(m, "userns_entered", &v) == 0 && v.len == 1 &&
-				  v.p[0] == '1';
+		*userns_entered =
+		    bx_msg_get_one(m, "userns_entered", &v) == 0 && v.len == 1 && v.p[0] == '1';
 		bx_ignore(bx_msg_del(m, "userns_entered"));
 		r = bx_policy_from_msg(m, policy, &err);
 	}
@@ -153,9 +153,9 @@ static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, char *wh
 {
 	struct bx_policy *policy = NULL;
 	struct bx_confine_opts opts = {
-		.keep_fds = {BX_SPAWN_BEAM_FD, -1},
-		.exec_fd = -1,
-		.bpf_fd = -1,
+	    .keep_fds = {BX_SPAWN_BEAM_FD, -1},
+	    .exec_fd = -1,
+	    .bpf_fd = -1,
 	};
 	struct bx_confine_report rep;
 	bx_error err;
@@ -272,8 +272,7 @@ static void make_exe_copy(void)
 			return;
 		}
 	}
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) <
-	    0) {
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
 		exe_err = -errno;
 		return;
 	}
@@ -590,9 +589,9 @@ BX_API int bx_worker_wait(bx_worker *w, int timeout_ms, int *wstatus)
 	}
 	if (wstatus) {
 		pthread_mutex_lock(&w->lock);
-		*wstatus = w->exit_code == CLD_EXITED ? W_EXITCODE(w->exit_status, 0)
-						     : (w->exit_status & 0x7f) |
-							       (w->exit_code == CLD_DUMPED ? 0x80 : 0);
+		*wstatus = w->exit_code == CLD_EXITED
+			       ? W_EXITCODE(w->exit_status, 0)
+			       : (w->exit_status & 0x7f) | (w->exit_code == CLD_DUMPED ? 0x80 : 0);
 		pthread_mutex_unlock(&w->lock);
 	}
 	return 0;
@@ -671,9 +670,8 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } ns_files[] = {
-	{BX_NS_USER, "user"}, {BX_NS_MOUNT, "mnt"},	{BX_NS_PID, "pid"},
-	{BX_NS_NET, "net"},   {BX_NS_IPC, "ipc"},	{BX_NS_UTS, "uts"},
-	{BX_NS_CGROUP, "cgroup"}, {BX_NS_TIME, "time"},
+    {BX_NS_USER, "user"}, {BX_NS_MOUNT, "mnt"}, {BX_NS_PID, "pid"},	  {BX_NS_NET, "net"},
+    {BX_NS_IPC, "ipc"},	  {BX_NS_UTS, "uts"},	{BX_NS_CGROUP, "cgroup"}, {BX_NS_TIME, "time"},
 };
 
 /*
@@ -689,13 +687,13 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy,
 		const char *key;
 		const char *want;
 	} status_want[] = {
-		{"NoNewPrivs", "1"},
-		{"Seccomp", "2"},
-		{"CapEff", "0000000000000000"},
-		{"CapPrm", "0000000000000000"},
-		{"CapInh", "0000000000000000"},
-		{"CapBnd", "0000000000000000"},
-		{"CapAmb", "0000000000000000"},
+	    {"NoNewPrivs", "1"},
+	    {"Seccomp", "2"},
+	    {"CapEff", "0000000000000000"},
+	    {"CapPrm", "0000000000000000"},
+	    {"CapInh", "0000000000000000"},
+	    {"CapBnd", "0000000000000000"},
+	    {"CapAmb", "0000000000000000"},
 	};
 	uint32_t required;
 	char val[64];
@@ -715,8 +713,9 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy,
 	for (size_t i = 0; i < sizeof(status_want) / sizeof(status_want[0]); i++) {
 		r = proc_status_field(h->pid, status_want[i].key, val, sizeof(val));
 		if (r < 0)
-			return bx_fail(err, r, BX_NO_OFFSET, "verifying worker %d: no %s in /proc/%d/status",
-				       (int)w->pid, status_want[i].key, (int)h->pid);
+			return bx_fail(err, r, BX_NO_OFFSET,
+				       "verifying worker %d: no %s in /proc/%d/status", (int)w->pid,
+				       status_want[i].key, (int)h->pid);
 		if (strcmp(val, status_want[i].want) != 0)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
 				       "verifying worker %d: %s is %s, want %s", (int)w->pid,
@@ -736,8 +735,8 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy,
 		snprintf(mine, sizeof(mine), "/proc/self/ns/%s", ns_files[i].name);
 		snprintf(theirs, sizeof(theirs), "/proc/%d/ns/%s", (int)h->pid, ns_files[i].name);
 		if (stat(mine, &a) < 0 || stat(theirs, &b) < 0)
-			return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: stat %s: %m",
-				       (int)w->pid, theirs);
+			return bx_fail(err, -errno, BX_NO_OFFSET,
+				       "verifying worker %d: stat %s: %m", (int)w->pid, theirs);
 		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
 				       "verifying worker %d: it shares our %s namespace",
@@ -755,15 +754,16 @@ static int wait_ready(bx_worker *w, int timeout_ms, struct bx_remote_hello *hell
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{.fd = bx_beam_fd(w->main), .events = POLLIN},
-			{.fd = w->pidfd, .events = POLLIN},
+		    {.fd = bx_beam_fd(w->main), .events = POLLIN},
+		    {.fd = w->pidfd, .events = POLLIN},
 		};
 		struct timespec now;
 		long spent;
 		int r;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		spent =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (spent >= timeout_ms)
 			return bx_fail(err, -ETIMEDOUT, BX_NO_OFFSET,
 				       "worker %d was not ready after %d ms", (int)w->pid,
@@ -801,7 +801,8 @@ static int wait_ready(bx_worker *w, int timeout_ms, struct bx_remote_hello *hell
 	}
 }
 
-/* The config frame for a worker: the policy's settings, and its compiled filter as a sealed memfd. */
+/* The config frame for a worker: the policy's settings, and its compiled filter as a sealed memfd.
+ */
 static int make_config(const struct bx_policy *policy, char **buf, size_t *len, int *bpf_fd,
 		       bx_error *err)
 {
@@ -895,22 +896,23 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		goto fail;
 	}
 	plan = (struct child_plan){
-		.become = geteuid() == 0,
-		.uid = geteuid() == 0 ? policy->uid : geteuid(),
-		.gid = geteuid() == 0 ? policy->gid : getegid(),
-		.userns = (policy->namespaces & BX_NS_USER) != 0,
-		.exe_fd = exe_fd,
-		.sock = sv[1],
-		.devnull = devnull,
-		.stderr_fd = opts->stderr_fd,
-		.errpipe = errpipe[1],
-		.parent = getpid(),
-		.argv = argv,
-		.envp = envp,
+	    .become = geteuid() == 0,
+	    .uid = geteuid() == 0 ? policy->uid : geteuid(),
+	    .gid = geteuid() == 0 ? policy->gid : getegid(),
+	    .userns = (policy->namespaces & BX_NS_USER) != 0,
+	    .exe_fd = exe_fd,
+	    .sock = sv[1],
+	    .devnull = devnull,
+	    .stderr_fd = opts->stderr_fd,
+	    .errpipe = errpipe[1],
+	    .parent = getpid(),
+	    .argv = argv,
+	    .envp = envp,
 	};
 	if (plan.become && (plan.uid == 0 || plan.gid == 0)) {
-		r = bx_fail(err, -EPERM, BX_NO_OFFSET,
-			    "the policy asks for uid/gid 0; a worker never runs as root on the host");
+		r = bx_fail(
+		    err, -EPERM, BX_NO_OFFSET,
+		    "the policy asks for uid/gid 0; a worker never runs as root on the host");
 		goto fail;
 	}
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "%u %u 1\n", (unsigned)plan.uid,
@@ -950,8 +952,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 	}
 	/* If the worker is already gone this fails; wait_ready then says how it died. */
 	bx_ignore(bx_beam_send(w->main, config, config_len, bpf_fd));
-	r = wait_ready(w, opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000, &hello,
-		       err);
+	r = wait_ready(w, opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000, &hello, err);
 	if (r < 0)
 		goto fail;
 	r = verify_worker(w, policy, &hello, err);
@@ -964,11 +965,11 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 	}
 
 	peer = (struct bx_remote_peer){
-		.exit_fd = w->pidfd,
-		.describe_exit = peer_describe_exit,
-		.kill = peer_kill,
-		.ctx = w,
-		.takes_fds = hello.takes_fds,
+	    .exit_fd = w->pidfd,
+	    .describe_exit = peer_describe_exit,
+	    .kill = peer_kill,
+	    .ctx = w,
+	    .takes_fds = hello.takes_fds,
 	};
 	r = bx_remote_proxy_new(w->main, &peer, &w->proxy);
 	if (r < 0) {

@@ -175,10 +175,10 @@ static int install(bx_engine *eng, void *ctx)
 		const char *name;
 		bx_handler_fn fn;
 	} table[] = {
-		{"echo", h_echo},	{"cat", h_cat},		{"fail", h_fail},
-		{"status", h_status},	{"negative", h_negative}, {"env", h_env},
-		{"crash", h_crash},	{"exit", h_exit},	{"hang", h_hang},
-		{"flood", h_flood},	{"garbage", h_garbage}, {"fds", h_fds},
+	    {"echo", h_echo},	  {"cat", h_cat},	    {"fail", h_fail},
+	    {"status", h_status}, {"negative", h_negative}, {"env", h_env},
+	    {"crash", h_crash},	  {"exit", h_exit},	    {"hang", h_hang},
+	    {"flood", h_flood},	  {"garbage", h_garbage},   {"fds", h_fds},
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -194,8 +194,12 @@ static int install(bx_engine *eng, void *ctx)
 static bx_worker *spawn_or_fail(void)
 {
 	bx_worker *w = NULL;
+	bx_spawn_opts opts;
 	bx_error err;
-	int r = bx_spawn(NULL, &w, &err);
+	int r;
+
+	bx_test_spawn_opts(&opts);
+	r = bx_spawn(&opts, &w, &err);
 
 	if (r < 0)
 		fail_msg("bx_spawn: %d %s", r, err.text);
@@ -203,8 +207,7 @@ static bx_worker *spawn_or_fail(void)
 }
 
 /* Runs name with args on w, capturing both outputs; returns bx_job_run's result. */
-static int run_job(bx_worker *w, bx_error *err, char **out, char **errout, const char *name,
-		   ...)
+static int run_job(bx_worker *w, bx_error *err, char **out, char **errout, const char *name, ...)
 {
 	bx_job *job = NULL;
 	va_list ap;
@@ -286,8 +289,9 @@ static void test_statuses(void **state)
 	assert_int_equal(run_job(w, &err, NULL, NULL, "negative", NULL), -EREMOTEIO);
 	assert_non_null(strstr(err.text, "disk on fire"));
 	assert_int_equal(run_job(w, &err, &out, NULL, "commands", NULL), 0);
-	assert_string_equal(out, "cat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\ngarbage\n"
-				 "hang\nnegative\nstatus\n");
+	assert_string_equal(out,
+			    "cat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\ngarbage\n"
+			    "hang\nnegative\nstatus\n");
 	free(out);
 	bx_worker_free(w);
 }
@@ -421,10 +425,10 @@ static void test_hostile_channel(void **state)
 		const char *kind;
 		const char *expect;
 	} cases[] = {
-		{"bytes", "undecodable frame from worker"},
-		{"huge", "job channel"},
-		{"status", "frame after the status"},
-		{"badstatus", "bad status '256'"},
+	    {"bytes", "undecodable frame from worker"},
+	    {"huge", "job channel"},
+	    {"status", "frame after the status"},
+	    {"badstatus", "bad status '256'"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -583,7 +587,8 @@ static void test_worker_is_isolated_from_fds(void **state)
 	if (geteuid() == 0)
 		assert_int_equal(seen, 4);
 	else
-		print_message("(outside view of the worker's fds needs root; checked from inside only)\n");
+		print_message(
+		    "(outside view of the worker's fds needs root; checked from inside only)\n");
 	/* From inside: 0-2 are /dev/null, 3 the connection, and the job's channel. */
 	assert_int_equal(run_job(w, &err, &out, NULL, "fds", NULL), 0);
 	assert_string_equal(out, "0:chr\n1:chr\n2:chr\n3:sock\n4:sock\n");
@@ -605,27 +610,29 @@ int main(void)
 	 * the per-test fd counts start.
 	 */
 	bx_worker *warm = NULL;
+	bx_spawn_opts opts;
 	bx_error err;
-	if (bx_spawn(NULL, &warm, &err) < 0) {
+	bx_test_spawn_opts(&opts);
+	if (bx_spawn(&opts, &warm, &err) < 0) {
 		fprintf(stderr, "bx_spawn: %s\n", err.text);
 		return 1;
 	}
 	bx_worker_free(warm);
 
 	const struct CMUnitTest tests[] = {
-		T(test_echo),
-		T(test_statuses),
-		T(test_env_and_stdin_buffer),
-		T(test_passed_fds),
-		T(test_crash_noticed),
-		T(test_exit_mid_job),
-		T(test_flood_is_bounded),
-		T(test_hostile_channel),
-		T(test_timeout_kills),
-		T(test_cancel),
-		T(test_free_busy_worker),
-		T(test_threads),
-		T(test_worker_is_isolated_from_fds),
+	    T(test_echo),
+	    T(test_statuses),
+	    T(test_env_and_stdin_buffer),
+	    T(test_passed_fds),
+	    T(test_crash_noticed),
+	    T(test_exit_mid_job),
+	    T(test_flood_is_bounded),
+	    T(test_hostile_channel),
+	    T(test_timeout_kills),
+	    T(test_cancel),
+	    T(test_free_busy_worker),
+	    T(test_threads),
+	    T(test_worker_is_isolated_from_fds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <beambox/spawn.h>
+
 int bx_test_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -49,4 +51,29 @@ __attribute__((constructor)) static void bx_test_filter_from_env(void)
 
 	if (f && *f)
 		cmocka_set_test_filter(f);
+}
+
+/*
+ * Workers of a sanitized build run under seccomp, where LeakSanitizer cannot
+ * work (it needs ptrace) and ASan's SEGV handler would turn a crash into
+ * "exit 1". Workers inherit these options (bx_test_spawn_opts passes them);
+ * this process's own sanitizers read theirs before this runs, so the test
+ * process itself keeps leak detection.
+ */
+__attribute__((constructor)) static void bx_test_worker_sanitizer_env(void)
+{
+	char buf[512];
+	const char *old = getenv("ASAN_OPTIONS");
+
+	snprintf(buf, sizeof(buf), "%s%shandle_segv=0:detect_leaks=0", old ? old : "",
+		 old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", buf, 1);
+}
+
+void bx_test_spawn_opts(struct bx_spawn_opts *o)
+{
+	static const char *const keep[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", NULL};
+
+	bx_spawn_opts_init(o);
+	o->env_keep = keep;
 }

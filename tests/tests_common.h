@@ -21,6 +21,18 @@ int bx_test_fd_teardown(void **state);
 
 #define bx_fd_test(f) cmocka_unit_test_setup_teardown(f, bx_test_fd_setup, bx_test_fd_teardown)
 
+/* 1 in AddressSanitizer builds (gcc and clang spell it differently). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BX_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BX_TEST_ASAN 1
+#endif
+#endif
+#ifndef BX_TEST_ASAN
+#define BX_TEST_ASAN 0
+#endif
+
 /* Prints a cmocka-visible skip with a reason and skips the current test. */
 #define bx_test_skip(...)                                                                          \
 	do {                                                                                       \
@@ -29,4 +41,10 @@ int bx_test_fd_teardown(void **state);
 		skip();                                                                            \
 	} while (0)
 
+/*
+ * Spawn options for tests: the sanitizer settings are passed to workers
+ * (see tests_common.c), everything else default.
+ */
+struct bx_spawn_opts;
+void bx_test_spawn_opts(struct bx_spawn_opts *o);
 #endif

@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Hard caps on what a decoder accepts (and an encoder produces). */
-#define BX_MSG_KEYS_MAX 256
+#define BX_MSG_KEYS_MAX	  256
 #define BX_MSG_VALUES_MAX 65536 /* all keys together */
 /* Nesting: a value that itself holds an encoded map (e.g. a job's env) is one level deeper. */
 #define BX_MSG_DEPTH_MAX 4
@@ -41,13 +41,13 @@ BX_API void bx_msg_free(bx_msg *m);
 /* Appends a value to key (creating the key at the end if new). */
 BX_API BX_MUST_CHECK int bx_msg_add(bx_msg *m, const char *key, const char *value);
 BX_API BX_MUST_CHECK int bx_msg_addn(bx_msg *m, const void *key, size_t klen, const void *value,
-				      size_t vlen);
+				     size_t vlen);
 /* Makes key present with no values (encodes as "0:,"). */
 BX_API BX_MUST_CHECK int bx_msg_touch(bx_msg *m, const char *key);
 /* Replaces all of key's values with one value (the key keeps its position). */
 BX_API BX_MUST_CHECK int bx_msg_set(bx_msg *m, const char *key, const char *value);
 BX_API BX_MUST_CHECK int bx_msg_setn(bx_msg *m, const void *key, size_t klen, const void *value,
-				      size_t vlen);
+				     size_t vlen);
 /* Removes key; returns 0 or -ENOENT. */
 BX_API int bx_msg_del(bx_msg *m, const char *key);
 
@@ -60,9 +60,9 @@ BX_API BX_MUST_CHECK int bx_msg_key_at(const bx_msg *m, size_t i, bx_bytes *key)
  * present key with no values). Returns 0, or -ENOENT if key is absent.
  */
 BX_API BX_MUST_CHECK int bx_msg_get(const bx_msg *m, const char *key, const bx_bytes **values,
-				     size_t *count);
+				    size_t *count);
 BX_API BX_MUST_CHECK int bx_msg_getn(const bx_msg *m, const void *key, size_t klen,
-				      const bx_bytes **values, size_t *count);
+				     const bx_bytes **values, size_t *count);
 /*
  * Exactly one value: returns 0 and *value, -ENOENT if the key is absent, or
  * -EBADMSG if it has zero or several values (an ambiguous message is an error).
@@ -84,7 +84,7 @@ BX_API BX_MUST_CHECK int bx_msg_encode(const bx_msg *m, char **buf, size_t *len)
  * Returns 0, -EBADMSG (malformed), -E2BIG (a cap), -ENOMEM.
  */
 BX_API BX_MUST_CHECK int bx_msg_decode(const void *buf, size_t len, unsigned depth, bx_msg **out,
-					bx_error *err);
+				       bx_error *err);
 
 #ifdef __cplusplus
 }

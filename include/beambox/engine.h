@@ -24,7 +24,7 @@ extern "C" {
 /* Bounds on what a job may carry (a worker refuses more from the wire too). */
 #define BX_JOB_NAME_MAX 256
 #define BX_JOB_ARGS_MAX 4096
-#define BX_JOB_ENV_MAX 1024
+#define BX_JOB_ENV_MAX	1024
 
 typedef struct bx_engine bx_engine;
 typedef struct bx_job bx_job;
@@ -44,7 +44,7 @@ BX_API void bx_engine_free(bx_engine *eng);
  * -EEXIST if the name is taken (including the built-in "commands"), -EINVAL.
  */
 BX_API BX_MUST_CHECK int bx_engine_register(bx_engine *eng, const char *name, bx_handler_fn fn,
-					     void *ctx);
+					    void *ctx);
 /* The handler for names nobody registered (instead of status 127). */
 BX_API void bx_engine_set_catchall(bx_engine *eng, bx_handler_fn fn, void *ctx);
 
@@ -117,7 +117,7 @@ BX_API const char *bx_job_getenv(const bx_job *job, const char *key);
 /* Number of env entries, and the i-th (key, value) pair in order. */
 BX_API size_t bx_job_envc(const bx_job *job);
 BX_API BX_MUST_CHECK int bx_job_env_at(const bx_job *job, size_t i, const char **key,
-					const char **value);
+				       const char **value);
 
 /* The job's streams as fds, owned by the job: use them, do not close them. */
 BX_API int bx_job_stdin(const bx_job *job);
@@ -131,7 +131,7 @@ BX_API int bx_job_eprintf(bx_job *job, const char *fmt, ...) __attribute__((form
  * handler can `return bx_job_fail(job, -EIO, "read %s: %m", path);`.
  */
 BX_API int bx_job_fail(bx_job *job, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

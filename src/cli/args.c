@@ -11,7 +11,11 @@ const char *bx_cli_usage(void)
 	return "usage: beambox COMMAND [ARGS...]\n"
 	       "\n"
 	       "commands:\n"
-	       "  demo       spawn-free demo: encode and decode a beam message\n"
+	       "  demo       spawn a confined worker, run jobs in it, show what confines it\n"
+	       "  exec [--policy FILE] -- PROG [ARGS...]\n"
+	       "             run PROG confined exactly as a worker (default: the strict policy);\n"
+	       "             exits with PROG's status, 128+N if killed by signal N,\n"
+	       "             125 if confinement failed, 126/127 if PROG cannot run / is missing\n"
 	       "  version    print the version\n"
 	       "  help       print this text\n";
 }
@@ -29,6 +33,49 @@ static int check_bounds(int argc, char *const argv[], bx_error *err)
 				       "argument %d is longer than %d bytes", i,
 				       BX_CLI_ARG_LEN_MAX);
 	}
+	return 0;
+}
+
+/* exec [--policy FILE | --policy=FILE] [--] PROG [ARGS...] */
+static int parse_exec(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
+{
+	struct bx_cli_args a = {.command = BX_CLI_EXEC};
+	int i = 2;
+
+	while (i < argc) {
+		const char *s = argv[i];
+
+		if (strcmp(s, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(s, "--policy") == 0) {
+			if (i + 1 >= argc)
+				return bx_fail(err, -EINVAL, (size_t)i, "--policy needs a FILE");
+			if (a.policy)
+				return bx_fail(err, -EINVAL, (size_t)i, "--policy given twice");
+			a.policy = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (strncmp(s, "--policy=", 9) == 0) {
+			if (a.policy)
+				return bx_fail(err, -EINVAL, (size_t)i, "--policy given twice");
+			a.policy = s + 9;
+			i++;
+			continue;
+		}
+		if (s[0] == '-')
+			return bx_fail(err, -EINVAL, (size_t)i, "exec: unknown option '%.64s'", s);
+		break;
+	}
+	if (a.policy && !*a.policy)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "--policy needs a non-empty FILE");
+	if (i >= argc)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "exec: missing PROG");
+	a.prog_argc = argc - i;
+	a.prog_argv = argv + i;
+	*out = a;
 	return 0;
 }
 
@@ -50,6 +97,8 @@ int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error
 		a.command = BX_CLI_VERSION;
 	else if (strcmp(cmd, "demo") == 0)
 		a.command = BX_CLI_DEMO;
+	else if (strcmp(cmd, "exec") == 0)
+		return parse_exec(argc, argv, out, err);
 	else
 		return bx_fail(err, -EINVAL, 1, "unknown command '%.64s'", cmd);
 

@@ -17,10 +17,15 @@ enum bx_cli_command {
 	BX_CLI_HELP = 0,
 	BX_CLI_VERSION,
 	BX_CLI_DEMO,
+	BX_CLI_EXEC,
 };
 
 struct bx_cli_args {
 	enum bx_cli_command command;
+	/* exec */
+	const char *policy;	  /* --policy FILE, or NULL */
+	int prog_argc;		  /* >= 1 for exec */
+	char *const *prog_argv;	  /* PROG ARGS..., NULL-terminated (points into argv) */
 };
 
 /*

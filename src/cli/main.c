@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <beambox/exec.h>
+
 #include "cli/args.h"
 #include "cli/demo.h"
 
@@ -31,6 +33,14 @@ int main(int argc, char *argv[])
 		return 0;
 	case BX_CLI_DEMO:
 		return bx_cli_demo_codec(stdout);
+	case BX_CLI_EXEC:
+		if (args.policy) {
+			fprintf(stderr, "beambox: exec: --policy is not supported yet\n");
+			return BX_EXEC_SETUP_FAILED;
+		}
+		r = bx_exec_confined(NULL, args.prog_argv[0], args.prog_argv, &err);
+		fprintf(stderr, "beambox: exec: %s\n", err.text);
+		return bx_exec_status_for(r, &err);
 	}
 	return 2;
 }

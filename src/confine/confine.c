@@ -40,9 +40,11 @@ void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
 static int step_privs(struct bx_confine_report *rep, bx_error *err)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: prctl(PR_SET_NO_NEW_PRIVS): %m");
+		return bx_fail(err, -errno, BX_NO_OFFSET,
+			       "no_new_privs: prctl(PR_SET_NO_NEW_PRIVS): %m");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: prctl(PR_SET_DUMPABLE, 0): %m");
+		return bx_fail(err, -errno, BX_NO_OFFSET,
+			       "no_new_privs: prctl(PR_SET_DUMPABLE, 0): %m");
 	/* Already a session leader after the re-exec; pid 1 of a new namespace is not yet. */
 	if (getsid(0) != getpid() && setsid() < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "no_new_privs: setsid: %m");

@@ -30,14 +30,20 @@ struct bx_confine_opts {
 	 * it in its user namespace before exec (see spawn.c); skip those.
 	 */
 	bool userns_entered;
+	/*
+	 * With a pid namespace, how the monitor reports a child killed by signal
+	 * N: false (workers) dies by the same signal, so that the parent's wait
+	 * status says so; true (`beambox exec`) exits with 128+N, as shells do.
+	 */
+	bool monitor_exits_on_signal;
 };
 
 /* What was applied: one "step: detail" line each, for logs and bx_worker_report. */
 struct bx_confine_report {
-	uint32_t namespaces;   /* enum bx_ns bits in effect */
-	int landlock_abi;      /* 0: not applied */
-	bool cgroup;	       /* a cgroup leaf with limits is in effect */
-	pid_t host_pid;	       /* this process's pid in the parent's pid namespace */
+	uint32_t namespaces; /* enum bx_ns bits in effect */
+	int landlock_abi;    /* 0: not applied */
+	bool cgroup;	     /* a cgroup leaf with limits is in effect */
+	pid_t host_pid;	     /* this process's pid in the parent's pid namespace */
 	char text[BX_CONFINE_REPORT_MAX];
 };
 
@@ -50,6 +56,7 @@ struct bx_confine_report {
  * On failure returns -errno with err naming the step and the call.
  */
 int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opts,
-		    struct bx_confine_report *report, bx_error *err) __attribute__((warn_unused_result));
+		    struct bx_confine_report *report, bx_error *err)
+    __attribute__((warn_unused_result));
 
 #endif

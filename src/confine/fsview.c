@@ -21,7 +21,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-#define BASE "/tmp"
+#define BASE	"/tmp"
 #define NEWROOT "/newroot"
 #define OLDROOT "/oldroot"
 
@@ -34,7 +34,7 @@ static int sys_pivot_root(const char *new_root, const char *put_old)
 static int lock_down(const char *path, bool rw, bool recursive)
 {
 	struct mount_attr attr = {
-		.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (rw ? 0 : MOUNT_ATTR_RDONLY),
+	    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (rw ? 0 : MOUNT_ATTR_RDONLY),
 	};
 
 	if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr,
@@ -111,10 +111,10 @@ static int make_dev(bx_error *err)
 {
 	static const char *const nodes[] = {"null", "zero", "urandom"};
 	static const char *const links[][2] = {
-		{"/proc/self/fd", "fd"},
-		{"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"},
-		{"/proc/self/fd/2", "stderr"},
+	    {"/proc/self/fd", "fd"},
+	    {"/proc/self/fd/0", "stdin"},
+	    {"/proc/self/fd/1", "stdout"},
+	    {"/proc/self/fd/2", "stderr"},
 	};
 	char src[64], dst[64];
 
@@ -177,15 +177,16 @@ int bx_step_fsview(const struct bx_policy *p, struct bx_confine_report *rep, bx_
 		/* A fresh /proc shows only the new pid namespace. */
 		if (mkdir(NEWROOT "/proc", 0555) < 0 && errno != EEXIST)
 			return bx_fail(err, -errno, BX_NO_OFFSET, "fs: mkdir /proc: %m");
-		if (mount("proc", NEWROOT "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-			  NULL) < 0)
+		if (mount("proc", NEWROOT "/proc", "proc",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
 			return bx_fail(err, -errno, BX_NO_OFFSET, "fs: mount(proc): %m");
 	}
 	r = make_dev(err);
 	if (r < 0)
 		return r;
 	if (p->tmp_size) {
-		snprintf(opts, sizeof(opts), "mode=1777,size=%llu", (unsigned long long)p->tmp_size);
+		snprintf(opts, sizeof(opts), "mode=1777,size=%llu",
+			 (unsigned long long)p->tmp_size);
 		if (mkdir(NEWROOT "/tmp", 01777) < 0 && errno != EEXIST)
 			return bx_fail(err, -errno, BX_NO_OFFSET, "fs: mkdir /tmp: %m");
 		if (mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -205,8 +206,8 @@ int bx_step_fsview(const struct bx_policy *p, struct bx_confine_report *rep, bx_
 		return bx_fail(err, -errno, BX_NO_OFFSET, "fs: chdir(/): %m");
 	if (access(OLDROOT, F_OK) == 0 || access(NEWROOT, F_OK) == 0)
 		return bx_fail(err, -EEXIST, BX_NO_OFFSET, "fs: the old root is still reachable");
-	bx_report_add(rep, "fs: tmpfs root, %zu binds, /dev minimal, /tmp %llu bytes%s",
-		      p->nbinds, (unsigned long long)p->tmp_size,
+	bx_report_add(rep, "fs: tmpfs root, %zu binds, /dev minimal, /tmp %llu bytes%s", p->nbinds,
+		      (unsigned long long)p->tmp_size,
 		      (rep->namespaces & BX_NS_PID) ? ", /proc fresh" : ", no /proc");
 	return 0;
 }

@@ -33,34 +33,36 @@ struct bx_ll_path_beneath {
 } __attribute__((packed));
 
 #define LL_CREATE_RULESET_VERSION (1U << 0)
-#define LL_RULE_PATH_BENEATH 1
+#define LL_RULE_PATH_BENEATH	  1
 
-#define LL_FS_EXECUTE (1ULL << 0)
-#define LL_FS_WRITE_FILE (1ULL << 1)
-#define LL_FS_READ_FILE (1ULL << 2)
-#define LL_FS_READ_DIR (1ULL << 3)
-#define LL_FS_REMOVE_DIR (1ULL << 4)
-#define LL_FS_REMOVE_FILE (1ULL << 5)
-#define LL_FS_MAKE_CHAR (1ULL << 6)
-#define LL_FS_MAKE_DIR (1ULL << 7)
-#define LL_FS_MAKE_REG (1ULL << 8)
-#define LL_FS_MAKE_SOCK (1ULL << 9)
-#define LL_FS_MAKE_FIFO (1ULL << 10)
-#define LL_FS_MAKE_BLOCK (1ULL << 11)
-#define LL_FS_MAKE_SYM (1ULL << 12)
-#define LL_FS_REFER (1ULL << 13)    /* ABI 2 */
-#define LL_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
-#define LL_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
-#define LL_NET_BIND_TCP (1ULL << 0)	/* ABI 4 */
-#define LL_NET_CONNECT_TCP (1ULL << 1) /* ABI 4 */
-#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0) /* ABI 6 */
-#define LL_SCOPE_SIGNAL (1ULL << 1)	   /* ABI 6 */
+#define LL_FS_EXECUTE	       (1ULL << 0)
+#define LL_FS_WRITE_FILE       (1ULL << 1)
+#define LL_FS_READ_FILE	       (1ULL << 2)
+#define LL_FS_READ_DIR	       (1ULL << 3)
+#define LL_FS_REMOVE_DIR       (1ULL << 4)
+#define LL_FS_REMOVE_FILE      (1ULL << 5)
+#define LL_FS_MAKE_CHAR	       (1ULL << 6)
+#define LL_FS_MAKE_DIR	       (1ULL << 7)
+#define LL_FS_MAKE_REG	       (1ULL << 8)
+#define LL_FS_MAKE_SOCK	       (1ULL << 9)
+#define LL_FS_MAKE_FIFO	       (1ULL << 10)
+#define LL_FS_MAKE_BLOCK       (1ULL << 11)
+#define LL_FS_MAKE_SYM	       (1ULL << 12)
+#define LL_FS_REFER	       (1ULL << 13) /* ABI 2 */
+#define LL_FS_TRUNCATE	       (1ULL << 14) /* ABI 3 */
+#define LL_FS_IOCTL_DEV	       (1ULL << 15) /* ABI 5 */
+#define LL_NET_BIND_TCP	       (1ULL << 0)  /* ABI 4 */
+#define LL_NET_CONNECT_TCP     (1ULL << 1)  /* ABI 4 */
+#define LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)  /* ABI 6 */
+#define LL_SCOPE_SIGNAL	       (1ULL << 1)  /* ABI 6 */
 
-#define LL_FS_FILE_ONLY (LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
+#define LL_FS_FILE_ONLY                                                                            \
+	(LL_FS_EXECUTE | LL_FS_WRITE_FILE | LL_FS_READ_FILE | LL_FS_TRUNCATE | LL_FS_IOCTL_DEV)
 #define LL_FS_READ (LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR)
 #define LL_FS_WRITE                                                                                \
-	(LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR | LL_FS_MAKE_REG | \
-	 LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM | LL_FS_REFER | LL_FS_TRUNCATE)
+	(LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_DIR |                \
+	 LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO | LL_FS_MAKE_SYM | LL_FS_REFER |       \
+	 LL_FS_TRUNCATE)
 
 static uint64_t fs_handled_for_abi(int abi)
 {
@@ -75,7 +77,8 @@ static uint64_t fs_handled_for_abi(int abi)
 	return all;
 }
 
-/* Adds "path and beneath may do access" (masked to what the ruleset handles and the file type allows). */
+/* Adds "path and beneath may do access" (masked to what the ruleset handles and the file type
+ * allows). */
 static int allow_path(int ruleset, const char *path, int fd_or_minus1, uint64_t access,
 		      uint64_t handled, bx_error *err)
 {
@@ -122,8 +125,8 @@ int bx_step_landlock(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (abi < 1) {
 		r = abi < 0 ? -errno : -EOPNOTSUPP;
 		if (p->landlock == BX_NEED_REQUIRED)
-			return bx_fail(err, r, BX_NO_OFFSET, "landlock (required): not available: %s",
-				       strerror(-r));
+			return bx_fail(err, r, BX_NO_OFFSET,
+				       "landlock (required): not available: %s", strerror(-r));
 		bx_report_add(rep, "landlock: skipped (optional): %s", strerror(-r));
 		return 0;
 	}
@@ -144,7 +147,7 @@ int bx_step_landlock(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (abi >= 6)
 		attr.scoped = LL_SCOPE_ABSTRACT_UNIX | LL_SCOPE_SIGNAL;
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr,
-			       abi >= 6 ? sizeof(attr)
+			       abi >= 6	  ? sizeof(attr)
 			       : abi >= 4 ? offsetof(struct bx_ll_ruleset_attr, scoped)
 					  : offsetof(struct bx_ll_ruleset_attr, handled_access_net),
 			       0);
@@ -165,12 +168,14 @@ int bx_step_landlock(const struct bx_policy *p, const struct bx_confine_opts *o,
 	}
 	static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
 	for (size_t i = 0; i < 3; i++) {
-		r = allow_path(ruleset, devs[i], -1, LL_FS_READ_FILE | LL_FS_WRITE_FILE, handled, err);
+		r = allow_path(ruleset, devs[i], -1, LL_FS_READ_FILE | LL_FS_WRITE_FILE, handled,
+			       err);
 		if (r < 0)
 			return r;
 	}
 	if (rep->namespaces & BX_NS_PID) {
-		r = allow_path(ruleset, "/proc", -1, LL_FS_READ_FILE | LL_FS_READ_DIR, handled, err);
+		r = allow_path(ruleset, "/proc", -1, LL_FS_READ_FILE | LL_FS_READ_DIR, handled,
+			       err);
 		if (r < 0)
 			return r;
 	}

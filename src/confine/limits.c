@@ -62,8 +62,9 @@ int bx_step_rlimits(const struct bx_policy *p, struct bx_confine_report *rep, bx
 		else
 			continue;
 		if (setrlimit((__rlimit_resource_t)res, &rl) < 0)
-			return bx_fail(err, -errno, BX_NO_OFFSET, "rlimits: setrlimit(%s, %llu): %m",
-				       rlimit_name(res), (unsigned long long)rl.rlim_cur);
+			return bx_fail(err, -errno, BX_NO_OFFSET,
+				       "rlimits: setrlimit(%s, %llu): %m", rlimit_name(res),
+				       (unsigned long long)rl.rlim_cur);
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s=%llu",
 			 rlimit_name(res), (unsigned long long)rl.rlim_cur);
 	}
@@ -136,7 +137,8 @@ static int try_cgroup(const struct bx_policy *p, char *why, size_t whylen)
 
 		r = lfd < 0 ? -errno : 0;
 		if (r == 0 && p->cgroup_memory_max) {
-			snprintf(num, sizeof(num), "%llu", (unsigned long long)p->cgroup_memory_max);
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)p->cgroup_memory_max);
 			r = write_text(lfd, "memory.max", num);
 		}
 		if (r == 0 && p->cgroup_pids_max) {

@@ -54,8 +54,8 @@ int bx_step_fds(const struct bx_confine_opts *o, bx_error *err)
 		if (!is_kept(o, (int)fd))
 			continue;
 		if (fd > lo && syscall(SYS_close_range, lo, fd - 1, 0) < 0)
-			return bx_fail(err, -errno, BX_NO_OFFSET, "fds: close_range(%u, %u): %m", lo,
-				       fd - 1);
+			return bx_fail(err, -errno, BX_NO_OFFSET, "fds: close_range(%u, %u): %m",
+				       lo, fd - 1);
 		lo = fd + 1;
 	}
 	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
@@ -97,8 +97,9 @@ int bx_step_identity(const struct bx_policy *p, const struct bx_confine_opts *o,
 		return 0;
 	}
 	if (p->uid == 0 || p->gid == 0)
-		return bx_fail(err, -EPERM, BX_NO_OFFSET,
-			       "identity: the policy asks for uid/gid 0; a worker never runs as root");
+		return bx_fail(
+		    err, -EPERM, BX_NO_OFFSET,
+		    "identity: the policy asks for uid/gid 0; a worker never runs as root");
 	if (setgroups(0, NULL) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "identity: setgroups(0): %m");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
@@ -161,21 +162,21 @@ static const struct {
 	int flag;
 	const char *name;
 } ns_table[] = {
-	/* user first: the others are created inside it and owned by it */
-	{BX_NS_USER, CLONE_NEWUSER, "user"},	{BX_NS_MOUNT, CLONE_NEWNS, "mount"},
-	{BX_NS_IPC, CLONE_NEWIPC, "ipc"},	{BX_NS_UTS, CLONE_NEWUTS, "uts"},
-	{BX_NS_NET, CLONE_NEWNET, "net"},	{BX_NS_CGROUP, CLONE_NEWCGROUP, "cgroup"},
-	{BX_NS_TIME, CLONE_NEWTIME, "time"},	{BX_NS_PID, CLONE_NEWPID, "pid"},
+    /* user first: the others are created inside it and owned by it */
+    {BX_NS_USER, CLONE_NEWUSER, "user"}, {BX_NS_MOUNT, CLONE_NEWNS, "mount"},
+    {BX_NS_IPC, CLONE_NEWIPC, "ipc"},	 {BX_NS_UTS, CLONE_NEWUTS, "uts"},
+    {BX_NS_NET, CLONE_NEWNET, "net"},	 {BX_NS_CGROUP, CLONE_NEWCGROUP, "cgroup"},
+    {BX_NS_TIME, CLONE_NEWTIME, "time"}, {BX_NS_PID, CLONE_NEWPID, "pid"},
 };
 
 /* The monitor's own confinement: no capabilities, and only the calls it needs. */
 static void monitor_confine(void)
 {
 	static const int allowed[] = {
-		SCMP_SYS(wait4),	 SCMP_SYS(waitid),	 SCMP_SYS(exit_group),
-		SCMP_SYS(exit),		 SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigaction),
-		SCMP_SYS(rt_sigprocmask), SCMP_SYS(kill),	 SCMP_SYS(tgkill),
-		SCMP_SYS(getpid),	 SCMP_SYS(gettid),	 SCMP_SYS(restart_syscall),
+	    SCMP_SYS(wait4),	      SCMP_SYS(waitid),	      SCMP_SYS(exit_group),
+	    SCMP_SYS(exit),	      SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigaction),
+	    SCMP_SYS(rt_sigprocmask), SCMP_SYS(kill),	      SCMP_SYS(tgkill),
+	    SCMP_SYS(getpid),	      SCMP_SYS(gettid),	      SCMP_SYS(restart_syscall),
 	};
 	scmp_filter_ctx ctx;
 
@@ -195,7 +196,7 @@ static void monitor_confine(void)
 }
 
 /* Waits for the confined child and exits as it did. Never returns. */
-static __attribute__((noreturn)) void monitor(pid_t child, int alive)
+static __attribute__((noreturn)) void monitor(pid_t child, int alive, bool exit_on_signal)
 {
 	int status;
 
@@ -213,6 +214,8 @@ static __attribute__((noreturn)) void monitor(pid_t child, int alive)
 			_exit(125);
 		if (WIFEXITED(status))
 			_exit(WEXITSTATUS(status));
+		if (WIFSIGNALED(status) && exit_on_signal)
+			_exit(128 + WTERMSIG(status));
 		if (WIFSIGNALED(status)) {
 			struct sigaction dfl;
 			sigset_t set;
@@ -252,7 +255,8 @@ static pid_t host_pid_from_proc(void)
  * Forks for the new pid namespace. Returns 0 in the child (pid 1), which is
  * killed if the monitor dies (PDEATHSIG, checked against the race).
  */
-static int enter_pid_namespace(struct bx_confine_report *rep, bx_error *err)
+static int enter_pid_namespace(const struct bx_confine_opts *o, struct bx_confine_report *rep,
+			       bx_error *err)
 {
 	int alive[2];
 	pid_t child;
@@ -268,7 +272,7 @@ static int enter_pid_namespace(struct bx_confine_report *rep, bx_error *err)
 			       strerror(-r));
 	}
 	if (child > 0)
-		monitor(child, alive[1]); /* keeps alive[1] open until it exits */
+		monitor(child, alive[1], o->monitor_exits_on_signal); /* keeps alive[1] open */
 
 	close(alive[1]);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -300,23 +304,24 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 			continue;
 		if (bit == BX_NS_USER && o->userns_entered) {
 			rep->namespaces |= bit;
-			snprintf(done + strlen(done), sizeof(done) - strlen(done), " user(before exec)");
+			snprintf(done + strlen(done), sizeof(done) - strlen(done),
+				 " user(before exec)");
 			continue;
 		}
 		if (unshare(ns_table[i].flag) < 0) {
 			int r = -errno;
 
 			if (p->namespaces_optional & bit) {
-				snprintf(skipped + strlen(skipped), sizeof(skipped) - strlen(skipped),
-					 " %s(%s)", ns_table[i].name, strerror(-r));
+				snprintf(skipped + strlen(skipped),
+					 sizeof(skipped) - strlen(skipped), " %s(%s)",
+					 ns_table[i].name, strerror(-r));
 				continue;
 			}
 			return bx_fail(err, r, BX_NO_OFFSET, "namespaces: unshare(%s): %s",
 				       ns_table[i].name, strerror(-r));
 		}
 		rep->namespaces |= bit;
-		snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s",
-			 ns_table[i].name);
+		snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s", ns_table[i].name);
 		if (bit == BX_NS_USER) {
 			int r = write_id_maps(uid, gid, err);
 			if (r < 0)
@@ -329,6 +334,6 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 	bx_report_add(rep, "namespaces:%s%s%s", done[0] ? done : " none",
 		      skipped[0] ? "; skipped:" : "", skipped);
 	if (rep->namespaces & BX_NS_PID)
-		return enter_pid_namespace(rep, err);
+		return enter_pid_namespace(o, rep, err);
 	return 0;
 }

@@ -100,9 +100,25 @@ static char *dup_path(const bx_bytes *v)
 }
 
 static const char *const known_keys[] = {
-	"cmd", "name", "ns", "ns_optional", "uid", "gid", "hostname", "bind_src", "bind_dst",
-	"bind_flags", "tmp_size", "rlimit", "cgroup", "cgroup_memory_max", "cgroup_pids_max",
-	"landlock", "env_keep", "default_action", "rules",
+    "cmd",
+    "name",
+    "ns",
+    "ns_optional",
+    "uid",
+    "gid",
+    "hostname",
+    "bind_src",
+    "bind_dst",
+    "bind_flags",
+    "tmp_size",
+    "rlimit",
+    "cgroup",
+    "cgroup_memory_max",
+    "cgroup_pids_max",
+    "landlock",
+    "env_keep",
+    "default_action",
+    "rules",
 };
 
 static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
@@ -122,8 +138,8 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 			known = known || (key.len == strlen(known_keys[k]) &&
 					  memcmp(key.p, known_keys[k], key.len) == 0);
 		if (!known)
-			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: unknown key '%.32s'",
-				       key.p);
+			return bx_fail(err, -EBADMSG, BX_NO_OFFSET,
+				       "policy message: unknown key '%.32s'", key.p);
 	}
 	if ((r = get_text(m, "name", sizeof(p->name) - 1, p->name, err)) < 0 ||
 	    (r = get_text(m, "hostname", sizeof(p->hostname) - 1, p->hostname, err)) < 0)
@@ -155,7 +171,8 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 		return r;
 	p->default_action = (uint32_t)v;
 
-	if (bx_msg_get(m, "bind_src", &src, &nsrc) < 0 || bx_msg_get(m, "bind_dst", &dst, &ndst) < 0 ||
+	if (bx_msg_get(m, "bind_src", &src, &nsrc) < 0 ||
+	    bx_msg_get(m, "bind_dst", &dst, &ndst) < 0 ||
 	    bx_msg_get(m, "bind_flags", &flags, &nflags) < 0 || nsrc != ndst || nsrc != nflags ||
 	    nsrc > BX_POLICY_BINDS_MAX)
 		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: bad binds");
@@ -164,12 +181,14 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 
 		if (flags[i].len != 2 || (flags[i].p[0] != 'r' && flags[i].p[0] != 'w') ||
 		    (flags[i].p[1] != '?' && flags[i].p[1] != '!'))
-			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: bad bind flags");
+			return bx_fail(err, -EBADMSG, BX_NO_OFFSET,
+				       "policy message: bad bind flags");
 		b->src = dup_path(&src[i]);
 		b->dst = dup_path(&dst[i]);
 		p->nbinds++;
 		if (!b->src || !b->dst)
-			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: bad bind path");
+			return bx_fail(err, -EBADMSG, BX_NO_OFFSET,
+				       "policy message: bad bind path");
 		b->rw = flags[i].p[0] == 'w';
 		b->optional = flags[i].p[1] == '?';
 	}
@@ -179,7 +198,8 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 		const char *eq = memchr(vals[i].p, '=', vals[i].len);
 		uint64_t res, val;
 
-		if (!eq || bx_parse_u64(vals[i].p, (size_t)(eq - vals[i].p), RLIM_NLIMITS - 1, &res) < 0 ||
+		if (!eq ||
+		    bx_parse_u64(vals[i].p, (size_t)(eq - vals[i].p), RLIM_NLIMITS - 1, &res) < 0 ||
 		    bx_parse_u64(eq + 1, vals[i].len - (size_t)(eq + 1 - vals[i].p), UINT64_MAX,
 				 &val) < 0)
 			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: bad rlimit");

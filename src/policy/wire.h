@@ -14,6 +14,6 @@
 int bx_policy_to_msg(const struct bx_policy *p, bx_msg *m) __attribute__((warn_unused_result));
 /* Strict: every field bounded, unknown keys refused. The result has no syscall rules. */
 int bx_policy_from_msg(const bx_msg *m, struct bx_policy **out, bx_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec: confine this process exactly as a worker is confined, then execute a
+ * program in its place (what `beambox exec` does).
+ */
+#ifndef BEAMBOX_EXEC_H
+#define BEAMBOX_EXEC_H
+
+#include <beambox/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bx_policy;
+
+/* Exit statuses of a confined execution, as `beambox exec` returns them. */
+#define BX_EXEC_SETUP_FAILED 125 /* confinement could not be set up */
+#define BX_EXEC_CANNOT_RUN   126 /* the program was found but could not be executed */
+#define BX_EXEC_NOT_FOUND    127 /* the program was not found */
+
+/*
+ * Opens prog (searched in $PATH when it has no '/') before the filesystem view
+ * is built, confines the process with policy (NULL: the built-in default),
+ * and executes it from that fd with argv, stdio passed through, every other
+ * fd closed and an environment of only the policy's env names. With a pid
+ * namespace the calling process stays outside as a monitor and exits with
+ * the program's status (128+N if a signal N killed it).
+ * Returns only on failure: -errno, with err saying which step failed; the
+ * caller should exit with bx_exec_status_for(ret) after printing it.
+ */
+BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
+			    bx_error *err);
+
+/* The exit status for a bx_exec_confined failure: 127 not found, 126 cannot run, 125 otherwise. */
+BX_API int bx_exec_status_for(int ret, const bx_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
