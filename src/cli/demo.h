@@ -12,4 +12,12 @@
  */
 int bx_cli_demo_codec(FILE *out);
 
+#include <beambox/engine.h>
+
+/* Registers the demo worker's handlers (main passes this to bx_spawn_init). */
+int bx_cli_demo_install(bx_engine *eng, void *ctx);
+
+/* Spawns a confined worker, runs the demo jobs, prints what happens; 0 if all went as expected. */
+int bx_cli_demo_spawn(FILE *out);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <beambox/exec.h>
+#include <beambox/spawn.h>
 
 #include "cli/args.h"
 #include "cli/demo.h"
@@ -17,6 +18,9 @@ int main(int argc, char *argv[])
 	struct bx_cli_args args;
 	bx_error err;
 	int r;
+
+	/* First thing: when this binary is re-executed as the demo's worker, this never returns. */
+	bx_spawn_init(bx_cli_demo_install, NULL);
 
 	bx_error_clear(&err);
 	r = bx_cli_parse(argc, argv, &args, &err);
@@ -32,7 +36,9 @@ int main(int argc, char *argv[])
 		printf("beambox %s\n", BX_VERSION);
 		return 0;
 	case BX_CLI_DEMO:
-		return bx_cli_demo_codec(stdout);
+		r = bx_cli_demo_spawn(stdout);
+		fputs("\nthe beam message codec, round trip:\n", stdout);
+		return bx_cli_demo_codec(stdout) | r;
 	case BX_CLI_EXEC:
 		if (args.policy) {
 			fprintf(stderr, "beambox: exec: --policy is not supported yet\n");

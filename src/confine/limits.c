@@ -107,7 +107,10 @@ static int own_cgroup_dir(char *out, size_t len)
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		r = (size_t)snprintf(out, len, "%s%s", mnt, line + 3) < len ? 0 : -ENAMETOOLONG;
+		r = (size_t)snprintf(out, len, "%s%s", mnt,
+				     strcmp(line + 3, "/") == 0 ? "" : line + 3) < len
+			? 0
+			: -ENAMETOOLONG;
 		break;
 	}
 	fclose(f);

@@ -173,10 +173,23 @@ static const struct {
 static void monitor_confine(void)
 {
 	static const int allowed[] = {
-	    SCMP_SYS(wait4),	      SCMP_SYS(waitid),	      SCMP_SYS(exit_group),
-	    SCMP_SYS(exit),	      SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigaction),
-	    SCMP_SYS(rt_sigprocmask), SCMP_SYS(kill),	      SCMP_SYS(tgkill),
-	    SCMP_SYS(getpid),	      SCMP_SYS(gettid),	      SCMP_SYS(restart_syscall),
+	    SCMP_SYS(wait4),
+	    SCMP_SYS(waitid),
+	    SCMP_SYS(exit_group),
+	    SCMP_SYS(exit),
+	    SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(rt_sigaction),
+	    SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(kill),
+	    SCMP_SYS(tgkill),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
+	    SCMP_SYS(restart_syscall),
+	    /* sanitizer runtimes around wait and exit: harmless, and nothing else is open */
+	    SCMP_SYS(sigaltstack),
+	    SCMP_SYS(munmap),
+	    SCMP_SYS(madvise),
+	    SCMP_SYS(write),
 	};
 	scmp_filter_ctx ctx;
 
