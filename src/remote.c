@@ -434,7 +434,7 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 		}
 	} else {
 		r = job_error(jr, -EPROTO, true, "unexpected '%.16s' (%zu args%s) from worker",
-			      cmd[0].p, n - 1, f->fd >= 0 ? ", with an fd" : "");
+			      cmd[0].p, n - 1, f->fd >= 0 ? ", with an fd" : ", no fd");
 	}
 out:
 	bx_msg_free(m);
@@ -589,8 +589,8 @@ static int run_loop(struct job_run *jr)
 			if (strcmp(how, "the worker is still running") == 0) {
 				kill_worker(jr);
 				return job_error(jr, -EPROTO, false,
-						 "worker closed the job channel without a status; "
-						 "worker killed");
+						 "worker closed the job channel without a status%s",
+						 jr->rem->peer.kill ? "; worker killed" : "");
 			}
 			return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s", jr->job->name, how);
 		}

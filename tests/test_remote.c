@@ -1,0 +1,1073 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interoperability of remote jobs with Docker 1.0's engine/remote.go, byte
+ * for byte (design/beam-vectors.txt, section 4 and the M vectors). No
+ * process is spawned: one end of a socketpair runs the real library code
+ * (bx_remote_serve as the worker, a proxy from bx_remote_proxy_new as the
+ * parent), the other end is a hand-written "original Go" peer that frames
+ * exactly as pkg/beam did (sendmsg of header[0] alone with the fd, then
+ * header[1:4], then the payload) and checks the exact bytes it reads.
+ *
+ * Raw streams are read one byte per recvmsg: the kernel hands an fd over
+ * with the first byte of the sendmsg that carried it, so this pins the
+ * stream offset of every fd. Every read is bounded by poll(), peers run in
+ * threads that record failures instead of asserting, every thread is
+ * joined, and every test runs under bx_fd_test.
+ */
+#define _GNU_SOURCE
+#include "tests_common.h"
+
+#include <beambox/beam.h>
+#include <beambox/data.h>
+#include <beambox/engine.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "remote.h"
+
+#define TIMEOUT_MS 5000
+/* A proxy job that hangs fails on this instead of hanging the test. */
+#define JOB_TIMEOUT_MS 10000
+
+/* ------------------------------------------------------------------ vectors */
+
+/* M1..M9 of beam-vectors.txt (payloads, hex). */
+#define HEX_M1 "3030303b"
+#define HEX_M2 "3030303b333a636d642c31353a333a6c6f672c363a7374646f75742c2c"
+#define HEX_M3 "3030303b333a636d642c31353a333a6c6f672c363a7374646572722c2c"
+#define HEX_M4 "3030303b333a636d642c31343a333a6c6f672c353a737464696e2c2c"
+#define HEX_M5 "3030303b333a636d642c31333a363a7374617475732c313a302c2c"
+#define HEX_M6 "3030303b333a636d642c31333a363a7374617475732c313a312c2c"
+#define HEX_M7 "3030303b333a636d642c31353a363a7374617475732c333a3132372c2c"
+#define HEX_M8_1                                                                                   \
+	"3030303b333a636d642c31353a343a6563686f2c353a68656c6c6f2c2c333a656e762c32333a31393a303030" \
+	"3b"                                                                                       \
+	"333a464f4f2c363a333a6261722c2c2c2c"
+#define HEX_M8_2                                                                                   \
+	"3030303b333a656e762c32333a31393a3030303b333a464f4f2c363a333a6261722c2c2c2c333a636d642c31" \
+	"35"                                                                                       \
+	"3a343a6563686f2c353a68656c6c6f2c2c"
+#define HEX_M9 "3030303b"
+
+/* Section 4: the main socket, parent -> worker (66 bytes, fd at offset 0). */
+#define HEX_MAIN_REQUEST "8000003e" HEX_M8_1
+
+/*
+ * Section 4: the job channel, worker -> parent (129 bytes): log stdout,
+ * log stderr, log stdin (fds at offsets 0, 33, 66), then status 0.
+ */
+#define HEX_LOG_FRAMES "8000001d" HEX_M2 "8000001d" HEX_M3 "8000001c" HEX_M4
+#define HEX_JOB_STREAM HEX_LOG_FRAMES "0000001b" HEX_M5
+static const size_t log_fd_offsets[3] = {0, 33, 66};
+
+/* A job with no env still sends env=["000;"] ("3:env,7:4:000;,,"). */
+#define REQ_NO_ENV "000;3:cmd,15:4:echo,5:hello,,3:env,7:4:000;,,"
+
+/* ------------------------------------------------------------------ helpers */
+
+static void mkpair(int sv[2])
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+static size_t unhex(const char *h, uint8_t *out, size_t cap)
+{
+	size_t n = strlen(h) / 2;
+
+	assert_int_equal(strlen(h) % 2, 0);
+	assert_true(n <= cap);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+/* Waits for fd to become readable (or hung up): 0, or -ETIMEDOUT / -errno. */
+static int wait_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	for (;;) {
+		int r = poll(&pfd, 1, TIMEOUT_MS);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		return r == 0 ? -ETIMEDOUT : 0;
+	}
+}
+
+static int send_all(int sock, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len > 0) {
+		ssize_t n = send(sock, b, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * pkg/beam UnixConn.Send: with an fd, sendmsg() of ONLY header[0] carrying
+ * SCM_RIGHTS, then write() of header[1:4], then write() of the payload;
+ * without, write(header), write(payload). The caller closes fd afterwards,
+ * as the original did.
+ */
+static int orig_send(int sock, const void *payload, size_t len, int fd)
+{
+	uint32_t h = (uint32_t)len | (fd >= 0 ? 0x80000000u : 0);
+	uint8_t hdr[4] = {(uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h};
+	int r;
+
+	if (fd >= 0) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct iovec iov = {.iov_base = hdr, .iov_len = 1};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if (sendmsg(sock, &m, MSG_NOSIGNAL) != 1)
+			return -errno;
+		r = send_all(sock, hdr + 1, 3);
+	} else {
+		r = send_all(sock, hdr, 4);
+	}
+	return r < 0 ? r : send_all(sock, payload, len);
+}
+
+static int orig_send_hex(int sock, const char *hex, int fd)
+{
+	uint8_t buf[256];
+	size_t n = strlen(hex) / 2;
+
+	if (n > sizeof(buf))
+		return -E2BIG;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		buf[i] = (uint8_t)v;
+	}
+	return orig_send(sock, buf, n, fd);
+}
+
+/* A byte stream as the peer's recvmsg saw it, with each fd's stream offset. */
+#define RAW_MAX	    4096
+#define RAW_FDS_MAX 8
+struct raw_stream {
+	uint8_t bytes[RAW_MAX];
+	size_t len;
+	int fds[RAW_FDS_MAX];
+	size_t fd_off[RAW_FDS_MAX];
+	size_t nfds;
+	bool eof;
+};
+
+static void raw_init(struct raw_stream *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void raw_close_fds(struct raw_stream *rs)
+{
+	for (size_t i = 0; i < rs->nfds; i++)
+		if (rs->fds[i] >= 0)
+			close(rs->fds[i]);
+	rs->nfds = 0;
+}
+
+/*
+ * Reads one byte per recvmsg until rs->len reaches want, or to EOF when want
+ * is 0. Returns 0 (rs->eof tells whether EOF came), or -ETIMEDOUT / -errno.
+ */
+static int raw_read(int sock, size_t want, struct raw_stream *rs)
+{
+	while ((want == 0 || rs->len < want) && rs->len < RAW_MAX) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+		} ctl;
+		struct iovec iov = {.iov_base = rs->bytes + rs->len, .iov_len = 1};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n;
+		int r = wait_readable(sock);
+
+		if (r < 0)
+			return r;
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			size_t k = ((size_t)c->cmsg_len - (size_t)CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (rs->nfds == RAW_FDS_MAX) {
+					close(fd);
+					return -EPROTO;
+				}
+				rs->fd_off[rs->nfds] = rs->len;
+				rs->fds[rs->nfds++] = fd;
+			}
+		}
+		if (n == 0) {
+			rs->eof = true;
+			return 0;
+		}
+		rs->len += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads fd to EOF into buf (at most cap bytes kept). Returns the length or -errno. */
+static ssize_t read_to_eof(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		char chunk[65536];
+		ssize_t n;
+		int r = wait_readable(fd);
+
+		if (r < 0)
+			return r;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return (ssize_t)len;
+		if ((size_t)n > cap - len)
+			return -EMSGSIZE;
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+}
+
+/* Waits until the peer closed sock (EOF or ECONNRESET), discarding what it sent. */
+static int wait_closed(int sock)
+{
+	for (;;) {
+		char buf[256];
+		ssize_t n;
+		int r = wait_readable(sock);
+
+		if (r < 0)
+			return r;
+		n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 0;
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+}
+
+static bool is_fifo(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+static int accmode(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : (fl & O_ACCMODE);
+}
+
+/* ================================================== 1. beambox worker, original parent */
+
+struct worker {
+	pthread_t th;
+	int parent; /* our end of the main socket, as the original parent holds it */
+	bx_beam *main;
+	bx_engine *eng;
+	int rc;
+};
+
+/*
+ * echo: prints its args joined by spaces and "\n". ctx is the FOO the job
+ * must carry, or NULL for a job that must have no env at all; status 3 if not.
+ */
+static int echo_handler(bx_job *job, void *ctx)
+{
+	const char *want_foo = ctx;
+	const char *foo = bx_job_getenv(job, "FOO");
+
+	if (want_foo ? !foo || strcmp(foo, want_foo) != 0 || bx_job_envc(job) != 1
+		     : bx_job_envc(job) != 0)
+		return 3;
+	for (size_t i = 0; i < bx_job_argc(job); i++)
+		bx_job_printf(job, "%s%s", i ? " " : "", bx_job_arg(job, i));
+	bx_job_printf(job, "\n");
+	return 0;
+}
+
+static void *serve_thread(void *arg)
+{
+	struct worker *w = arg;
+
+	w->rc = bx_remote_serve(w->main, w->eng);
+	return NULL;
+}
+
+static void worker_start(struct worker *w, const char *want_foo)
+{
+	int sv[2];
+
+	memset(w, 0, sizeof(*w));
+	mkpair(sv);
+	assert_int_equal(bx_engine_new(&w->eng), 0);
+	assert_int_equal(bx_engine_register(w->eng, "echo", echo_handler, (void *)want_foo), 0);
+	assert_int_equal(bx_beam_new(sv[1], &w->main), 0);
+	w->parent = sv[0];
+	w->rc = -1;
+	assert_int_equal(pthread_create(&w->th, NULL, serve_thread, w), 0);
+}
+
+/* The original parent exits: its end of main closes; the worker must return 0. */
+static void worker_stop(struct worker *w)
+{
+	close(w->parent);
+	assert_int_equal(pthread_join(w->th, NULL), 0);
+	assert_int_equal(w->rc, 0);
+	bx_beam_free(w->main);
+	bx_engine_free(w->eng);
+}
+
+/* engine/remote.go Sender.Handle: a fresh socketpair, its far end rides on the request. */
+static int send_request(struct worker *w, const void *payload, size_t len)
+{
+	int sv[2];
+
+	mkpair(sv);
+	assert_int_equal(orig_send(w->parent, payload, len, sv[1]), 0);
+	close(sv[1]); /* the original closes the sent fd */
+	return sv[0];
+}
+
+/*
+ * Reads the job channel to the exact bytes of want (hex) and checks that the
+ * three log fds came at offsets 0, 33 and 66: stdout and stderr pipe READ
+ * ends, the stdin pipe WRITE end. fds[] receives them.
+ */
+static void expect_job_stream(int chan, const char *want_hex, int fds[3])
+{
+	static struct raw_stream rs;
+	uint8_t want[256];
+	size_t n = unhex(want_hex, want, sizeof(want));
+
+	raw_init(&rs);
+	assert_int_equal(raw_read(chan, n, &rs), 0);
+	assert_int_equal(rs.len, n);
+	assert_memory_equal(rs.bytes, want, n);
+	assert_int_equal(rs.nfds, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(rs.fd_off[i], log_fd_offsets[i]);
+		fds[i] = rs.fds[i];
+		assert_true(is_fifo(fds[i]));
+	}
+	assert_int_equal(accmode(fds[0]), O_RDONLY);
+	assert_int_equal(accmode(fds[1]), O_RDONLY);
+	assert_int_equal(accmode(fds[2]), O_WRONLY);
+}
+
+/* After the stream: nothing more, then EOF (the worker closed its end). */
+static void expect_eof(int chan)
+{
+	struct raw_stream rs;
+
+	raw_init(&rs);
+	assert_int_equal(raw_read(chan, 0, &rs), 0);
+	assert_true(rs.eof);
+	assert_int_equal(rs.len, 0);
+	assert_int_equal(rs.nfds, 0);
+}
+
+static void expect_pipe(int fd, const char *want)
+{
+	char buf[256];
+	ssize_t n = read_to_eof(fd, buf, sizeof(buf));
+
+	assert_int_equal(n, (ssize_t)strlen(want));
+	assert_memory_equal(buf, want, strlen(want));
+}
+
+/* The captured `FOO=bar echo hello` job, with the request in the given key order. */
+static void serve_capture(const char *request_hex)
+{
+	struct worker w;
+	uint8_t req[128];
+	size_t n = unhex(request_hex, req, sizeof(req));
+	int fds[3];
+	int chan;
+
+	assert_int_equal(n, 62);
+	worker_start(&w, "bar");
+	chan = send_request(&w, req, n);
+	expect_job_stream(chan, HEX_JOB_STREAM, fds);
+	expect_pipe(fds[0], "hello\n");
+	expect_pipe(fds[1], "");
+	close(fds[0]);
+	close(fds[1]);
+	close(fds[2]); /* the parent's stdin: none */
+	expect_eof(chan);
+	close(chan);
+	worker_stop(&w);
+}
+
+static void test_worker_capture_order_cmd_env(void **state)
+{
+	(void)state;
+	serve_capture(HEX_M8_1);
+}
+
+static void test_worker_capture_order_env_cmd(void **state)
+{
+	(void)state;
+	serve_capture(HEX_M8_2);
+}
+
+static void test_worker_job_without_env(void **state)
+{
+	struct worker w;
+	int fds[3];
+	int chan;
+
+	(void)state;
+	worker_start(&w, NULL);
+	chan = send_request(&w, REQ_NO_ENV, strlen(REQ_NO_ENV));
+	expect_job_stream(chan, HEX_JOB_STREAM, fds);
+	expect_pipe(fds[0], "hello\n");
+	expect_pipe(fds[1], "");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+	worker_stop(&w);
+}
+
+static void test_worker_unknown_command(void **state)
+{
+	static const char req[] = "000;3:cmd,9:6:nosuch,,3:env,7:4:000;,,";
+	struct worker w;
+	int fds[3];
+	int chan;
+
+	(void)state;
+	worker_start(&w, "bar");
+	chan = send_request(&w, req, strlen(req));
+	/* The same log frames, then M7 "status 127". */
+	expect_job_stream(chan, HEX_LOG_FRAMES "0000001d" HEX_M7, fds);
+	expect_pipe(fds[0], "");
+	expect_pipe(fds[1], "nosuch: command not found\n");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+	worker_stop(&w);
+}
+
+static char last_warning[512];
+
+static void record_log(enum bx_log_level level, const char *message, void *ctx)
+{
+	(void)ctx;
+	if (level == BX_LOG_WARNING)
+		snprintf(last_warning, sizeof(last_warning), "%s", message);
+}
+
+static void test_worker_drops_request_without_channel(void **state)
+{
+	struct worker w;
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	int fds[3];
+	int chan;
+
+	(void)state;
+	last_warning[0] = '\0';
+	bx_set_log(record_log, NULL);
+	worker_start(&w, "bar");
+	/* The same request with no fd attached: nowhere to answer, dropped. */
+	assert_int_equal(orig_send(w.parent, req, n, -1), 0);
+	/* The loop keeps serving: the next request is answered as in the capture. */
+	chan = send_request(&w, req, n);
+	expect_job_stream(chan, HEX_JOB_STREAM, fds);
+	expect_pipe(fds[0], "hello\n");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+	worker_stop(&w);
+	bx_set_log(NULL, NULL);
+	assert_non_null(strstr(last_warning, "without a channel"));
+}
+
+static void test_worker_malformed_request(void **state)
+{
+	/* "15:" announces more than the key list holds. */
+	static const char req[] = "000;3:cmd,15:4:echo,,";
+	static struct raw_stream rs;
+	struct worker w;
+	uint8_t status[64];
+	size_t nstatus = unhex("0000001b" HEX_M6, status, sizeof(status));
+	uint32_t elen;
+	bx_msg *m = NULL;
+	const bx_bytes *cmd;
+	size_t ncmd;
+	int chan;
+
+	(void)state;
+	worker_start(&w, "bar");
+	chan = send_request(&w, req, strlen(req));
+	raw_init(&rs);
+	assert_int_equal(raw_read(chan, 0, &rs), 0);
+	assert_true(rs.eof);
+	assert_int_equal(rs.nfds, 0); /* no log pipes for a job that never started */
+	/* beambox extension: an error frame, no fd... */
+	assert_true(rs.len > 4 + nstatus);
+	elen = (uint32_t)rs.bytes[0] << 24 | (uint32_t)rs.bytes[1] << 16 |
+	       (uint32_t)rs.bytes[2] << 8 | rs.bytes[3];
+	assert_int_equal(elen & 0x80000000u, 0);
+	assert_int_equal(4 + elen + nstatus, rs.len);
+	assert_int_equal(bx_msg_decode(rs.bytes + 4, elen, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_nkeys(m), 1);
+	assert_int_equal(bx_msg_get(m, "cmd", &cmd, &ncmd), 0);
+	assert_int_equal(ncmd, 2);
+	assert_string_equal(cmd[0].p, "error");
+	assert_non_null(strstr(cmd[1].p, "bad job request"));
+	bx_msg_free(m);
+	/* ...then exactly M6 "status 1", framed without an fd, then EOF. */
+	assert_memory_equal(rs.bytes + 4 + elen, status, nstatus);
+	close(chan);
+	worker_stop(&w);
+}
+
+static void test_worker_returns_0_when_main_closes(void **state)
+{
+	struct worker w;
+
+	(void)state;
+	worker_start(&w, "bar");
+	worker_stop(&w); /* asserts bx_remote_serve returned 0 */
+}
+
+/* ================================================== 2. beambox parent, original worker */
+
+enum fake_mode {
+	FAKE_OK,
+	FAKE_NO_STATUS,
+	FAKE_STATUS_256,
+	FAKE_UNKNOWN_VERB,
+	FAKE_LOG_NO_FD,
+	FAKE_LOG_TWICE,
+	FAKE_GARBAGE,
+};
+
+/* The original Go worker (engine/remote.go Receiver), serving one job. */
+struct fake_worker {
+	pthread_t th;
+	int sock; /* its end of the main socket */
+	enum fake_mode mode;
+	uint8_t want_req[256]; /* the exact main-socket bytes: header + payload */
+	size_t want_req_len;
+	char *stdin_got; /* what arrived in the `log stdin` pipe */
+	size_t stdin_cap;
+	ssize_t stdin_len;
+	char fail[256];
+};
+
+static void fake_fail(struct fake_worker *fw, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fake_fail(struct fake_worker *fw, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (fw->fail[0])
+		return;
+	k = snprintf(fw->fail, sizeof(fw->fail), "line %d: ", line);
+	va_start(ap, fmt);
+	vsnprintf(fw->fail + k, sizeof(fw->fail) - (size_t)k, fmt, ap);
+	va_end(ap);
+}
+
+#define FAKE_CHECK(fw, cond)                                                                       \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fake_fail(fw, __LINE__, "%s", #cond);                                      \
+			goto out;                                                                  \
+		}                                                                                  \
+	} while (0)
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* log stdout/stderr/stdin with their pipes, "hello\n" on stdout, stdin drained to EOF. */
+static bool fake_logs_and_run(struct fake_worker *fw, int chan)
+{
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+	bool ok = false;
+
+	FAKE_CHECK(fw, pipe2(out, O_CLOEXEC) == 0);
+	FAKE_CHECK(fw, pipe2(err, O_CLOEXEC) == 0);
+	FAKE_CHECK(fw, pipe2(in, O_CLOEXEC) == 0);
+	FAKE_CHECK(fw, orig_send_hex(chan, HEX_M2, out[0]) == 0);
+	close_fd(&out[0]);
+	FAKE_CHECK(fw, orig_send_hex(chan, HEX_M3, err[0]) == 0);
+	close_fd(&err[0]);
+	FAKE_CHECK(fw, orig_send_hex(chan, HEX_M4, in[1]) == 0);
+	close_fd(&in[1]);
+	/* The handler: writes its output, reads its stdin, closes its ends. */
+	FAKE_CHECK(fw, write(out[1], "hello\n", 6) == 6);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	fw->stdin_len = read_to_eof(in[0], fw->stdin_got, fw->stdin_cap);
+	FAKE_CHECK(fw, fw->stdin_len >= 0);
+	ok = true;
+out:
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
+	close_fd(&in[0]);
+	close_fd(&in[1]);
+	return ok;
+}
+
+static void *fake_worker_thread(void *arg)
+{
+	static const char status_256[] = "000;3:cmd,15:6:status,3:256,,";
+	static const char frob[] = "000;3:cmd,7:4:frob,,";
+	static const uint8_t garbage[] = {0x7f, 0xff, 0xff, 0xff, 'j', 'u', 'n', 'k'};
+	struct fake_worker *fw = arg;
+	struct raw_stream *rs = calloc(1, sizeof(*rs));
+	int chan = -1, p[2][2] = {{-1, -1}, {-1, -1}};
+
+	FAKE_CHECK(fw, rs != NULL);
+	/* The request: exact bytes, one fd riding on byte 0, and it is a unix socket. */
+	FAKE_CHECK(fw, raw_read(fw->sock, fw->want_req_len, rs) == 0);
+	FAKE_CHECK(fw, rs->len == fw->want_req_len);
+	if (memcmp(rs->bytes, fw->want_req, rs->len) != 0) {
+		fake_fail(fw, __LINE__, "request bytes differ: got \"%.*s\"",
+			  (int)(rs->len > 4 ? rs->len - 4 : 0), (const char *)rs->bytes + 4);
+		goto out;
+	}
+	FAKE_CHECK(fw, rs->nfds == 1);
+	FAKE_CHECK(fw, rs->fd_off[0] == 0);
+	chan = rs->fds[0];
+	rs->nfds = 0;
+	{
+		struct stat st;
+		int type = 0;
+		socklen_t tl = sizeof(type);
+
+		FAKE_CHECK(fw, fstat(chan, &st) == 0 && S_ISSOCK(st.st_mode));
+		FAKE_CHECK(fw, getsockopt(chan, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+				   type == SOCK_STREAM);
+	}
+
+	switch (fw->mode) {
+	case FAKE_OK:
+		if (!fake_logs_and_run(fw, chan))
+			goto out;
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M5, -1) == 0);
+		break; /* then close, as the original worker */
+	case FAKE_NO_STATUS:
+		if (!fake_logs_and_run(fw, chan))
+			goto out;
+		break; /* close without a status (a dying worker) */
+	case FAKE_STATUS_256:
+		if (!fake_logs_and_run(fw, chan))
+			goto out;
+		FAKE_CHECK(fw, orig_send(chan, status_256, strlen(status_256), -1) == 0);
+		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_UNKNOWN_VERB:
+		FAKE_CHECK(fw, orig_send(chan, frob, strlen(frob), -1) == 0);
+		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_LOG_NO_FD:
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M2, -1) == 0);
+		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_LOG_TWICE:
+		FAKE_CHECK(fw, pipe2(p[0], O_CLOEXEC) == 0 && pipe2(p[1], O_CLOEXEC) == 0);
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M2, p[0][0]) == 0);
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M2, p[1][0]) == 0);
+		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_GARBAGE:
+		FAKE_CHECK(fw, send_all(chan, garbage, sizeof(garbage)) == 0);
+		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&p[i][0]);
+		close_fd(&p[i][1]);
+	}
+	close_fd(&chan);
+	if (rs)
+		raw_close_fds(rs);
+	free(rs);
+	return NULL;
+}
+
+struct proxy_rig {
+	int sv[2];
+	bx_beam *main;
+	bx_engine *proxy;
+	struct fake_worker fw;
+};
+
+/* want_payload: the request payload the original worker must receive (text). */
+static void rig_start(struct proxy_rig *rig, enum fake_mode mode, const char *want_payload,
+		      size_t want_len)
+{
+	struct fake_worker *fw = &rig->fw;
+	uint32_t h = (uint32_t)want_len | 0x80000000u;
+
+	memset(rig, 0, sizeof(*rig));
+	mkpair(rig->sv);
+	assert_int_equal(bx_beam_new(rig->sv[0], &rig->main), 0);
+	/* NULL peer: an original worker (no hello, takes_fds 0), no pid to watch. */
+	assert_int_equal(bx_remote_proxy_new(rig->main, NULL, &rig->proxy), 0);
+	fw->sock = rig->sv[1];
+	fw->mode = mode;
+	assert_true(4 + want_len <= sizeof(fw->want_req));
+	fw->want_req[0] = (uint8_t)(h >> 24);
+	fw->want_req[1] = (uint8_t)(h >> 16);
+	fw->want_req[2] = (uint8_t)(h >> 8);
+	fw->want_req[3] = (uint8_t)h;
+	memcpy(fw->want_req + 4, want_payload, want_len);
+	fw->want_req_len = 4 + want_len;
+	fw->stdin_cap = 1024 * 1024;
+	fw->stdin_got = malloc(fw->stdin_cap);
+	assert_non_null(fw->stdin_got);
+	fw->stdin_len = -1;
+	assert_int_equal(pthread_create(&fw->th, NULL, fake_worker_thread, fw), 0);
+}
+
+/* want_stdin: what the `log stdin` pipe must have carried (NULL: not checked). */
+static void rig_stop(struct proxy_rig *rig, const char *want_stdin, size_t want_stdin_len)
+{
+	bool stdin_ok;
+
+	assert_int_equal(pthread_join(rig->fw.th, NULL), 0);
+	bx_remote_proxy_free(rig->proxy);
+	bx_beam_free(rig->main);
+	close(rig->sv[1]);
+	stdin_ok = !want_stdin || (rig->fw.stdin_len == (ssize_t)want_stdin_len &&
+				   memcmp(rig->fw.stdin_got, want_stdin, want_stdin_len) == 0);
+	free(rig->fw.stdin_got);
+	if (rig->fw.fail[0])
+		fail_msg("original worker: %s", rig->fw.fail);
+	if (!stdin_ok)
+		fail_msg("log stdin pipe: got %zd bytes, want %zu", rig->fw.stdin_len,
+			 want_stdin_len);
+}
+
+/* `FOO=bar echo hello` on the proxy, stdout captured. */
+static bx_job *new_echo_job(bx_engine *proxy, bool with_env)
+{
+	bx_job *job = NULL;
+
+	assert_int_equal(bx_job_new(proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "hello"), 0);
+	if (with_env)
+		assert_int_equal(bx_job_add_env(job, "FOO", "bar"), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	return job;
+}
+
+static void test_proxy_drives_original_worker(void **state)
+{
+	struct proxy_rig rig;
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	bx_error err = {0};
+	const char *out;
+	size_t len = 0;
+	int trunc = -1;
+	bx_job *job;
+
+	(void)state;
+	/* Our encoder's order is cmd then env: M8 variant 1, framed as in the capture. */
+	rig_start(&rig, FAKE_OK, (const char *)req, n);
+	job = new_echo_job(rig.proxy, true);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	out = bx_job_output(job, 1, &len, &trunc);
+	assert_non_null(out);
+	assert_int_equal(len, 6);
+	assert_string_equal(out, "hello\n");
+	assert_int_equal(trunc, 0);
+	bx_job_free(job);
+	rig_stop(&rig, "", 0); /* no stdin: the pipe is closed at once */
+}
+
+static void test_proxy_stdin_buf_reaches_log_stdin(void **state)
+{
+	/* More than a pipe holds, so the proxy's pump must wait for the reader. */
+	const size_t n = 200 * 1024;
+	char *in = malloc(n);
+	struct proxy_rig rig;
+	bx_error err = {0};
+	bx_job *job;
+
+	(void)state;
+	assert_non_null(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (char)('a' + i % 23);
+	/* No env: the original still sends env=["000;"]. */
+	rig_start(&rig, FAKE_OK, REQ_NO_ENV, strlen(REQ_NO_ENV));
+	job = new_echo_job(rig.proxy, false);
+	assert_int_equal(bx_job_set_stdin_buf(job, in, n), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "hello\n");
+	bx_job_free(job);
+	rig_stop(&rig, in, n);
+	free(in);
+}
+
+static void test_proxy_eof_without_status_fails(void **state)
+{
+	struct proxy_rig rig;
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	bx_error err = {0};
+	bx_job *job;
+	int r;
+
+	(void)state;
+	rig_start(&rig, FAKE_NO_STATUS, (const char *)req, n);
+	job = new_echo_job(rig.proxy, true);
+	r = bx_job_run(job, &err);
+	/* The original parent reported status 0 here; beambox never does. */
+	assert_int_not_equal(r, 0);
+	/* With no peer there is no pid to describe: "still running", and a protocol error. */
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(err.text, "job 'echo'"));
+	assert_non_null(strstr(err.text, "closed the job channel without a status"));
+	bx_job_free(job);
+	rig_stop(&rig, NULL, 0);
+}
+
+static void test_proxy_rejects_bad_worker_frames(void **state)
+{
+	static const struct {
+		enum fake_mode mode;
+		const char *want; /* in the error text */
+	} cases[] = {
+	    {FAKE_STATUS_256, "bad status '256'"},
+	    {FAKE_UNKNOWN_VERB, "unexpected 'frob'"},
+	    {FAKE_LOG_NO_FD, "unexpected 'log' (1 args, no fd)"},
+	    {FAKE_LOG_TWICE, "unexpected 'log stdout'"},
+	    {FAKE_GARBAGE, "2147483647"},
+	};
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proxy_rig rig;
+		bx_error err = {0};
+		bx_job *job;
+		int r;
+
+		rig_start(&rig, cases[i].mode, (const char *)req, n);
+		job = new_echo_job(rig.proxy, true);
+		r = bx_job_run(job, &err);
+		if (r != -EPROTO || !strstr(err.text, cases[i].want) ||
+		    !strstr(err.text, "job 'echo'"))
+			fail_msg("case %zu: r=%d, want -EPROTO with \"%s\"; got \"%s\"", i, r,
+				 cases[i].want, err.text);
+		bx_job_free(job);
+		rig_stop(&rig, NULL, 0);
+	}
+}
+
+/* ================================================== 3. remote-level payloads */
+
+/* A map built like remote.c builds it: keys in order, values in order. */
+struct kv {
+	const char *key;
+	const char *values[3];
+};
+
+static void test_remote_messages_match_vectors(void **state)
+{
+	static const struct {
+		const char *name;
+		struct kv keys[2];
+		const char *hex;
+	} cases[] = {
+	    {"M1 empty", {{NULL, {NULL}}}, HEX_M1},
+	    {"M2 log stdout", {{"cmd", {"log", "stdout", NULL}}}, HEX_M2},
+	    {"M3 log stderr", {{"cmd", {"log", "stderr", NULL}}}, HEX_M3},
+	    {"M4 log stdin", {{"cmd", {"log", "stdin", NULL}}}, HEX_M4},
+	    {"M5 status 0", {{"cmd", {"status", "0", NULL}}}, HEX_M5},
+	    {"M6 status 1", {{"cmd", {"status", "1", NULL}}}, HEX_M6},
+	    {"M7 status 127", {{"cmd", {"status", "127", NULL}}}, HEX_M7},
+	    {"M8.1 request", {{"cmd", {"echo", "hello", NULL}}, {"env", {"ENV", NULL}}}, HEX_M8_1},
+	    {"M8.2 request", {{"env", {"ENV", NULL}}, {"cmd", {"echo", "hello", NULL}}}, HEX_M8_2},
+	};
+	uint8_t want[256];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		bx_msg *m = NULL, *env = NULL, *back = NULL;
+		char *buf = NULL, *envbuf = NULL;
+		size_t len = 0, envlen = 0;
+		size_t n = unhex(cases[c].hex, want, sizeof(want));
+
+		/* The job env {FOO: [bar]}, encoded as the one value of "env" (M8). */
+		assert_int_equal(bx_msg_new(&env), 0);
+		assert_int_equal(bx_msg_add(env, "FOO", "bar"), 0);
+		assert_int_equal(bx_msg_encode(env, &envbuf, &envlen), 0);
+		assert_string_equal(envbuf, "000;3:FOO,6:3:bar,,");
+		assert_int_equal(bx_msg_new(&m), 0);
+		for (size_t k = 0; k < 2 && cases[c].keys[k].key; k++)
+			for (size_t v = 0; v < 3 && cases[c].keys[k].values[v]; v++) {
+				const char *val = cases[c].keys[k].values[v];
+				const char *key = cases[c].keys[k].key;
+
+				if (strcmp(val, "ENV") == 0)
+					assert_int_equal(
+					    bx_msg_addn(m, key, strlen(key), envbuf, envlen), 0);
+				else
+					assert_int_equal(bx_msg_add(m, key, val), 0);
+			}
+		assert_int_equal(bx_msg_encode(m, &buf, &len), 0);
+		if (len != n || memcmp(buf, want, n) != 0)
+			fail_msg("%s: encoded \"%s\"", cases[c].name, buf);
+		/* And what the original sends decodes back to the same map. */
+		assert_int_equal(bx_msg_decode(want, n, 0, &back, NULL), 0);
+		assert_int_equal(bx_msg_nkeys(back), bx_msg_nkeys(m));
+		bx_msg_free(back);
+		free(buf);
+		free(envbuf);
+		bx_msg_free(m);
+		bx_msg_free(env);
+	}
+	/* M9: the env of a job with no env is the empty map. */
+	{
+		bx_msg *env = NULL;
+		char *buf = NULL;
+		size_t len = 0;
+		size_t n = unhex(HEX_M9, want, sizeof(want));
+
+		assert_int_equal(bx_msg_new(&env), 0);
+		assert_int_equal(bx_msg_encode(env, &buf, &len), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(buf, want, n);
+		free(buf);
+		bx_msg_free(env);
+	}
+}
+
+/*
+ * The status frame remote.c sends for a failing handler, read raw from the
+ * real worker: the capture's log frames, then exactly M6 framed without an fd
+ * (as F5 frames M5), then EOF.
+ */
+static int fail_handler(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_eprintf(job, "nope\n");
+	return 1;
+}
+
+static void test_worker_status_1_is_m6(void **state)
+{
+	static const char req[] = "000;3:cmd,7:4:fail,,3:env,7:4:000;,,";
+	struct worker w;
+	int fds[3];
+	int chan;
+
+	(void)state;
+	worker_start(&w, "bar");
+	assert_int_equal(bx_engine_register(w.eng, "fail", fail_handler, NULL), 0);
+	chan = send_request(&w, req, strlen(req));
+	expect_job_stream(chan, HEX_LOG_FRAMES "0000001b" HEX_M6, fds);
+	expect_pipe(fds[0], "");
+	expect_pipe(fds[1], "nope\n");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+	worker_stop(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    bx_fd_test(test_worker_capture_order_cmd_env),
+	    bx_fd_test(test_worker_capture_order_env_cmd),
+	    bx_fd_test(test_worker_job_without_env),
+	    bx_fd_test(test_worker_unknown_command),
+	    bx_fd_test(test_worker_drops_request_without_channel),
+	    bx_fd_test(test_worker_malformed_request),
+	    bx_fd_test(test_worker_status_1_is_m6),
+	    bx_fd_test(test_worker_returns_0_when_main_closes),
+	    bx_fd_test(test_proxy_drives_original_worker),
+	    bx_fd_test(test_proxy_stdin_buf_reaches_log_stdin),
+	    bx_fd_test(test_proxy_eof_without_status_fails),
+	    bx_fd_test(test_proxy_rejects_bad_worker_frames),
+	    bx_fd_test(test_remote_messages_match_vectors),
+	};
+
+	/* A peer that closed early must fail a test, not kill the runner. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
