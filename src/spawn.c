@@ -34,6 +34,7 @@
 
 #include "confine/confine.h"
 #include "confine/seccomp.h"
+#include "filter_cache.h"
 #include "policy/policy.h"
 #include "policy/wire.h"
 #include "remote.h"
@@ -810,7 +811,7 @@ static int make_config(const struct bx_policy *policy, char **buf, size_t *len, 
 	bx_msg *m = NULL;
 	int r;
 
-	r = bx_seccomp_compile(policy, NULL, &bpf, err);
+	r = bx_filter_cached(policy, &bpf, err);
 	if (r < 0)
 		return r;
 	*bpf_fd = bx_seccomp_export_fd(&bpf);
