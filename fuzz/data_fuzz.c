@@ -18,33 +18,7 @@
 
 #include <beambox/data.h>
 
-static bool bytes_eq(const bx_bytes *a, const bx_bytes *b)
-{
-	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0 && a->p[a->len] == '\0' &&
-	       b->p[b->len] == '\0';
-}
 
-/* Same keys in the same order, each with the same values in the same order. */
-static bool msgs_equal(const bx_msg *a, const bx_msg *b)
-{
-	if (bx_msg_nkeys(a) != bx_msg_nkeys(b))
-		return false;
-	for (size_t i = 0; i < bx_msg_nkeys(a); i++) {
-		const bx_bytes *va, *vb;
-		bx_bytes ka, kb;
-		size_t na, nb;
-
-		if (bx_msg_key_at(a, i, &ka) || bx_msg_key_at(b, i, &kb) || !bytes_eq(&ka, &kb) ||
-		    bx_msg_getn(a, ka.p, ka.len, &va, &na) ||
-		    bx_msg_getn(b, kb.p, kb.len, &vb, &nb) || na != nb)
-			return false;
-		for (size_t j = 0; j < na; j++) {
-			if (!bytes_eq(&va[j], &vb[j]))
-				return false;
-		}
-	}
-	return true;
-}
 
 /* Tries every value of m as a map nested one level deeper; must only not crash or leak. */
 static void decode_nested(const bx_msg *m)
@@ -93,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (bx_msg_decode(enc, len, 0, &m2, &err) < 0)
 		abort();
-	if (!msgs_equal(m, m2))
+	if (!bx_msg_equal(m, m2))
 		abort();
 	if (bx_msg_encode(m2, &enc2, &len2) < 0 || len2 != len || memcmp(enc, enc2, len) != 0)
 		abort();

@@ -751,3 +751,28 @@ fail:
 	bx_msg_free(m);
 	return r;
 }
+
+static bool bytes_equal(const bx_bytes *a, const bx_bytes *b)
+{
+	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+BX_API int bx_msg_equal(const bx_msg *a, const bx_msg *b)
+{
+	if (!a || !b || bx_msg_nkeys(a) != bx_msg_nkeys(b))
+		return 0;
+	for (size_t i = 0; i < bx_msg_nkeys(a); i++) {
+		const bx_bytes *va, *vb;
+		bx_bytes ka, kb;
+		size_t na, nb;
+
+		if (bx_msg_key_at(a, i, &ka) < 0 || bx_msg_key_at(b, i, &kb) < 0 ||
+		    !bytes_equal(&ka, &kb) || bx_msg_getn(a, ka.p, ka.len, &va, &na) < 0 ||
+		    bx_msg_getn(b, kb.p, kb.len, &vb, &nb) < 0 || na != nb)
+			return 0;
+		for (size_t j = 0; j < na; j++)
+			if (!bytes_equal(&va[j], &vb[j]))
+				return 0;
+	}
+	return 1;
+}

@@ -69,6 +69,9 @@ BX_API BX_MUST_CHECK int bx_msg_getn(const bx_msg *m, const void *key, size_t kl
  */
 BX_API BX_MUST_CHECK int bx_msg_get_one(const bx_msg *m, const char *key, bx_bytes *value);
 
+/* 1 if a and b have the same keys in the same order, each with the same values in order; else 0. */
+BX_API int bx_msg_equal(const bx_msg *a, const bx_msg *b);
+
 /* Encodes into a new malloc'ed buffer (NUL-terminated; *len excludes the NUL). */
 BX_API BX_MUST_CHECK int bx_msg_encode(const bx_msg *m, char **buf, size_t *len);
 

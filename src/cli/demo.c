@@ -46,32 +46,6 @@ static void print_map(FILE *out, const bx_msg *m)
 	fputs("}\n", out);
 }
 
-static bool bytes_eq(const bx_bytes *a, const bx_bytes *b)
-{
-	return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
-}
-
-/* Same keys in the same order, each with the same values in the same order. */
-static bool maps_equal(const bx_msg *a, const bx_msg *b)
-{
-	if (bx_msg_nkeys(a) != bx_msg_nkeys(b))
-		return false;
-	for (size_t i = 0; i < bx_msg_nkeys(a); i++) {
-		const bx_bytes *va, *vb;
-		bx_bytes ka, kb;
-		size_t na, nb;
-
-		if (bx_msg_key_at(a, i, &ka) < 0 || bx_msg_key_at(b, i, &kb) < 0 ||
-		    !bytes_eq(&ka, &kb) || bx_msg_getn(a, ka.p, ka.len, &va, &na) < 0 ||
-		    bx_msg_getn(b, kb.p, kb.len, &vb, &nb) < 0 || na != nb)
-			return false;
-		for (size_t j = 0; j < na; j++) {
-			if (!bytes_eq(&va[j], &vb[j]))
-				return false;
-		}
-	}
-	return true;
-}
 
 int bx_cli_demo_codec(FILE *out)
 {
@@ -102,7 +76,7 @@ int bx_cli_demo_codec(FILE *out)
 	}
 	fputs("decoded:  ", out);
 	print_map(out, back);
-	if (maps_equal(m, back)) {
+	if (bx_msg_equal(m, back)) {
 		fputs("round trip: equal\n", out);
 		ret = 0;
 	} else {
