@@ -580,6 +580,32 @@ static void test_identity_and_outside_view(void **state)
 	bx_worker_free(w);
 }
 
+/* Each shipped policy drives a real worker through a job. */
+static void test_shipped_policies(void **state)
+{
+	/* untrusted.policy is for programs (beambox exec), not workers: ctest
+	 * exec_untrusted_policy. */
+	static const char *const files[] = {"default.policy", "greet.policy"};
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512], *out = NULL;
+		struct bx_policy *p = NULL;
+		bx_worker *w;
+		bx_error err;
+
+		snprintf(path, sizeof(path), "%s/../../policies/%s", BX_TEST_DATA_DIR, files[i]);
+		if (bx_policy_load_file(path, &p, &err) < 0)
+			fail_msg("%s: %s", path, err.text);
+		w = spawn_with(p);
+		if (run(w, &err, &out, "identity", NULL, NULL) != 0)
+			fail_msg("%s: %s", files[i], err.text);
+		assert_non_null(strstr(out, "pid=1 "));
+		free(out);
+		bx_worker_free(w);
+		bx_policy_free(p);
+	}
+}
+
 static void test_fail_closed(void **state)
 {
 	struct bx_policy *p = default_policy();
@@ -623,6 +649,7 @@ int main(void)
 	    T(test_forkbomb_bounded),
 	    T(test_memory_bounded),
 	    T(test_identity_and_outside_view),
+	    T(test_shipped_policies),
 	    T(test_fail_closed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,22 +19,22 @@ struct u64_case {
 static void test_parse_u64_table(void **state)
 {
 	static const struct u64_case cases[] = {
-		{"0", 10, 0, 0},
-		{"7", 10, 0, 7},
-		{"10", 10, 0, 10},
-		{"11", 10, -ERANGE, 0},
-		{"", 10, -EINVAL, 0},
-		{"01", 10, -EINVAL, 0},
-		{"00", 10, -EINVAL, 0},
-		{"+1", 10, -EINVAL, 0},
-		{"-1", 10, -EINVAL, 0},
-		{" 1", 10, -EINVAL, 0},
-		{"1 ", 10, -EINVAL, 0},
-		{"1a", 10, -EINVAL, 0},
-		{"0x1", 10, -EINVAL, 0},
-		{"18446744073709551615", UINT64_MAX, 0, UINT64_MAX},
-		{"18446744073709551616", UINT64_MAX, -ERANGE, 0},
-		{"99999999999999999999999", UINT64_MAX, -ERANGE, 0},
+	    {"0", 10, 0, 0},
+	    {"7", 10, 0, 7},
+	    {"10", 10, 0, 10},
+	    {"11", 10, -ERANGE, 0},
+	    {"", 10, -EINVAL, 0},
+	    {"01", 10, -EINVAL, 0},
+	    {"00", 10, -EINVAL, 0},
+	    {"+1", 10, -EINVAL, 0},
+	    {"-1", 10, -EINVAL, 0},
+	    {" 1", 10, -EINVAL, 0},
+	    {"1 ", 10, -EINVAL, 0},
+	    {"1a", 10, -EINVAL, 0},
+	    {"0x1", 10, -EINVAL, 0},
+	    {"18446744073709551615", UINT64_MAX, 0, UINT64_MAX},
+	    {"18446744073709551616", UINT64_MAX, -ERANGE, 0},
+	    {"99999999999999999999999", UINT64_MAX, -ERANGE, 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -78,13 +78,26 @@ struct cli_case {
 static void test_cli_args_table(void **state)
 {
 	static const struct cli_case cases[] = {
-		{{"beambox", "demo"}, 0, BX_CLI_DEMO, NULL},
-		{{"beambox", "help"}, 0, BX_CLI_HELP, NULL},
-		{{"beambox", "--help"}, 0, BX_CLI_HELP, NULL},
-		{{"beambox", "version"}, 0, BX_CLI_VERSION, NULL},
-		{{"beambox"}, -EINVAL, 0, "missing command"},
-		{{"beambox", "frobnicate"}, -EINVAL, 0, "unknown command 'frobnicate'"},
-		{{"beambox", "demo", "extra"}, -EINVAL, 0, "takes no arguments"},
+	    {{"beambox", "demo"}, 0, BX_CLI_DEMO, NULL},
+	    {{"beambox", "help"}, 0, BX_CLI_HELP, NULL},
+	    {{"beambox", "--help"}, 0, BX_CLI_HELP, NULL},
+	    {{"beambox", "version"}, 0, BX_CLI_VERSION, NULL},
+	    {{"beambox"}, -EINVAL, 0, "missing command"},
+	    {{"beambox", "frobnicate"}, -EINVAL, 0, "unknown command 'frobnicate'"},
+	    {{"beambox", "demo", "extra"}, -EINVAL, 0, "takes no arguments"},
+	    {{"beambox", "exec", "--", "/bin/true"}, 0, BX_CLI_EXEC, NULL},
+	    {{"beambox", "exec", "--policy", "p", "/bin/true"}, 0, BX_CLI_EXEC, NULL},
+	    {{"beambox", "exec", "--policy"}, -EINVAL, 0, "--policy needs a FILE"},
+	    {{"beambox", "exec", "--policy=a", "--policy=b", "x"}, -EINVAL, 0, "given twice"},
+	    {{"beambox", "exec", "--"}, -EINVAL, 0, "missing PROG"},
+	    {{"beambox", "policy", "check", "a", "b"}, 0, BX_CLI_POLICY_CHECK, NULL},
+	    {{"beambox", "policy", "show", "a"}, 0, BX_CLI_POLICY_SHOW, NULL},
+	    {{"beambox", "policy", "show", "a", "b"}, -EINVAL, 0, "exactly one FILE"},
+	    {{"beambox", "policy", "groups"}, 0, BX_CLI_POLICY_GROUPS, NULL},
+	    {{"beambox", "policy"}, -EINVAL, 0, "missing check, show or groups"},
+	    {{"beambox", "policy", "check"}, -EINVAL, 0, "missing FILE"},
+	    {{"beambox", "policy", "frob"}, -EINVAL, 0, "unknown subcommand 'frob'"},
+	    {{"beambox", "policy", "check", "-x"}, -EINVAL, 0, "unknown option '-x'"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -122,10 +135,10 @@ static void test_cli_args_too_long(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_u64_table),
-		cmocka_unit_test(test_cursor_bounds),
-		cmocka_unit_test(test_cli_args_table),
-		cmocka_unit_test(test_cli_args_too_long),
+	    cmocka_unit_test(test_parse_u64_table),
+	    cmocka_unit_test(test_cursor_bounds),
+	    cmocka_unit_test(test_cli_args_table),
+	    cmocka_unit_test(test_cli_args_too_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,9 @@ const char *bx_cli_usage(void)
 	       "             run PROG confined exactly as a worker (default: the strict policy);\n"
 	       "             exits with PROG's status, 128+N if killed by signal N,\n"
 	       "             125 if confinement failed, 126/127 if PROG cannot run / is missing\n"
+	       "  policy check FILE...   validate policy files (file:line:col errors)\n"
+	       "  policy show FILE       the resolved policy and its filter in pseudo-code\n"
+	       "  policy groups          the named syscall groups and what they hold\n"
 	       "  version    print the version\n"
 	       "  help       print this text\n";
 }
@@ -79,6 +82,39 @@ static int parse_exec(int argc, char *const argv[], struct bx_cli_args *out, bx_
 	return 0;
 }
 
+/* policy check FILE... | policy show FILE | policy groups */
+static int parse_policy(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
+{
+	struct bx_cli_args a = {.command = BX_CLI_POLICY_CHECK};
+	const char *sub = argc > 2 ? argv[2] : NULL;
+
+	if (!sub)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "policy: missing check, show or groups");
+	for (int i = 3; i < argc; i++)
+		if (argv[i][0] == '-')
+			return bx_fail(err, -EINVAL, (size_t)i, "policy %s: unknown option '%.64s'",
+				       sub, argv[i]);
+	if (strcmp(sub, "check") == 0) {
+		if (argc < 4)
+			return bx_fail(err, -EINVAL, BX_NO_OFFSET, "policy check: missing FILE");
+	} else if (strcmp(sub, "show") == 0) {
+		a.command = BX_CLI_POLICY_SHOW;
+		if (argc != 4)
+			return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+				       "policy show: takes exactly one FILE");
+	} else if (strcmp(sub, "groups") == 0) {
+		a.command = BX_CLI_POLICY_GROUPS;
+		if (argc != 3)
+			return bx_fail(err, -EINVAL, 3, "policy groups: takes no arguments");
+	} else {
+		return bx_fail(err, -EINVAL, 2, "policy: unknown subcommand '%.64s'", sub);
+	}
+	a.nfiles = argc - 3;
+	a.files = argv + 3;
+	*out = a;
+	return 0;
+}
+
 int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
 {
 	struct bx_cli_args a = {.command = BX_CLI_HELP};
@@ -99,6 +135,8 @@ int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error
 		a.command = BX_CLI_DEMO;
 	else if (strcmp(cmd, "exec") == 0)
 		return parse_exec(argc, argv, out, err);
+	else if (strcmp(cmd, "policy") == 0)
+		return parse_policy(argc, argv, out, err);
 	else
 		return bx_fail(err, -EINVAL, 1, "unknown command '%.64s'", cmd);
 

@@ -10,7 +10,7 @@
 #include <beambox/common.h>
 
 /* Hard cap on arguments the CLI accepts, and on one argument's length. */
-#define BX_CLI_ARGS_MAX 4096
+#define BX_CLI_ARGS_MAX	   4096
 #define BX_CLI_ARG_LEN_MAX 65536
 
 enum bx_cli_command {
@@ -18,14 +18,20 @@ enum bx_cli_command {
 	BX_CLI_VERSION,
 	BX_CLI_DEMO,
 	BX_CLI_EXEC,
+	BX_CLI_POLICY_CHECK,
+	BX_CLI_POLICY_SHOW,
+	BX_CLI_POLICY_GROUPS,
 };
 
 struct bx_cli_args {
 	enum bx_cli_command command;
 	/* exec */
-	const char *policy;	  /* --policy FILE, or NULL */
-	int prog_argc;		  /* >= 1 for exec */
-	char *const *prog_argv;	  /* PROG ARGS..., NULL-terminated (points into argv) */
+	const char *policy;	/* --policy FILE, or NULL */
+	int prog_argc;		/* >= 1 for exec */
+	char *const *prog_argv; /* PROG ARGS..., NULL-terminated (points into argv) */
+	/* policy check FILE... / policy show FILE */
+	int nfiles;
+	char *const *files;
 };
 
 /*
@@ -34,7 +40,7 @@ struct bx_cli_args {
  * Pointers in *out point into argv.
  */
 int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The usage text. */
 const char *bx_cli_usage(void);

@@ -8,10 +8,33 @@
 
 #include "cli/args.h"
 #include "cli/demo.h"
+#include "cli/policy_cmd.h"
+#include "policy/policy.h"
 
 #ifndef BX_VERSION
 #define BX_VERSION "unknown"
 #endif
+
+static int run_exec(const struct bx_cli_args *args)
+{
+	struct bx_policy *policy = NULL;
+	bx_error err;
+	int r;
+
+	bx_error_clear(&err);
+	if (args->policy) {
+		r = bx_policy_load_file(args->policy, &policy, &err);
+		if (r < 0) {
+			fprintf(stderr, "beambox: exec: %s\n", err.text);
+			return BX_EXEC_SETUP_FAILED;
+		}
+	}
+	r = bx_exec_confined(policy, args->prog_argv[0], args->prog_argv, &err);
+	/* Only failures return here. */
+	bx_policy_free(policy);
+	fprintf(stderr, "beambox: exec: %s\n", err.text);
+	return bx_exec_status_for(r, &err);
+}
 
 int main(int argc, char *argv[])
 {
@@ -40,13 +63,13 @@ int main(int argc, char *argv[])
 		fputs("\nthe beam message codec, round trip:\n", stdout);
 		return bx_cli_demo_codec(stdout) | r;
 	case BX_CLI_EXEC:
-		if (args.policy) {
-			fprintf(stderr, "beambox: exec: --policy is not supported yet\n");
-			return BX_EXEC_SETUP_FAILED;
-		}
-		r = bx_exec_confined(NULL, args.prog_argv[0], args.prog_argv, &err);
-		fprintf(stderr, "beambox: exec: %s\n", err.text);
-		return bx_exec_status_for(r, &err);
+		return run_exec(&args);
+	case BX_CLI_POLICY_CHECK:
+		return bx_cli_policy_check(args.nfiles, args.files, stdout, stderr);
+	case BX_CLI_POLICY_SHOW:
+		return bx_cli_policy_show(args.files[0], stdout, stderr);
+	case BX_CLI_POLICY_GROUPS:
+		return bx_cli_policy_groups(stdout);
 	}
 	return 2;
 }

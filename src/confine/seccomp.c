@@ -368,6 +368,21 @@ static int resolve(const char *name, int *nr, bx_error *err)
 	return 0;
 }
 
+int bx_seccomp_deny_errno(const char *name)
+{
+	static const char *const restricted[] = {"clone", "ioctl", "personality"};
+
+	for (size_t i = 0; i < sizeof(deny_all) / sizeof(deny_all[0]); i++) {
+		if (strcmp(name, deny_all[i].name) == 0)
+			return deny_all[i].errno_value;
+	}
+	for (size_t i = 0; i < sizeof(restricted) / sizeof(restricted[0]); i++) {
+		if (strcmp(name, restricted[i]) == 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ compile */
 
 static int add_deny_list(scmp_filter_ctx ctx, const struct bx_policy *p,
@@ -617,11 +632,20 @@ int bx_seccomp_compile(const struct bx_policy *p, const struct bx_seccomp_extra 
 		if (r < 0)
 			return r;
 	}
-	for (size_t i = 0; i < p->nrules; i++) {
-		r = add_policy_rule(ctx, p, &p->rules[i], res, err);
-		if (r < 0)
-			return r;
-	}
+	/*
+	 * Fallback rules (`expr; return ERRNO`) first: libseccomp 2.5.4 merges
+	 * a conditional rule added after overlapping conditional rules of the
+	 * same syscall wrongly in some shapes (found by test_random_expressions,
+	 * reproduced with libseccomp alone); added first, they come out right.
+	 */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < p->nrules; i++) {
+			if (p->rules[i].derived != (pass == 0))
+				continue;
+			r = add_policy_rule(ctx, p, &p->rules[i], res, err);
+			if (r < 0)
+				return r;
+		}
 
 	/* libseccomp 2.5 exports only to an fd: go through an anonymous memfd. */
 	fd = memfd_create("bx-seccomp-export", MFD_CLOEXEC);

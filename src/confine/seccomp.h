@@ -55,6 +55,15 @@ struct bx_seccomp_extra {
 int bx_seccomp_compile(const struct bx_policy *p, const struct bx_seccomp_extra *extra,
 		       struct bx_bpf *out, bx_error *err) __attribute__((warn_unused_result));
 
+/*
+ * Whether name is on the built-in deny list: returns the errno its calls get
+ * (EPERM; ENOSYS for clone3); -1 for the syscalls allowed only in a
+ * restricted form (clone, ioctl, personality); 0 otherwise. The policy
+ * parser uses it to report, with a location, a rule that allows a denied
+ * syscall and an override-deny-list naming something not on the list.
+ */
+int bx_seccomp_deny_errno(const char *name);
+
 /* Frees the instructions and resets *bpf to empty. Safe on an empty or NULL bpf. */
 void bx_bpf_free(struct bx_bpf *bpf);
 

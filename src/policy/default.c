@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The built-in strict default policy. Issue #5 replaces this C table by
- * policies/default.policy, embedded at build time; until then this is the
- * one source of truth for it.
+ * The built-in strict default policy: policies/default.policy (and the
+ * policies/common/ files it includes), embedded in the library at build time
+ * and parsed here. The file is the one source of truth.
  */
 #define _GNU_SOURCE
 #include "policy/policy.h"
@@ -12,44 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/policy_internal.h"
+#include "util/error.h"
+
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define BX_HAS_ASAN 1
 #endif
 #endif
 #ifndef BX_HAS_ASAN
 #define BX_HAS_ASAN 0
 #endif
-
-/* What a worker's serve loop and an ordinary C handler (or a dynamically linked program) need. */
-static const char *const default_syscalls[] = {
-	/* basic io */
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
-	"pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl", "ioctl",
-	"pipe", "pipe2", "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl",
-	"epoll_wait", "epoll_pwait", "eventfd2", "sendmsg", "recvmsg", "sendto", "recvfrom",
-	"shutdown", "getsockopt", "sendfile", "copy_file_range", "splice",
-	/* file read (the view and landlock decide what exists) */
-	"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "access", "faccessat",
-	"faccessat2", "readlink", "readlinkat", "getdents64", "getcwd", "chdir", "fchdir",
-	"fstatfs", "statfs", "fadvise64",
-	/* file write (only where the policy binds rw, and /tmp) */
-	"mkdir", "mkdirat", "unlink", "unlinkat", "rename", "renameat", "renameat2", "rmdir",
-	"ftruncate", "truncate", "fsync", "fdatasync", "umask", "fchmod", "utimensat",
-	/* memory */
-	"mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "memfd_create",
-	/* threads, processes (clone's namespace flags are refused by the deny list) */
-	"clone", "fork", "vfork", "wait4", "waitid", "exit", "exit_group", "futex",
-	"set_robust_list", "get_robust_list", "rseq", "set_tid_address", "arch_prctl",
-	"sched_yield", "sched_getaffinity", "getrusage", "times", "prlimit64", "getrlimit",
-	/* signals (the pid namespace and landlock scope them) */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "rt_sigtimedwait",
-	"rt_sigsuspend", "kill", "tgkill", "tkill", "restart_syscall", "pause",
-	/* identity and time */
-	"getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
-	"getresgid", "getgroups", "getpgrp", "getsid", "uname", "getrandom", "clock_gettime",
-	"clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
-};
 
 int bx_policy_allow(struct bx_policy *p, const char *name)
 {
@@ -66,65 +39,48 @@ int bx_policy_allow(struct bx_policy *p, const char *name)
 	return 0;
 }
 
-static int add_bind(struct bx_policy *p, const char *path, bool optional)
+int bx_policy_read_embedded(void *ctx, const char *path, char **text, size_t *len, bx_error *err)
 {
-	struct bx_bind *b = &p->binds[p->nbinds];
+	(void)ctx;
+	for (size_t i = 0; i < bx_embedded_policies_count; i++) {
+		const struct bx_embedded_file *f = &bx_embedded_policies[i];
 
-	if (p->nbinds >= BX_POLICY_BINDS_MAX)
-		return -E2BIG;
-	b->src = strdup(path);
-	b->dst = strdup(path);
-	b->optional = optional;
-	b->rw = false;
-	if (!b->src || !b->dst)
-		return -ENOMEM;
-	p->nbinds++;
-	return 0;
+		if (strcmp(f->name, path) != 0)
+			continue;
+		*text = malloc(f->len + 1);
+		if (!*text)
+			return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
+		memcpy(*text, f->text, f->len);
+		(*text)[f->len] = '\0';
+		*len = f->len;
+		return 0;
+	}
+	return bx_fail(err, -ENOENT, BX_NO_OFFSET, "%.200s: not an embedded policy", path);
 }
 
 int bx_policy_default(struct bx_policy **out)
 {
-	static const char *const binds[] = {"/usr", "/lib", "/lib64", "/bin", "/sbin"};
-	struct bx_policy *p = calloc(1, sizeof(*p));
-	int r = 0;
+	static const struct bx_policy_parse_opts opts = {.include = bx_policy_read_embedded};
+	struct bx_policy *p = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
-	if (!p)
-		return -ENOMEM;
-	strcpy(p->name, "default");
-	p->namespaces = BX_NS_ALL;
-	/* Kernels without time namespaces (before 5.6) still get the rest. */
-	p->namespaces_optional = BX_NS_TIME;
-	p->uid = 65534;
-	p->gid = 65534;
-	strcpy(p->hostname, "beambox");
-	for (size_t i = 0; r == 0 && i < sizeof(binds) / sizeof(binds[0]); i++)
-		r = add_bind(p, binds[i], true);
-	p->tmp_size = 16u << 20;
-#if !defined(__SANITIZE_ADDRESS__) && !BX_HAS_ASAN
-	/* ASan reserves terabytes of shadow: an address-space limit would break sanitizer builds. */
-	p->rlimits[RLIMIT_AS].set = true;
-	p->rlimits[RLIMIT_AS].value = 1ull << 30;
-#endif
-	p->rlimits[RLIMIT_NOFILE].set = true;
-	p->rlimits[RLIMIT_NOFILE].value = 256;
-	p->rlimits[RLIMIT_NPROC].set = true;
-	p->rlimits[RLIMIT_NPROC].value = 64;
-	p->rlimits[RLIMIT_FSIZE].set = true;
-	p->rlimits[RLIMIT_FSIZE].value = 64u << 20;
-	p->cgroup = BX_NEED_OPTIONAL;
-	p->cgroup_memory_max = 512u << 20;
-	p->cgroup_pids_max = 64;
-	p->landlock = BX_NEED_OPTIONAL;
-	p->env_keep[p->nenv_keep] = strdup("PATH");
-	if (!p->env_keep[p->nenv_keep++])
-		r = -ENOMEM;
-	p->default_action = SCMP_ACT_KILL_PROCESS;
-	for (size_t i = 0; r == 0 && i < sizeof(default_syscalls) / sizeof(default_syscalls[0]); i++)
-		r = bx_policy_allow(p, default_syscalls[i]);
-	if (r < 0) {
-		bx_policy_free(p);
+	r = bx_policy_read_embedded(NULL, "default.policy", &text, &len, NULL);
+	if (r < 0)
 		return r;
-	}
+	r = bx_policy_parse("default.policy", text, len, &opts, &p, NULL);
+	free(text);
+	if (r < 0)
+		return r;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || BX_HAS_ASAN
+	/*
+	 * ASan and TSan reserve terabytes of shadow: an address-space limit
+	 * would break sanitizer builds (BX_HAS_ASAN covers clang's TSan too).
+	 */
+	p->rlimits[RLIMIT_AS].set = false;
+	p->rlimits[RLIMIT_AS].value = 0;
+#endif
 	*out = p;
 	return 0;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define BX_UTIL_ERROR_C
 #include "util/error.h"
 
 #include <errno.h>

@@ -13,7 +13,15 @@
  * Untrusted text must be printed with a precision (%.64s) by the caller.
  */
 int bx_fail(bx_error *err, int code, size_t offset, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
+#if defined(__clang_analyzer__) && !defined(BX_UTIL_ERROR_C)
+/*
+ * For clang-tidy's analyzer only (it cannot see into error.c): bx_fail returns
+ * its code. Without this it assumes any result on `r = bx_fail(...)` paths and
+ * reports out-parameters that a failing parser rightly left unwritten.
+ */
+#define bx_fail(err, code, ...) ((void)bx_fail(err, code, __VA_ARGS__), (code))
+#endif
 
 void bx_log(enum bx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

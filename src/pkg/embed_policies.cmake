@@ -1,0 +1,23 @@
+# Generates a C file embedding policy files as byte arrays (no xxd needed).
+# Usage: cmake -DOUT=file.c -DBASE=dir -DFILES="a;b" -P embed_policies.cmake
+# FILES ("|"-separated) are relative to BASE; their relative paths become the names.
+string(REPLACE "|" ";" FILES "${FILES}")
+set(body "/* Generated from ${BASE} by cmake/embed_policies.cmake: do not edit. */\n")
+string(APPEND body "#include \"policy/policy_internal.h\"\n\n")
+set(table "")
+set(i 0)
+foreach(f IN LISTS FILES)
+  file(READ "${BASE}/${f}" hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR len "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
+  string(APPEND body "static const char file_${i}[] = {\n${bytes}0};\n")
+  string(APPEND table "    {\"${f}\", file_${i}, ${len}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "\nconst struct bx_embedded_file bx_embedded_policies[] = {\n${table}};\n")
+string(APPEND body "const size_t bx_embedded_policies_count = ${i};\n")
+file(WRITE "${OUT}.tmp" "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for the policy-file parser (src/policy/parse.c), the clause algebra
+ * (clause.c) and the shipped policies. Compiled filters are checked with the
+ * BPF simulator (bpf_sim.c) against tables of (arch, syscall, args) ->
+ * action, without loading them.
+ */
+#define _GNU_SOURCE
+#include "tests_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "bpf_sim.h"
+#include "cli/policy_cmd.h"
+#include "confine/seccomp.h"
+#include "policy/policy_internal.h"
+
+#define POLICIES_DIR BX_TEST_DATA_DIR "/../../policies"
+#ifndef BX_RANDOM_ITERS
+#define BX_RANDOM_ITERS 40
+#endif
+
+#define R_ALLOW	 SECCOMP_RET_ALLOW
+#define R_KILL	 SECCOMP_RET_KILL_PROCESS
+#define R_KILLT	 SECCOMP_RET_KILL_THREAD
+#define R_TRAP	 SECCOMP_RET_TRAP
+#define R_LOG	 SECCOMP_RET_LOG
+#define R_ERR(e) (SECCOMP_RET_ERRNO | (e))
+
+static struct bx_policy *load(const char *path)
+{
+	struct bx_policy *p = NULL;
+	bx_error err;
+	int r;
+
+	bx_error_clear(&err);
+	r = bx_policy_load_file(path, &p, &err);
+	if (r < 0)
+		fail_msg("%s: %s", path, err.text);
+	return p;
+}
+
+static void compile(const struct bx_policy *p, struct bx_bpf *bpf)
+{
+	bx_error err;
+	int r;
+
+	bx_error_clear(&err);
+	r = bx_seccomp_compile(p, NULL, bpf, &err);
+	if (r < 0)
+		fail_msg("compile: %s", err.text);
+}
+
+static uint32_t sim(const struct bx_bpf *bpf, uint32_t arch, int nr, const uint64_t args[6])
+{
+	struct seccomp_data d = {.nr = nr, .arch = arch};
+
+	for (int i = 0; i < 6 && args; i++)
+		d.args[i] = args[i];
+	return bx_bpf_sim(bpf->insns, bpf->len, &d);
+}
+
+/* ------------------------------------------------------------------ shipped policies */
+
+static void test_shipped_policies_parse(void **state)
+{
+	static const char *const files[] = {"default.policy", "untrusted.policy", "greet.policy"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512];
+		struct bx_policy *p;
+		struct bx_bpf bpf = {0};
+
+		snprintf(path, sizeof(path), "%s/%s", POLICIES_DIR, files[i]);
+		p = load(path);
+		compile(p, &bpf);
+		assert_true(bpf.len > 10);
+		bx_bpf_free(&bpf);
+		bx_policy_free(p);
+	}
+}
+
+/* The file translates the former C default faithfully (this list is that table). */
+static void test_default_is_the_old_default(void **state)
+{
+	static const char *const old[] = {"read",
+					  "write",
+					  "readv",
+					  "writev",
+					  "pread64",
+					  "pwrite64",
+					  "preadv",
+					  "pwritev",
+					  "preadv2",
+					  "pwritev2",
+					  "lseek",
+					  "close",
+					  "close_range",
+					  "dup",
+					  "dup2",
+					  "dup3",
+					  "fcntl",
+					  "ioctl",
+					  "pipe",
+					  "pipe2",
+					  "poll",
+					  "ppoll",
+					  "select",
+					  "pselect6",
+					  "epoll_create1",
+					  "epoll_ctl",
+					  "epoll_wait",
+					  "epoll_pwait",
+					  "eventfd2",
+					  "sendmsg",
+					  "recvmsg",
+					  "sendto",
+					  "recvfrom",
+					  "shutdown",
+					  "getsockopt",
+					  "sendfile",
+					  "copy_file_range",
+					  "splice",
+					  "open",
+					  "openat",
+					  "stat",
+					  "fstat",
+					  "lstat",
+					  "newfstatat",
+					  "statx",
+					  "access",
+					  "faccessat",
+					  "faccessat2",
+					  "readlink",
+					  "readlinkat",
+					  "getdents64",
+					  "getcwd",
+					  "chdir",
+					  "fchdir",
+					  "fstatfs",
+					  "statfs",
+					  "fadvise64",
+					  "mkdir",
+					  "mkdirat",
+					  "unlink",
+					  "unlinkat",
+					  "rename",
+					  "renameat",
+					  "renameat2",
+					  "rmdir",
+					  "ftruncate",
+					  "truncate",
+					  "fsync",
+					  "fdatasync",
+					  "umask",
+					  "fchmod",
+					  "utimensat",
+					  "mmap",
+					  "munmap",
+					  "mprotect",
+					  "mremap",
+					  "madvise",
+					  "brk",
+					  "memfd_create",
+					  "clone",
+					  "fork",
+					  "vfork",
+					  "wait4",
+					  "waitid",
+					  "exit",
+					  "exit_group",
+					  "futex",
+					  "set_robust_list",
+					  "get_robust_list",
+					  "rseq",
+					  "set_tid_address",
+					  "arch_prctl",
+					  "sched_yield",
+					  "sched_getaffinity",
+					  "getrusage",
+					  "times",
+					  "prlimit64",
+					  "getrlimit",
+					  "rt_sigaction",
+					  "rt_sigprocmask",
+					  "rt_sigreturn",
+					  "sigaltstack",
+					  "rt_sigtimedwait",
+					  "rt_sigsuspend",
+					  "kill",
+					  "tgkill",
+					  "tkill",
+					  "restart_syscall",
+					  "pause",
+					  "getpid",
+					  "getppid",
+					  "gettid",
+					  "getuid",
+					  "geteuid",
+					  "getgid",
+					  "getegid",
+					  "getresuid",
+					  "getresgid",
+					  "getgroups",
+					  "getpgrp",
+					  "getsid",
+					  "uname",
+					  "getrandom",
+					  "clock_gettime",
+					  "clock_getres",
+					  "clock_nanosleep",
+					  "nanosleep",
+					  "gettimeofday",
+					  "time"};
+	static const char *const binds[] = {"/usr", "/lib", "/lib64", "/bin", "/sbin"};
+	struct bx_policy *p = NULL;
+
+	(void)state;
+	assert_int_equal(bx_policy_default(&p), 0);
+	assert_int_equal(p->nrules, sizeof(old) / sizeof(old[0]));
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < p->nrules; k++) {
+			if (strcmp(p->rules[k].name, old[i]) == 0) {
+				found = true;
+				assert_int_equal(p->rules[k].action, SCMP_ACT_ALLOW);
+				assert_int_equal(p->rules[k].nclauses, 0);
+			}
+		}
+		if (!found)
+			fail_msg("%s missing", old[i]);
+	}
+	assert_string_equal(p->name, "default");
+	assert_int_equal(p->namespaces, BX_NS_ALL);
+	assert_int_equal(p->namespaces_optional, BX_NS_TIME);
+	assert_int_equal(p->uid, 65534);
+	assert_int_equal(p->gid, 65534);
+	assert_string_equal(p->hostname, "beambox");
+	assert_int_equal(p->nbinds, 5);
+	for (size_t i = 0; i < 5; i++) {
+		assert_string_equal(p->binds[i].src, binds[i]);
+		assert_string_equal(p->binds[i].dst, binds[i]);
+		assert_true(p->binds[i].optional);
+		assert_false(p->binds[i].rw);
+	}
+	assert_int_equal(p->tmp_size, 16u << 20);
+	assert_true(p->rlimits[RLIMIT_NOFILE].set && p->rlimits[RLIMIT_NOFILE].value == 256);
+	assert_true(p->rlimits[RLIMIT_NPROC].set && p->rlimits[RLIMIT_NPROC].value == 64);
+	assert_true(p->rlimits[RLIMIT_FSIZE].set && p->rlimits[RLIMIT_FSIZE].value == 64u << 20);
+	assert_int_equal(p->cgroup, BX_NEED_OPTIONAL);
+	assert_int_equal(p->cgroup_memory_max, 512u << 20);
+	assert_int_equal(p->cgroup_pids_max, 64);
+	assert_int_equal(p->landlock, BX_NEED_OPTIONAL);
+	assert_int_equal(p->nenv_keep, 1);
+	assert_string_equal(p->env_keep[0], "PATH");
+	assert_int_equal(p->default_action, SCMP_ACT_KILL_PROCESS);
+	bx_policy_free(p);
+}
+
+/* The embedded copy is the file (the build regenerates it). */
+static void test_embedded_matches_files(void **state)
+{
+	(void)state;
+	assert_true(bx_embedded_policies_count >= 3);
+	for (size_t i = 0; i < bx_embedded_policies_count; i++) {
+		char path[512], *text = NULL;
+		size_t len = 0;
+
+		snprintf(path, sizeof(path), "%s/%s", POLICIES_DIR, bx_embedded_policies[i].name);
+		assert_int_equal(bx_policy_read_file(NULL, path, &text, &len, NULL), 0);
+		assert_int_equal(len, bx_embedded_policies[i].len);
+		assert_memory_equal(text, bx_embedded_policies[i].text, len);
+		free(text);
+	}
+}
+
+static void test_groups_resolve(void **state)
+{
+	size_t n;
+	const struct bx_sc_group *g = bx_sc_groups(&n);
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		char text[64];
+		struct bx_policy *p = NULL;
+		bx_error err;
+
+		for (size_t k = 0; g[i].members[k]; k++) {
+			char name[40];
+
+			sscanf(g[i].members[k], "%39[a-z0-9_]", name);
+			if (seccomp_syscall_resolve_name(name) < 0)
+				fail_msg("%s: %s does not resolve", g[i].name, name);
+		}
+		snprintf(text, sizeof(text), "%s\n", g[i].name);
+		bx_error_clear(&err);
+		if (bx_policy_parse("g", text, strlen(text), NULL, &p, &err) < 0)
+			fail_msg("%s: %s", g[i].name, err.text);
+		bx_policy_free(p);
+	}
+}
+
+/* ------------------------------------------------------------------ invalid fixtures */
+
+static const struct {
+	const char *file;
+	const char *where; /* expected "file:line:col" (or "file:line" for whole-file checks) */
+	int code;
+} invalid[] = {
+    {"invalid_bad_arg.policy", "invalid_bad_arg.policy:1:7: expected arg0..arg5", -EINVAL},
+    {"invalid_bad_char.policy", "invalid_bad_char.policy:1:15: unexpected character '$'", -EINVAL},
+    {"invalid_bad_number.policy", "invalid_bad_number.policy:1:15: bad number '0x'", -EINVAL},
+    {"invalid_bad_operator.policy", "invalid_bad_operator.policy:1:13:", -EINVAL},
+    {"invalid_bind_dotdot.policy", "invalid_bind_dotdot.policy:3:8:", -EINVAL},
+    {"invalid_bind_no_mountns.policy", "need the mount namespace", -EINVAL},
+    {"invalid_bind_relative.policy", "invalid_bind_relative.policy:3:8:", -EINVAL},
+    {"invalid_bind_twice.policy", "invalid_bind_twice.policy:4:13: a second bind to '/usr'",
+     -EINVAL},
+    {"invalid_capabilities.policy", "invalid_capabilities.policy:2:16: beambox never keeps",
+     -EINVAL},
+    {"invalid_cgroup_off_limits.policy", "invalid_cgroup_off_limits.policy:3: cgroup limits",
+     -EINVAL},
+    {"invalid_continuation.policy", "invalid_continuation.policy:1:20: line continuation", -EINVAL},
+    {"invalid_default_permits.policy", "invalid_default_permits.policy:2:18:", -EINVAL},
+    {"invalid_default_twice.policy", "invalid_default_twice.policy:4:10: duplicate default",
+     -EINVAL},
+    {"invalid_deny_listed.policy", "invalid_deny_listed.policy:2: 'ptrace' is on the deny list",
+     -EINVAL},
+    {"invalid_duplicate_key.policy", "invalid_duplicate_key.policy:3:1: duplicate key 'uid'",
+     -EINVAL},
+    {"invalid_duplicate_syscall.policy", "invalid_duplicate_syscall.policy:2:1: syscall 'read'",
+     -EINVAL},
+    {"invalid_else_allow.policy", "invalid_else_allow.policy:1:18:", -EINVAL},
+    {"invalid_env_bad.policy", "invalid_env_bad.policy:2:12:", -EINVAL},
+    {"invalid_errno_range.policy", "invalid_errno_range.policy:1:14:", -ERANGE},
+    {"invalid_expr_too_big.policy", "invalid_expr_too_big.policy:1:7:", -E2BIG},
+    {"invalid_filter_list.policy", "invalid_filter_list.policy:1:7: unsupported filter list",
+     -EINVAL},
+    {"invalid_group_conflict.policy", "invalid_group_conflict.policy:2:1: syscall 'read'", -EINVAL},
+    {"invalid_hostname_bad.policy", "invalid_hostname_bad.policy:3:20:", -EINVAL},
+    {"invalid_include_cycle.policy", "invalid_include_cycle.policy:1:10: @include cycle", -ELOOP},
+    {"invalid_include_missing.policy", "invalid_include_missing.policy:1:10: @include", -ENOENT},
+    {"invalid_long_line.policy", "invalid_long_line.policy:1:4097: line longer", -E2BIG},
+    {"invalid_metadata.policy", "invalid_metadata.policy:1:5: unsupported syscall metadata",
+     -EINVAL},
+    {"invalid_missing_colon.policy", "invalid_missing_colon.policy:1:6: expected ':'", -EINVAL},
+    {"invalid_namespace_unknown.policy", "invalid_namespace_unknown.policy:2:19:", -EINVAL},
+    {"invalid_nul_byte.policy", "invalid_nul_byte.policy:2:6: NUL byte", -EINVAL},
+    {"invalid_number_overflow.policy", "invalid_number_overflow.policy:1:15:", -ERANGE},
+    {"invalid_override_no_ack.policy", "invalid_override_no_ack.policy:2: override-deny-list",
+     -EINVAL},
+    {"invalid_override_not_denied.policy", "invalid_override_not_denied.policy:2:22:", -EINVAL},
+    {"invalid_rlimit_unit.policy", "invalid_rlimit_unit.policy:2:13: bad value '12Q'", -EINVAL},
+    {"invalid_rlimit_unknown.policy", "invalid_rlimit_unknown.policy:2:1: unknown key", -EINVAL},
+    {"invalid_too_deep.policy", "d7.policy:1:10: @include nested deeper", -ELOOP},
+    {"invalid_trailing.policy", "invalid_trailing.policy:1:9: unexpected '2'", -EINVAL},
+    {"invalid_uid_range.policy", "invalid_uid_range.policy:2:7:", -ERANGE},
+    {"invalid_unclosed_brace.policy", "invalid_unclosed_brace.policy:1:1: unclosed brace", -EINVAL},
+    {"invalid_unclosed_paren.policy", "invalid_unclosed_paren.policy:1:15: unclosed", -EINVAL},
+    {"invalid_unknown_action.policy", "invalid_unknown_action.policy:1:7: unknown action", -EINVAL},
+    {"invalid_unknown_constant.policy", "invalid_unknown_constant.policy:1:16: unknown constant",
+     -EINVAL},
+    {"invalid_unknown_group.policy", "invalid_unknown_group.policy:1:1: unknown syscall group",
+     -EINVAL},
+    {"invalid_unknown_key.policy", "invalid_unknown_key.policy:3:1: unknown key 'frobnicate'",
+     -EINVAL},
+    {"invalid_unknown_section.policy", "invalid_unknown_section.policy:1:2:", -EINVAL},
+    {"invalid_unknown_syscall.policy", "invalid_unknown_syscall.policy:2:1: unknown syscall",
+     -EINVAL},
+};
+
+static void test_invalid_fixtures(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+		char path[512];
+		struct bx_policy *p = NULL;
+		bx_error err;
+		int r;
+
+		snprintf(path, sizeof(path), "%s/%s", BX_TEST_DATA_DIR, invalid[i].file);
+		bx_error_clear(&err);
+		r = bx_policy_load_file(path, &p, &err);
+		if (r >= 0)
+			fail_msg("%s: parsed", invalid[i].file);
+		if (!strstr(err.text, invalid[i].where) || r != invalid[i].code)
+			fail_msg("%s: got %d '%s', want %d '%s'", invalid[i].file, r, err.text,
+				 invalid[i].code, invalid[i].where);
+	}
+}
+
+/* Every invalid_*.policy in tests/data has a row (so that none is forgotten). */
+static void test_every_fixture_listed(void **state)
+{
+	char cmd[600], line[256];
+	FILE *f;
+	size_t n = 0;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "ls %s | grep '^invalid_.*\\.policy$'", BX_TEST_DATA_DIR);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		bool found = false;
+
+		line[strcspn(line, "\n")] = '\0';
+		for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
+			found |= strcmp(invalid[i].file, line) == 0;
+		if (!found)
+			fail_msg("%s has no row in invalid[]", line);
+		n++;
+	}
+	pclose(f);
+	assert_int_equal(n, sizeof(invalid) / sizeof(invalid[0]));
+	assert_true(n >= 25);
+}
+
+/* ------------------------------------------------------------------ filters, simulated */
+
+#define X86_64	AUDIT_ARCH_X86_64
+#define I386	AUDIT_ARCH_I386
+#define X32(nr) ((nr) | 0x40000000)
+#define A(...)	((const uint64_t[6]){__VA_ARGS__})
+
+struct sim_case {
+	const char *policy; /* under policies/ or tests/data/ ("data/...") */
+	uint32_t arch;
+	int nr;
+	const uint64_t *args;
+	uint32_t want;
+};
+
+static const struct sim_case sim_cases[] = {
+    {"default.policy", X86_64, __NR_read, NULL, R_ALLOW},
+    {"default.policy", X86_64, __NR_getpid, NULL, R_ALLOW},
+    {"default.policy", X86_64, __NR_ptrace, NULL, R_ERR(EPERM)},
+    {"default.policy", X86_64, __NR_clone3, NULL, R_ERR(ENOSYS)},
+    {"default.policy", X86_64, __NR_socket, NULL, R_KILL},
+    {"default.policy", X86_64, __NR_execve, NULL, R_KILL},
+    {"default.policy", X86_64, __NR_ioctl, A(1, TIOCSTI), R_ERR(EPERM)},
+    {"default.policy", X86_64, __NR_ioctl, A(1, TCGETS), R_ALLOW},
+    {"default.policy", X86_64, __NR_clone, A(CLONE_NEWUSER), R_ERR(EPERM)},
+    {"default.policy", X86_64, __NR_clone, A(CLONE_VM | CLONE_THREAD), R_ALLOW},
+    {"default.policy", I386, 3 /* read */, NULL, R_KILL},
+    {"default.policy", I386, 20 /* getpid */, NULL, R_KILL},
+    {"default.policy", X86_64, X32(__NR_getpid), NULL, R_KILL},
+    {"default.policy", X86_64, X32(__NR_read), NULL, R_KILL},
+    {"untrusted.policy", X86_64, __NR_mmap,
+     A(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS), R_ALLOW},
+    {"untrusted.policy", X86_64, __NR_mmap, A(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, 3),
+     R_ALLOW},
+    {"untrusted.policy", X86_64, __NR_mmap,
+     A(0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS), R_ERR(EPERM)},
+    {"untrusted.policy", X86_64, __NR_mprotect, A(0, 4096, PROT_READ), R_ALLOW},
+    {"untrusted.policy", X86_64, __NR_mprotect, A(0, 4096, PROT_READ | PROT_EXEC), R_ERR(EPERM)},
+    {"untrusted.policy", X86_64, __NR_socket, A(AF_UNIX, SOCK_STREAM), R_ERR(EACCES)},
+    {"untrusted.policy", X86_64, __NR_execve, NULL, R_KILL},
+    {"untrusted.policy", X86_64, __NR_memfd_create, NULL, R_KILL},
+    {"untrusted.policy", X86_64, __NR_bpf, NULL, R_ERR(EPERM)},
+    {"greet.policy", X86_64, __NR_write, NULL, R_ALLOW},
+    {"greet.policy", X86_64, __NR_connect, NULL, R_KILL},
+    {"data/valid_minijail.policy", X86_64, __NR_read, NULL, R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_exit_group, NULL, R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_open, NULL, R_KILL},
+    {"data/valid_minijail.policy", X86_64, __NR_mprotect, A(0, 0, PROT_READ | PROT_WRITE), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_mprotect, A(0, 0, PROT_EXEC), R_KILL},
+    {"data/valid_minijail.policy", X86_64, __NR_ioctl, A(0, TCGETS), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_ioctl, A(0, TCSETS), R_ERR(ENOTTY)},
+    {"data/valid_minijail.policy", X86_64, __NR_ioctl, A(0, TIOCSTI), R_ERR(EPERM)},
+    {"data/valid_minijail.policy", X86_64, __NR_fcntl, A(3, F_SETFL, O_NONBLOCK), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_fcntl, A(3, F_SETFL, O_APPEND), R_KILL},
+    {"data/valid_minijail.policy", X86_64, __NR_fcntl, A(3, F_GETFD), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_madvise, A(0, 0, MADV_DONTNEED), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_madvise, A(0, 0, MADV_FREE), R_ERR(EINVAL)},
+    {"data/valid_minijail.policy", X86_64, __NR_kill, A(3, 9), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_kill, A(1, 9), R_ERR(EPERM)},
+    {"data/valid_minijail.policy", X86_64, __NR_kill, A(3, 16), R_ERR(EPERM)},
+    {"data/valid_minijail.policy", X86_64, __NR_kill, A(0x100000002ull, 1), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_socket, A(AF_UNIX), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_socket, A(AF_INET6), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_socket, A(AF_NETLINK), R_ERR(EAFNOSUPPORT)},
+    {"data/valid_minijail.policy", X86_64, __NR_socket, A(AF_INET), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_lseek, A(3, 0x11, 0), R_ALLOW},
+    {"data/valid_minijail.policy", X86_64, __NR_lseek, A(2, 0x11, 0), R_KILLT},
+    {"data/valid_minijail.policy", X86_64, __NR_uname, NULL, R_TRAP},
+    {"data/valid_minijail.policy", X86_64, __NR_getpid, NULL, R_LOG},
+    {"data/valid_minijail.policy", X86_64, __NR_getppid, NULL, R_ERR(1)},
+};
+
+static void test_sim_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(sim_cases) / sizeof(sim_cases[0]); i++) {
+		const struct sim_case *c = &sim_cases[i];
+		char path[512];
+		struct bx_policy *p;
+		struct bx_bpf bpf = {0};
+		uint32_t got;
+
+		if (strncmp(c->policy, "data/", 5) == 0)
+			snprintf(path, sizeof(path), "%s/%s", BX_TEST_DATA_DIR, c->policy + 5);
+		else
+			snprintf(path, sizeof(path), "%s/%s", POLICIES_DIR, c->policy);
+		p = load(path);
+		compile(p, &bpf);
+		got = sim(&bpf, c->arch, c->nr, c->args);
+		if (got != c->want)
+			fail_msg("row %zu: %s arch %#x nr %d: got %#x, want %#x", i, c->policy,
+				 c->arch, c->nr, got, c->want);
+		bx_bpf_free(&bpf);
+		bx_policy_free(p);
+	}
+}
+
+/* ------------------------------------------------------------------ random expressions */
+
+struct atom {
+	unsigned arg;
+	int op; /* 0 == 1 != 2 < 3 <= 4 > 5 >= 6 in 7 & */
+	uint64_t v;
+};
+
+static uint64_t rnd(void)
+{
+	return ((uint64_t)random() << 33) ^ ((uint64_t)random() << 11) ^ (uint64_t)random();
+}
+
+/* Small values collide with each other and with the constants in the atoms. */
+static uint64_t pick(const uint64_t *pool, size_t n)
+{
+	switch (random() % 4) {
+	case 0:
+		return rnd();
+	case 1:
+		return (uint64_t)(random() % 8);
+	default:
+		return pool[(size_t)random() % n] + (uint64_t)(random() % 3) - 1;
+	}
+}
+
+static bool eval_atom(const struct atom *a, const uint64_t args[6])
+{
+	uint64_t x = args[a->arg];
+
+	switch (a->op) {
+	case 0:
+		return x == a->v;
+	case 1:
+		return x != a->v;
+	case 2:
+		return x < a->v;
+	case 3:
+		return x <= a->v;
+	case 4:
+		return x > a->v;
+	case 5:
+		return x >= a->v;
+	case 6:
+		return (x & ~a->v) == 0;
+	default:
+		return (x & a->v) != 0;
+	}
+}
+
+/*
+ * Random minijail expressions with `; return EIO`, compiled through
+ * libseccomp and simulated, against a direct evaluation: checks the DNF
+ * expansion, the complement, and libseccomp's handling of both together.
+ */
+static void test_random_expressions(void **state)
+{
+	static const char *const ops[] = {"==", "!=", "<", "<=", ">", ">=", "in", "&"};
+	unsigned seed = 12345;
+
+	(void)state;
+	/*
+	 * Opt-in: libseccomp 2.5.4 takes minutes to add some of these rule sets
+	 * (its tree merge blows up), too slow for every run. This test found a
+	 * libseccomp mis-merge (KILL where EIO was due), reproduced with
+	 * libseccomp alone; seccomp.c now adds fallback rules first, which
+	 * compiles that case right.
+	 */
+	if (!getenv("BX_POLICY_RANDOM"))
+		bx_test_skip(
+		    "random expressions: set BX_POLICY_RANDOM=1 (minutes: libseccomp 2.5.4 "
+		    "is slow on some of these rule sets)");
+	srandom(seed);
+	for (int iter = 0; iter < BX_RANDOM_ITERS; iter++) {
+		struct atom atoms[3][3];
+		size_t nclauses = 1 + (size_t)random() % 3, natoms[3];
+		char text[1024];
+		size_t o = 0;
+		uint64_t pool[16];
+		size_t npool = 0;
+		struct bx_policy *p = NULL;
+		struct bx_bpf bpf = {0};
+		bx_error err;
+		int r;
+
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "getpid: ");
+		for (size_t c = 0; c < nclauses; c++) {
+			natoms[c] = 1 + (size_t)random() % 3;
+			for (size_t k = 0; k < natoms[c]; k++) {
+				struct atom *a = &atoms[c][k];
+
+				a->arg = (unsigned)random() % 3;
+				a->op = (int)(random() % 8);
+				a->v = random() % 2 ? (uint64_t)(random() % 16) : rnd();
+				if (a->op == 7 || a->op == 6)
+					a->v &= random() % 2 ? 0xf : 0xff00ff;
+				pool[npool++] = a->v;
+				o += (size_t)snprintf(text + o, sizeof(text) - o,
+						      "%s%sarg%u %s 0x%llx", k ? " && " : "",
+						      (k == 0 && c) ? " || " : "", a->arg,
+						      ops[a->op], (unsigned long long)a->v);
+			}
+		}
+		snprintf(text + o, sizeof(text) - o, "; return EIO\n");
+		bx_error_clear(&err);
+		r = bx_policy_parse("random", text, strlen(text), NULL, &p, &err);
+		if (r == -E2BIG)
+			continue; /* too large for libseccomp-shaped clauses: refused, fine */
+		if (r < 0)
+			fail_msg("%s: %s", text, err.text);
+		compile(p, &bpf);
+		for (int t = 0; t < 200; t++) {
+			uint64_t args[6] = {pick(pool, npool), pick(pool, npool),
+					    pick(pool, npool)};
+			bool want = false;
+			uint32_t got;
+
+			for (size_t c = 0; c < nclauses && !want; c++) {
+				bool all = true;
+
+				for (size_t k = 0; k < natoms[c]; k++)
+					all &= eval_atom(&atoms[c][k], args);
+				want = all;
+			}
+			got = sim(&bpf, X86_64, __NR_getpid, args);
+			if (getenv("BX_SIM_STATS")) {
+				static int bad_allow, bad_deny, wrong_deny;
+				if (want && got != R_ALLOW)
+					bad_deny++;
+				else if (!want && got == R_ALLOW)
+					bad_allow++;
+				else if (!want && got != R_ERR(EIO))
+					wrong_deny++;
+				if (iter == BX_RANDOM_ITERS - 1 && t == 199)
+					fprintf(stderr,
+						"allow-when-denied %d deny-when-allowed %d "
+						"kill-not-eio %d\n",
+						bad_allow, bad_deny, wrong_deny);
+				continue;
+			}
+			if (got != (want ? R_ALLOW : R_ERR(EIO)))
+				fail_msg("%s args %#llx %#llx %#llx: got %#x", text,
+					 (unsigned long long)args[0], (unsigned long long)args[1],
+					 (unsigned long long)args[2], got);
+		}
+		bx_bpf_free(&bpf);
+		bx_policy_free(p);
+	}
+}
+
+/* ------------------------------------------------------------------ printing, CLI */
+
+/* show's policy text parses back to the same filter. */
+static void test_print_round_trip(void **state)
+{
+	static const char *const files[] = {POLICIES_DIR "/default.policy",
+					    POLICIES_DIR "/untrusted.policy",
+					    BX_TEST_DATA_DIR "/valid_minijail.policy"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct bx_policy *p = load(files[i]), *q = NULL;
+		struct bx_bpf a = {0}, b = {0};
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		bx_error err;
+
+		assert_non_null(f);
+		bx_policy_print(p, f);
+		fclose(f);
+		bx_error_clear(&err);
+		if (bx_policy_parse("printed", text, len, NULL, &q, &err) < 0)
+			fail_msg("%s printed:\n%s\n%s", files[i], text, err.text);
+		compile(p, &a);
+		compile(q, &b);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.insns, b.insns, a.len * sizeof(a.insns[0]));
+		bx_bpf_free(&a);
+		bx_bpf_free(&b);
+		bx_policy_free(p);
+		bx_policy_free(q);
+		free(text);
+	}
+}
+
+static void test_cli(void **state)
+{
+	char *const good[] = {POLICIES_DIR "/default.policy", POLICIES_DIR "/greet.policy"};
+	char *const bad[] = {POLICIES_DIR "/default.policy",
+			     BX_TEST_DATA_DIR "/invalid_unknown_key.policy"};
+	char *out = NULL, *errs = NULL;
+	size_t olen = 0, elen = 0;
+	FILE *o, *e;
+
+	(void)state;
+	o = open_memstream(&out, &olen);
+	e = open_memstream(&errs, &elen);
+	assert_int_equal(bx_cli_policy_check(2, good, o, e), 0);
+	assert_int_equal(bx_cli_policy_check(2, bad, o, e), 1);
+	assert_int_equal(bx_cli_policy_groups(o), 0);
+	assert_int_equal(bx_cli_policy_show(POLICIES_DIR "/untrusted.policy", o, e), 0);
+	fclose(o);
+	fclose(e);
+	assert_non_null(strstr(out, "default.policy: ok (129 syscalls, 8 namespaces, 5 binds)"));
+	assert_non_null(strstr(errs, "invalid_unknown_key.policy:3:1: unknown key 'frobnicate'"));
+	assert_non_null(strstr(out, "@basic-io"));
+	assert_non_null(strstr(out, "mmap: arg2 in"));
+	assert_non_null(strstr(out, "# filter for syscall \"mmap\""));
+	free(out);
+	free(errs);
+}
+
+/* ------------------------------------------------------------------ clause algebra */
+
+static void test_complement_exact(void **state)
+{
+	struct bx_sc_clause in[2] = {0}, out[256];
+	int n;
+
+	(void)state;
+	in[0].ncmp = 2;
+	in[0].cmp[0] = (struct bx_sc_cmp){.arg = 0, .op = BX_SC_NE, .value = 1};
+	in[0].cmp[1] = (struct bx_sc_cmp){.arg = 1, .op = BX_SC_LT, .value = 10};
+	in[1].ncmp = 1;
+	in[1].cmp[0] =
+	    (struct bx_sc_cmp){.arg = 0, .op = BX_SC_MASKED_EQ, .mask = 0xf0, .value = 0x30};
+	n = bx_sc_complement(in, 2, out, 256);
+	assert_true(n > 0);
+	srandom(7);
+	for (int t = 0; t < 20000; t++) {
+		uint64_t args[6] = {(uint64_t)(random() % 0x100), (uint64_t)(random() % 20)};
+		bool inside = bx_sc_clause_eval(&in[0], args) || bx_sc_clause_eval(&in[1], args);
+		bool comp = false;
+
+		for (int i = 0; i < n; i++)
+			comp |= bx_sc_clause_eval(&out[i], args);
+		assert_true(inside != comp);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_shipped_policies_parse),
+	    cmocka_unit_test(test_default_is_the_old_default),
+	    cmocka_unit_test(test_embedded_matches_files),
+	    cmocka_unit_test(test_groups_resolve),
+	    cmocka_unit_test(test_invalid_fixtures),
+	    cmocka_unit_test(test_every_fixture_listed),
+	    cmocka_unit_test(test_sim_table),
+	    cmocka_unit_test(test_random_expressions),
+	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_cli),
+	    cmocka_unit_test(test_complement_exact),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
