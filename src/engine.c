@@ -528,7 +528,7 @@ BX_API int bx_job_run(bx_job *job, bx_error *err)
 		}
 	}
 	r = fn(job, ctx);
-	if (r >= 0 && r > 255)
+	if (r > 255)
 		r = bx_job_fail(job, -ERANGE, "handler '%.64s' returned status %d (not 0..255)",
 				job->name, r);
 	if (!raw) {

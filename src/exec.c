@@ -77,6 +77,13 @@ static char **scrubbed_env(const struct bx_policy *p)
 	return env;
 }
 
+static void free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
 /*
  * In a new pid namespace this process is pid 1, which the kernel shields from
  * signals sent inside the namespace: `kill -9 $$` in a program running as pid
@@ -148,6 +155,7 @@ BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, ch
 	r = bx_confine_self(policy, &opts, &rep, err);
 	bx_policy_free(own);
 	if (r < 0) {
+		free_env(envp);
 		if (err)
 			err->offset = STAGE_CONFINE;
 		return r;
@@ -156,7 +164,9 @@ BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, ch
 		run_as_init(fd, argv, envp);
 	/* The one execveat the filter allows: this fd, AT_EMPTY_PATH. */
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
-	return bx_fail(err, -errno, STAGE_EXEC, "execveat(%.200s): %m", prog);
+	r = -errno;
+	free_env(envp);
+	return bx_fail(err, r, STAGE_EXEC, "execveat(%.200s): %s", prog, strerror(-r));
 }
 
 BX_API int bx_exec_status_for(int ret, const bx_error *err)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -146,12 +147,15 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* Reads per pump_output call (1 MiB) before the poll loop checks its deadlines again. */
+#define PUMP_BATCH 16
+
 /* Worker -> parent output: read what is there; 0 at EOF (pump finished), 1 more to come. */
 static int pump_output(struct pump *p)
 {
 	char chunk[65536];
 
-	for (;;) {
+	for (int k = 0; k < PUMP_BATCH; k++) {
 		ssize_t n = read(p->src, chunk, sizeof(chunk));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -182,6 +186,38 @@ static int pump_output(struct pump *p)
 			}
 		}
 	}
+	return 1;
+}
+
+/*
+ * write() to an fd the worker gave us (a pipe or socket it may have closed)
+ * without letting SIGPIPE kill the parent: SIGPIPE is blocked in this thread
+ * for the call, and one it raised is taken back off the pending set.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, buf, len);
+	saved = errno;
+	if (n < 0 && saved == EPIPE && !was_pending) {
+		const struct timespec zero = {0, 0};
+
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
 }
 
 /* Parent -> worker stdin (original protocol): 0 when done, 1 more to come. */
@@ -205,8 +241,8 @@ static int pump_input(struct pump *p)
 			p->pending_off = 0;
 			p->pending_len = (size_t)n;
 		}
-		ssize_t w =
-		    write(p->dst, p->pending + p->pending_off, p->pending_len - p->pending_off);
+		ssize_t w = write_nosigpipe(p->dst, p->pending + p->pending_off,
+					    p->pending_len - p->pending_off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -446,10 +482,16 @@ static bool outputs_done(const struct job_run *jr)
 	return jr->out[1].src < 0 && jr->out[2].src < 0;
 }
 
-/* Reads every frame the channel has now; 1 at EOF, 0 would block, -errno to end. */
+/* Frames handled per read_channel call before the poll loop checks its deadlines again. */
+#define CHANNEL_BATCH 64
+
+/*
+ * Reads the frames the channel has now, at most a batch: 1 at EOF, 0 when it
+ * would block, 2 after a full batch (more may be there), -errno to end.
+ */
 static int read_channel(struct job_run *jr)
 {
-	for (;;) {
+	for (int k = 0; k < CHANNEL_BATCH; k++) {
 		bx_frame f = {.fd = -1};
 		bx_error berr;
 		int r = bx_beam_recv(jr->chan, &f, &berr);
@@ -467,6 +509,7 @@ static int read_channel(struct job_run *jr)
 		if (r < 0)
 			return r;
 	}
+	return 2; /* a full batch: more may be there */
 }
 
 /* The poll loop of one job: channel, output pumps, stdin pump, worker exit, cancel, timeout. */
@@ -526,22 +569,27 @@ static int run_loop(struct job_run *jr)
 				continue;
 			return job_error(jr, -errno, false, "poll: %m");
 		}
-		if (r == 0) {
-			now = now_ms();
-			if (deadline >= 0 && now >= deadline)
-				return job_error(jr, -ETIMEDOUT, true, "timed out after %d ms",
-						 jr->job->timeout_ms);
-			if (drain_deadline >= 0 && now >= drain_deadline) {
-				/* Output still open after the status (a leaked pipe end): stop. */
-				for (int i = 1; i < 3; i++)
-					if (jr->out[i].src >= 0) {
-						jr->out[i].truncated = true;
-						pump_close(&jr->out[i]);
-					}
-				pump_close(&jr->out[0]);
-			}
+		/*
+		 * Deadlines are checked on every round, not only when poll times
+		 * out: a worker that keeps its channel or pipes always readable
+		 * (a flood) must not keep the job alive past its timeout.
+		 */
+		now = now_ms();
+		if (deadline >= 0 && now >= deadline)
+			return job_error(jr, -ETIMEDOUT, true, "timed out after %d ms",
+					 jr->job->timeout_ms);
+		if (drain_deadline >= 0 && now >= drain_deadline) {
+			/* Output still open after the status (a leaked pipe end): stop. */
+			for (int i = 1; i < 3; i++)
+				if (jr->out[i].src >= 0) {
+					jr->out[i].truncated = true;
+					pump_close(&jr->out[i]);
+				}
+			pump_close(&jr->out[0]);
 			continue;
 		}
+		if (r == 0)
+			continue;
 		if (pfd[idx_cancel].revents) {
 			if (jr->status_seen)
 				break; /* already answered; nothing to kill */
@@ -566,13 +614,18 @@ static int run_loop(struct job_run *jr)
 		}
 		if (idx_exit >= 0 && pfd[idx_exit].revents) {
 			worker_gone = true;
-			/* A status may already sit in the channel: read it before judging. */
-			if (!jr->status_seen && !chan_eof) {
+			/*
+			 * A status may already sit in the channel: read it before
+			 * judging (all of it: a dead worker writes no more).
+			 */
+			while (!jr->status_seen && !chan_eof) {
 				r = read_channel(jr);
 				if (r < 0)
 					return r;
 				if (r == 1)
 					chan_eof = true;
+				if (r != 2 || (deadline >= 0 && now_ms() >= deadline))
+					break;
 			}
 			if (!jr->status_seen) {
 				char how[96];
@@ -937,8 +990,8 @@ static int decode_env(bx_job *job, const bx_msg *req)
 		return bx_job_fail(job, r, "env: %s", derr.text);
 	for (size_t k = 0; r == 0 && k < bx_msg_nkeys(env); k++) {
 		bx_bytes key;
-		const bx_bytes *kv;
-		size_t kn;
+		const bx_bytes *kv = NULL;
+		size_t kn = 0;
 
 		r = bx_msg_key_at(env, k, &key);
 		if (r == 0)

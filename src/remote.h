@@ -29,7 +29,7 @@
 
 #define BX_REMOTE_PROTO "beambox/1"
 /* Job channel frames are tiny; anything bigger is hostile. */
-#define BX_REMOTE_CHANNEL_LIMIT (64u * 1024u)
+#define BX_REMOTE_CHANNEL_LIMIT ((size_t)64 * 1024)
 /* How long output pipes may stay open after the status arrived. */
 #define BX_REMOTE_DRAIN_GRACE_MS 2000
 /* How long to wait for the worker's exit after its channel closed without a status. */
@@ -59,7 +59,7 @@ struct bx_remote;
  * must outlive the engine). peer may describe the worker process.
  */
 int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_engine **out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Frees a proxy engine made by bx_remote_proxy_new. */
 void bx_remote_proxy_free(bx_engine *proxy);
 
@@ -79,9 +79,8 @@ struct bx_remote_hello {
 
 /* Worker side: the ready message, and a setup failure report. */
 int bx_remote_send_ready(bx_beam *main, const struct bx_remote_hello *hello)
-	__attribute__((warn_unused_result));
-int bx_remote_send_setup_error(bx_beam *main, const char *text)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
+int bx_remote_send_setup_error(bx_beam *main, const char *text) __attribute__((warn_unused_result));
 
 /*
  * Parent side: reads the worker's first message. Returns 0 on ready (filling
@@ -90,6 +89,6 @@ int bx_remote_send_setup_error(bx_beam *main, const char *text)
  * there yet (non-blocking sockets: poll first).
  */
 int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error *err)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -40,6 +40,7 @@
 #include "remote.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/intparse.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -705,8 +706,12 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy,
 			       (int)w->pid);
 	if (h->pid != w->pid) {
 		/* pid 1 of its namespace: must be the direct child of the process we started. */
+		uint64_t ppid = 0;
+
 		r = proc_status_field(h->pid, "PPid", val, sizeof(val));
-		if (r < 0 || atoi(val) != w->pid)
+		if (r == 0)
+			r = bx_parse_u64(val, strlen(val), INT32_MAX, &ppid);
+		if (r < 0 || (pid_t)ppid != w->pid)
 			return bx_fail(err, -EPROTO, BX_NO_OFFSET,
 				       "worker %d: pid %d is not its child", (int)w->pid,
 				       (int)h->pid);
@@ -843,7 +848,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 	char **envp = NULL;
 	bx_worker *w = NULL;
 	struct bx_remote_peer peer;
-	struct bx_remote_hello hello;
+	struct bx_remote_hello hello = {0};
 	struct bx_policy *own_policy = NULL;
 	const struct bx_policy *policy;
 	_cleanup_free_ char *config = NULL;

@@ -82,6 +82,7 @@ static int h_crash(bx_job *job, void *ctx)
 
 	(void)job;
 	(void)ctx;
+	/* cppcheck-suppress nullPointer ; the crash is the point */
 	*p = 42;
 	return 0;
 }
@@ -263,7 +264,7 @@ static void test_echo(void **state)
 
 	assert_true(bx_worker_pid(w) > 0);
 	assert_true(bx_worker_pidfd(w) >= 0);
-	assert_int_equal(run_job(w, &err, &out, NULL, "echo", "hello", "world", NULL), 0);
+	assert_int_equal(run_job(w, &err, &out, NULL, "echo", "hello", "world", (char *)NULL), 0);
 	assert_string_equal(out, "hello world\n");
 	free(out);
 	bx_worker_free(w);
@@ -276,19 +277,19 @@ static void test_statuses(void **state)
 	char *out = NULL, *errout = NULL;
 	(void)state;
 
-	assert_int_equal(run_job(w, &err, NULL, &errout, "fail", NULL), 1);
+	assert_int_equal(run_job(w, &err, NULL, &errout, "fail", (char *)NULL), 1);
 	assert_string_equal(errout, "failing\n");
 	free(errout);
-	assert_int_equal(run_job(w, &err, NULL, &errout, "nosuch", NULL), 127);
+	assert_int_equal(run_job(w, &err, NULL, &errout, "nosuch", (char *)NULL), 127);
 	assert_string_equal(errout, "nosuch: command not found\n");
 	free(errout);
-	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "42", NULL), 42);
-	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "255", NULL), 255);
-	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "300", NULL), -EREMOTEIO);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "42", (char *)NULL), 42);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "255", (char *)NULL), 255);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "status", "300", (char *)NULL), -EREMOTEIO);
 	assert_non_null(strstr(err.text, "returned status 300"));
-	assert_int_equal(run_job(w, &err, NULL, NULL, "negative", NULL), -EREMOTEIO);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "negative", (char *)NULL), -EREMOTEIO);
 	assert_non_null(strstr(err.text, "disk on fire"));
-	assert_int_equal(run_job(w, &err, &out, NULL, "commands", NULL), 0);
+	assert_int_equal(run_job(w, &err, &out, NULL, "commands", (char *)NULL), 0);
 	assert_string_equal(out,
 			    "cat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\ngarbage\n"
 			    "hang\nnegative\nstatus\n");
@@ -365,7 +366,7 @@ static void test_crash_noticed(void **state)
 	int ws = 0;
 	(void)state;
 
-	assert_int_equal(run_job(w, &err, NULL, NULL, "crash", NULL), -ECHILD);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "crash", (char *)NULL), -ECHILD);
 	snprintf(expect, sizeof(expect), "worker %d killed by signal 11 (SIGSEGV)",
 		 (int)bx_worker_pid(w));
 	assert_non_null(strstr(err.text, expect));
@@ -376,7 +377,7 @@ static void test_crash_noticed(void **state)
 	assert_true(WIFSIGNALED(ws));
 	assert_int_equal(WTERMSIG(ws), SIGSEGV);
 	/* Later jobs fail clearly too. */
-	assert_int_equal(run_job(w, &err, NULL, NULL, "echo", "x", NULL), -ECHILD);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "echo", "x", (char *)NULL), -ECHILD);
 	assert_non_null(strstr(err.text, expect));
 	bx_worker_free(w);
 }
@@ -388,13 +389,13 @@ static void test_exit_mid_job(void **state)
 	char expect[128];
 	(void)state;
 
-	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "3", NULL), -ECHILD);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "3", (char *)NULL), -ECHILD);
 	snprintf(expect, sizeof(expect), "worker %d exited with status 3", (int)bx_worker_pid(w));
 	assert_non_null(strstr(err.text, expect));
 	/* Exiting with 0 mid-job is still not a status 0. */
 	bx_worker_free(w);
 	w = spawn_or_fail();
-	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "0", NULL), -ECHILD);
+	assert_int_equal(run_job(w, &err, NULL, NULL, "exit", "0", (char *)NULL), -ECHILD);
 	assert_non_null(strstr(err.text, "exited with status 0"));
 	bx_worker_free(w);
 }
@@ -434,7 +435,7 @@ static void test_hostile_channel(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bx_worker *w = spawn_or_fail();
 		bx_error err;
-		int r = run_job(w, &err, NULL, NULL, "garbage", cases[i].kind, NULL);
+		int r = run_job(w, &err, NULL, NULL, "garbage", cases[i].kind, (char *)NULL);
 
 		if (r != -EPROTO || !strstr(err.text, cases[i].expect))
 			fail_msg("%s: got %d '%s'", cases[i].kind, r, err.text);
@@ -590,7 +591,7 @@ static void test_worker_is_isolated_from_fds(void **state)
 		print_message(
 		    "(outside view of the worker's fds needs root; checked from inside only)\n");
 	/* From inside: 0-2 are /dev/null, 3 the connection, and the job's channel. */
-	assert_int_equal(run_job(w, &err, &out, NULL, "fds", NULL), 0);
+	assert_int_equal(run_job(w, &err, &out, NULL, "fds", (char *)NULL), 0);
 	assert_string_equal(out, "0:chr\n1:chr\n2:chr\n3:sock\n4:sock\n");
 	free(out);
 

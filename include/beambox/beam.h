@@ -29,7 +29,7 @@ extern "C" {
 /* Largest payload the wire format can express. */
 #define BX_BEAM_WIRE_MAX 0x7fffffffu
 /* Default receive limit per connection. */
-#define BX_BEAM_DEFAULT_LIMIT (1024u * 1024u)
+#define BX_BEAM_DEFAULT_LIMIT ((size_t)1024 * 1024)
 /* Fds that may wait in a connection's queue for the frame that claims them. */
 #define BX_BEAM_FDQ_MAX 4
 

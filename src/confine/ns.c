@@ -28,6 +28,7 @@
 #include "confine/steps.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/intparse.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -65,9 +66,18 @@ int bx_step_fds(const struct bx_confine_opts *o, bx_error *err)
 	if (!d)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "fds: opendir(/proc/self/fd): %m");
 	while ((e = readdir(d)) != NULL) {
-		int fd = atoi(e->d_name);
+		uint64_t v;
+		int fd;
 
-		if (e->d_name[0] == '.' || fd == dirfd(d))
+		if (e->d_name[0] == '.')
+			continue;
+		if (bx_parse_u64(e->d_name, strlen(e->d_name), INT32_MAX, &v) < 0) {
+			closedir(d);
+			return bx_fail(err, -EBADFD, BX_NO_OFFSET,
+				       "fds: odd entry '%.32s' in /proc/self/fd", e->d_name);
+		}
+		fd = (int)v;
+		if (fd == dirfd(d))
 			continue;
 		if (!is_kept(o, fd)) {
 			closedir(d);

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzzes bx_cli_parse (src/cli/args.c): the beambox command's argument
+ * parser. Threat: an argv (from a script, a config, an attacker-influenced
+ * wrapper) that makes it read past argv, point outside it, accept what it
+ * should refuse, or return success with an inconsistent result.
+ *
+ * The input is argv itself: NUL-separated strings (argv[0] first); a
+ * trailing NUL does not add an empty argument.
+ *
+ * Oracles besides ASan/UBSan: on success the command is known, and for exec
+ * prog_argv is a suffix of argv (NULL-terminated, prog_argc >= 1 long) and
+ * the policy, if any, lies inside one of argv's strings; on failure the
+ * result is -EINVAL with a message.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+
+#define INPUT_MAX 65536
+
+static int inside_argv(const char *p, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (p >= argv[i] && p <= argv[i] + strlen(argv[i]))
+			return 1;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct bx_cli_args a;
+	bx_error err;
+	char *buf, **argv;
+	int argc = 0, r;
+
+	if (size > INPUT_MAX)
+		return 0;
+	/* A copy with a final NUL, so that every piece is a C string. */
+	buf = malloc(size + 1);
+	argv = calloc(size + 2, sizeof(*argv));
+	if (!buf || !argv)
+		abort();
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+	for (size_t i = 0; i < size;) {
+		argv[argc++] = buf + i;
+		i += strlen(buf + i) + 1;
+	}
+	argv[argc] = NULL;
+
+	memset(&a, 0xa5, sizeof(a));
+	bx_error_clear(&err);
+	r = bx_cli_parse(argc, argv, &a, &err);
+	if (r == 0) {
+		switch (a.command) {
+		case BX_CLI_HELP:
+		case BX_CLI_VERSION:
+		case BX_CLI_DEMO:
+			break;
+		case BX_CLI_EXEC:
+			if (a.prog_argc < 1 || a.prog_argc > argc - 2 ||
+			    a.prog_argv != argv + (argc - a.prog_argc) || a.prog_argv[a.prog_argc])
+				abort();
+			if (a.policy && (!*a.policy || !inside_argv(a.policy, argc, argv)))
+				abort();
+			break;
+		default:
+			if ((int)a.command < 0 || (int)a.command > 64)
+				abort(); /* an uninitialised command */
+			break;
+		}
+	} else if (r != -EINVAL || err.text[0] == '\0') {
+		fprintf(stderr, "bx_cli_parse: %d '%s'\n", r, err.text);
+		abort();
+	}
+	free(argv);
+	free(buf);
+	return 0;
+}

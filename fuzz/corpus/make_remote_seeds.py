@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of remote_fuzz and cli_args_fuzz (see their headers)."""
+import os
+import struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def ns(b):
+    return b"%d:%s," % (len(b), b)
+
+
+def msg(*cmd):
+    return b"000;" + ns(b"cmd") + ns(b"".join(ns(c) for c in cmd))
+
+
+def frame(payload, fd_bit=False, length=None):
+    n = len(payload) if length is None else length
+    return struct.pack(">I", n | (0x80000000 if fd_bit else 0)) + payload
+
+
+def chunks(data, fd_kind=None):
+    """Control bytes + data, in chunks of at most 23 bytes; an fd on the first."""
+    out = b""
+    first = True
+    while data or first:
+        part, data = data[:23], data[23:]
+        c = len(part)
+        if first and fd_kind is not None:
+            c |= 0x20 | (fd_kind << 6)
+        out += bytes([c]) + part
+        first = False
+    return out
+
+
+PIPE_READ, PIPE_WRITE, DEVNULL, SOCKET = 0, 1, 2, 3
+CAP_OUT, CAP_ERR, STDIN_BUF, OUT_NULL = 1, 2, 4, 8
+LIMIT_64 = 2 << 4
+
+remote = {
+    "status_0": (0, chunks(frame(msg(b"status", b"0")))),
+    "error_then_status": (0, chunks(frame(msg(b"error", b"boom"))) +
+                          chunks(frame(msg(b"status", b"1")))),
+    "log_stdout": (CAP_OUT | LIMIT_64,
+                   chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ) +
+                   chunks(frame(msg(b"status", b"0")))),
+    "log_all": (CAP_OUT | CAP_ERR | STDIN_BUF | LIMIT_64,
+                chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ) +
+                chunks(frame(msg(b"log", b"stderr"), True), PIPE_READ) +
+                chunks(frame(msg(b"log", b"stdin"), True), PIPE_WRITE) +
+                chunks(frame(msg(b"status", b"0")))),
+    "log_stdin_epipe": (STDIN_BUF, chunks(frame(msg(b"log", b"stdin"), True), PIPE_WRITE) +
+                        chunks(frame(msg(b"status", b"0")))),
+    "log_stdout_devnull": (OUT_NULL, chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ) +
+                           chunks(frame(msg(b"status", b"3")))),
+    "log_socket": (CAP_OUT, chunks(frame(msg(b"log", b"stdout"), True), SOCKET) +
+                   chunks(frame(msg(b"status", b"0")))),
+    "log_twice": (CAP_OUT, chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ) +
+                  chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ)),
+    "two_statuses": (0, chunks(frame(msg(b"status", b"0")) + frame(msg(b"status", b"7")))),
+    "bad_status": (0, chunks(frame(msg(b"status", b"256")))),
+    "status_with_fd": (0, chunks(frame(msg(b"status", b"0"), True), DEVNULL)),
+    "fd_bit_no_fd": (0, chunks(frame(msg(b"status", b"0"), True))),
+    "truncated": (0, chunks(frame(msg(b"status", b"0"))[:12])),
+    "huge": (0, chunks(struct.pack(">I", 0x7fffffff))),
+    "unknown_verb": (0, chunks(frame(msg(b"ready")))),
+    "undecodable": (0, chunks(frame(b"001;3:cmd,"))),
+    "eof_no_status": (CAP_OUT, b""),
+}
+
+cli = {
+    "help": [b"beambox", b"help"],
+    "version": [b"beambox", b"--version"],
+    "demo": [b"beambox", b"demo"],
+    "demo_extra": [b"beambox", b"demo", b"x"],
+    "exec": [b"beambox", b"exec", b"--", b"/bin/true", b"a"],
+    "exec_policy": [b"beambox", b"exec", b"--policy", b"p.policy", b"prog"],
+    "exec_policy_eq": [b"beambox", b"exec", b"--policy=p", b"--", b"prog", b"--policy"],
+    "exec_policy_twice": [b"beambox", b"exec", b"--policy=a", b"--policy", b"b", b"prog"],
+    "exec_missing": [b"beambox", b"exec", b"--policy"],
+    "exec_option": [b"beambox", b"exec", b"-x"],
+    "unknown": [b"beambox", b"nope"],
+    "empty": [b"beambox"],
+}
+
+
+def write(name, files):
+    d = os.path.join(here, name)
+    os.makedirs(d, exist_ok=True)
+    for k, v in files.items():
+        with open(os.path.join(d, k), "wb") as f:
+            f.write(v)
+
+
+write("remote_fuzz", {k: bytes([f]) + s for k, (f, s) in remote.items()})
+write("cli_args_fuzz", {k: b"\0".join(v) for k, v in cli.items()})

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile workers: a handler that turns on its parent. It finds its job
+ * channel among its fds (the one socket that is not the main socket, fd 3)
+ * and writes what no honest worker would: truncated frames, absurd lengths,
+ * headers promising fds that never come, hundreds of fds in one message,
+ * fds of every kind, statuses nobody asked for, nothing at all, one byte at
+ * a time, endless valid-looking frames; or it scribbles on the main socket.
+ *
+ * Every case must end the job with a clear error (-EPROTO or -ETIMEDOUT and
+ * a message saying what went wrong) within its timeout, never crash or hang
+ * the parent, never leak an fd (the count is checked after every test) or
+ * memory (the ASan build), and never hold up another worker: a well-behaved
+ * worker runs jobs from another thread all the while, and they must finish.
+ */
+#define _GNU_SOURCE
+#include "tests_common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <beambox/spawn.h>
+
+/* ---------------------------------------------------------------- handlers (run in the worker) */
+
+/* The job channel: the socket among this process's fds that is not the main socket (fd 3). */
+static int find_channel(void)
+{
+	for (int fd = 0; fd < 256; fd++) {
+		struct stat st;
+
+		if (fd != 3 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			return fd;
+	}
+	return -1;
+}
+
+static void put_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The encoded message {cmd: [verb, arg]}: "000;" then netstrings (src/data.c). */
+static const char *cmd_msg(char *out, size_t size, const char *verb, const char *arg)
+{
+	char list[128];
+
+	snprintf(list, sizeof(list), "%zu:%s,%zu:%s,", strlen(verb), verb, strlen(arg), arg);
+	snprintf(out, size, "000;3:cmd,%zu:%s,", strlen(list), list);
+	return out;
+}
+
+/* One beam frame: a big-endian header (top bit: an fd is attached) then the payload. */
+static size_t frame(char *out, const char *payload, bool fd_bit)
+{
+	size_t len = strlen(payload);
+	uint32_t h = (uint32_t)len | (fd_bit ? 0x80000000u : 0);
+
+	out[0] = (char)(h >> 24);
+	out[1] = (char)(h >> 16);
+	out[2] = (char)(h >> 8);
+	out[3] = (char)h;
+	memcpy(out + 4, payload, len);
+	return len + 4;
+}
+
+/* Sends buf with nfds fds (the array) attached to its first byte; returns sendmsg's result. */
+static ssize_t send_with_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(300 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+
+	if (nfds > 300)
+		return -1;
+	memset(&u, 0, sizeof(u));
+	if (nfds) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* An fd of the kind named, made in the worker (chan: the job channel); -1 if it cannot be. */
+static int make_fd(const char *kind, int chan)
+{
+	if (strcmp(kind, "dir") == 0) {
+		int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return fd >= 0 ? fd : open("/dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (strcmp(kind, "proc") == 0)
+		return open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (strcmp(kind, "memfd") == 0)
+		return memfd_create("hostile", MFD_CLOEXEC);
+	if (strcmp(kind, "main") == 0)
+		return 3;
+	if (strcmp(kind, "socket") == 0)
+		return fcntl(chan, F_DUPFD_CLOEXEC,
+			     0); /* the job channel itself (no socketpair here) */
+	return -1;
+}
+
+/*
+ * The hostile handler: arg 0 says what to do to the parent. It never returns
+ * normally where that would let the worker's own honest status follow: it
+ * waits to be killed (the parent must do that) or exits.
+ */
+static int h_hostile(bx_job *job, void *ctx)
+{
+	const char *how = bx_job_arg(job, 0);
+	const char *arg = bx_job_argc(job) > 1 ? bx_job_arg(job, 1) : "";
+	int ch = find_channel();
+	char buf[512], m[160];
+	size_t n;
+
+	(void)ctx;
+	if (ch < 0)
+		return 99; /* the parent sees status 99: the test fails, loudly */
+	if (strcmp(how, "truncated") == 0) {
+		/* A header promising 100 bytes, 10 of them, then the end of the stream. */
+		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+		buf[3] = 100;
+		put_all(ch, buf, 14);
+		shutdown(ch, SHUT_WR);
+	} else if (strcmp(how, "huge") == 0) {
+		/* 2^31 - 1 bytes promised, with and without the fd bit. */
+		put_all(ch, strcmp(arg, "fd") == 0 ? "\xff\xff\xff\xf0" : "\x7f\xff\xff\xff", 4);
+	} else if (strcmp(how, "fd_promised") == 0) {
+		/* A well-formed frame whose header says an fd is attached; none is. */
+		n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdout"), true);
+		put_all(ch, buf, n);
+	} else if (strcmp(how, "many_fds") == 0) {
+		/* As many fds as the kernel takes in one message (SCM_MAX_FD, 253; 300 first). */
+		int fds[300];
+
+		for (size_t i = 0; i < 300; i++)
+			fds[i] = 0;
+		n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdout"), true);
+		if (send_with_fds(ch, buf, n, fds, 300) < 0 &&
+		    send_with_fds(ch, buf, n, fds, 253) < 0)
+			return 98;
+	} else if (strcmp(how, "fd_kind") == 0) {
+		/* A status frame (which takes no fd), carrying an fd of the kind named. */
+		int fd = make_fd(arg, ch);
+
+		if (fd < 0)
+			return 97;
+		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), true);
+		if (send_with_fds(ch, buf, n, &fd, 1) < 0)
+			return 96;
+	} else if (strcmp(how, "extra_status") == 0) {
+		/* A status, then answers to jobs nobody asked for, in one write. */
+		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+		n += frame(buf + n, cmd_msg(m, sizeof(m), "status", "7"), false);
+		n += frame(buf + n, cmd_msg(m, sizeof(m), "status", "255"), false);
+		put_all(ch, buf, n);
+	} else if (strcmp(how, "silent") == 0) {
+		/* Nothing at all. */
+	} else if (strcmp(how, "slow") == 0) {
+		/* Valid error frames, one byte every 50 ms, for ever. */
+		n = frame(buf, cmd_msg(m, sizeof(m), "error", "slowly"), false);
+		for (size_t i = 0;; i = (i + 1) % n) {
+			put_all(ch, buf + i, 1);
+			sleep_ms(50);
+		}
+	} else if (strcmp(how, "flood") == 0) {
+		/* Valid-looking error frames as fast as the parent takes them, for ever. */
+		size_t one = frame(buf, cmd_msg(m, sizeof(m), "error", "flooded"), false);
+
+		for (n = one; n + one <= sizeof(buf); n += one)
+			memcpy(buf + n, buf, one);
+		for (;;)
+			put_all(ch, buf, n);
+	} else if (strcmp(how, "main_garbage") == 0) {
+		/* Garbage on the main socket, which the parent stops reading after ready. */
+		static const char junk[] = "\x7f\xff\xff\xffgarbage on the main socket";
+		char frames[128];
+		int fd = make_fd("dir", ch);
+
+		put_all(3, junk, sizeof(junk) - 1);
+		/* And a request-shaped frame with an fd, as if the worker asked the parent for a
+		 * job. */
+		n = frame(frames, cmd_msg(m, sizeof(m), "echo", "hi"), true);
+		if (fd >= 0)
+			send_with_fds(3, frames, n, &fd, 1);
+		bx_job_printf(job, "scribbled\n");
+		return 0; /* an honest status: the job itself succeeds */
+	} else {
+		return 95;
+	}
+	for (;;)
+		pause();
+}
+
+static int h_echo(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_printf(job, "%s\n", bx_job_argc(job) ? bx_job_arg(job, 0) : "");
+	return 0;
+}
+
+static int install(bx_engine *eng, void *ctx)
+{
+	int r;
+
+	(void)ctx;
+	r = bx_engine_register(eng, "hostile", h_hostile, NULL);
+	if (r == 0)
+		r = bx_engine_register(eng, "echo", h_echo, NULL);
+	return r;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bx_worker *spawn_or_fail(void)
+{
+	bx_worker *w = NULL;
+	bx_spawn_opts opts;
+	bx_error err;
+
+	bx_test_spawn_opts(&opts);
+	if (bx_spawn(&opts, &w, &err) < 0)
+		fail_msg("bx_spawn: %s", err.text);
+	return w;
+}
+
+/* Runs one echo job on w; 0 if it answered as it should. */
+static int echo_once(bx_worker *w, const char *word)
+{
+	char want[64];
+	bx_job *job = NULL;
+	bx_error err;
+	int ok;
+
+	snprintf(want, sizeof(want), "%s\n", word);
+	if (bx_job_new(bx_worker_engine(w), "echo", &job) < 0)
+		return -1;
+	bx_job_set_timeout(job, 10000);
+	ok = bx_job_add_arg(job, word) == 0 && bx_job_capture_stdout(job, 64) == 0 &&
+	     bx_job_run(job, &err) == 0 && strcmp(bx_job_output(job, 1, NULL, NULL), want) == 0;
+	bx_job_free(job);
+	return ok ? 0 : -1;
+}
+
+/* A well-behaved worker's jobs, run from another thread while the hostile one misbehaves. */
+struct bystander {
+	bx_worker *w;
+	pthread_t th;
+	int jobs;	 /* how many to run */
+	int done;	 /* how many answered correctly */
+	int failures;	 /* how many did not */
+	int64_t done_at; /* when the last one finished */
+};
+
+static void *bystander_main(void *p)
+{
+	struct bystander *b = p;
+
+	for (int i = 0; i < b->jobs; i++) {
+		char word[32];
+
+		snprintf(word, sizeof(word), "bystander-%d", i);
+		if (echo_once(b->w, word) == 0)
+			b->done++;
+		else
+			b->failures++;
+	}
+	b->done_at = now_ms();
+	return NULL;
+}
+
+struct expect {
+	int code;	  /* bx_job_run's result */
+	const char *what; /* a substring of the error text */
+	int timeout_ms;	  /* the hostile job's timeout */
+	bool stuck;	  /* the hostile job can only end by its timeout */
+	bool killed;	  /* the parent must have killed the worker */
+};
+
+/*
+ * Runs "hostile how arg" on a fresh worker while a well-behaved worker runs
+ * jobs from another thread; checks the result, the message, the time taken,
+ * and that the bystander was never held up. Frees both workers.
+ */
+static void run_hostile(const char *how, const char *arg, const struct expect *x)
+{
+	struct bystander b = {.jobs = x->stuck ? 20 : 5};
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	int64_t start, end;
+	int r;
+
+	b.w = spawn_or_fail();
+	assert_int_equal(pthread_create(&b.th, NULL, bystander_main, &b), 0);
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hostile", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, how), 0);
+	if (arg)
+		assert_int_equal(bx_job_add_arg(job, arg), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 4096), 0);
+	bx_job_set_timeout(job, x->timeout_ms);
+	bx_error_clear(&err);
+	start = now_ms();
+	r = bx_job_run(job, &err);
+	end = now_ms();
+	bx_job_free(job);
+
+	pthread_join(b.th, NULL);
+	print_message("%s %s: %d '%s' after %lld ms; bystander %d/%d done\n", how, arg ? arg : "",
+		      r, err.text, (long long)(end - start), b.done, b.jobs);
+	if (r != x->code || !strstr(err.text, x->what))
+		fail_msg("%s %s: got %d '%s', want %d '%s'", how, arg ? arg : "", r, err.text,
+			 x->code, x->what);
+	if (x->killed)
+		assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	/* Ended on time: never later than the timeout plus a loose 5 s. */
+	assert_true(end - start <= x->timeout_ms + 5000);
+	if (x->stuck)
+		assert_true(end - start >= x->timeout_ms);
+	/* The other worker was never held up. */
+	assert_int_equal(b.failures, 0);
+	assert_int_equal(b.done, b.jobs);
+	if (x->stuck)
+		assert_true(b.done_at <= end);
+	bx_worker_free(b.w);
+	bx_worker_free(w);
+}
+
+/* No child process may be left (running or zombie) after a test. */
+static void assert_no_children(void)
+{
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static int setup(void **state)
+{
+	return bx_test_fd_setup(state);
+}
+
+static int teardown(void **state)
+{
+	assert_no_children();
+	return bx_test_fd_teardown(state);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_truncated_frame(void **state)
+{
+	const struct expect x = {-EPROTO, "job channel", 10000, false, true};
+	(void)state;
+	run_hostile("truncated", NULL, &x);
+}
+
+static void test_huge_length(void **state)
+{
+	const struct expect x = {-EPROTO, "job channel", 10000, false, true};
+	(void)state;
+	run_hostile("huge", NULL, &x);
+	run_hostile("huge", "fd", &x);
+}
+
+static void test_fd_promised_none_sent(void **state)
+{
+	const struct expect x = {-EPROTO, "job channel", 10000, false, true};
+	(void)state;
+	run_hostile("fd_promised", NULL, &x);
+}
+
+static void test_hundreds_of_fds(void **state)
+{
+	const struct expect x = {-EPROTO, "job channel", 10000, false, true};
+	(void)state;
+	run_hostile("many_fds", NULL, &x);
+}
+
+static void test_fds_of_every_kind(void **state)
+{
+	static const char *const kinds[] = {"dir", "socket", "main", "proc", "memfd"};
+	const struct expect x = {-EPROTO, "unexpected 'status' (1 args, with an fd)", 10000, false,
+				 true};
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		run_hostile("fd_kind", kinds[i], &x);
+}
+
+static void test_unasked_statuses(void **state)
+{
+	const struct expect x = {-EPROTO, "frame after the status", 10000, false, true};
+	(void)state;
+	run_hostile("extra_status", NULL, &x);
+}
+
+static void test_never_answers(void **state)
+{
+	const struct expect x = {-ETIMEDOUT, "timed out after 1500 ms", 1500, true, true};
+	(void)state;
+	run_hostile("silent", NULL, &x);
+}
+
+static void test_one_byte_at_a_time(void **state)
+{
+	const struct expect x = {-ETIMEDOUT, "timed out after 1500 ms", 1500, true, true};
+	(void)state;
+	run_hostile("slow", NULL, &x);
+}
+
+static void test_flood_of_valid_frames(void **state)
+{
+	const struct expect x = {-ETIMEDOUT, "timed out after 1500 ms", 1500, true, true};
+	(void)state;
+	run_hostile("flood", NULL, &x);
+}
+
+/* Garbage on the main socket: this job and the next either work or fail cleanly. */
+static void test_garbage_on_main_socket(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	int r;
+	(void)state;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hostile", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "main_garbage"), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
+	bx_job_set_timeout(job, 10000);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "scribbled\n");
+	bx_job_free(job);
+	/* The parent never reads the main socket after ready: the next jobs still work. */
+	for (int i = 0; i < 3; i++) {
+		r = echo_once(w, "after");
+		assert_int_equal(r, 0);
+	}
+	bx_worker_free(w);
+}
+
+int main(void)
+{
+	/* First thing: in a worker this never returns. */
+	bx_spawn_init(install, NULL);
+
+	/* The first spawn makes the sealed copy every later worker starts from: before any fd
+	 * count. */
+	bx_worker *warm = NULL;
+	bx_spawn_opts opts;
+	bx_error err;
+	bx_test_spawn_opts(&opts);
+	if (bx_spawn(&opts, &warm, &err) < 0) {
+		fprintf(stderr, "bx_spawn: %s\n", err.text);
+		return 1;
+	}
+	bx_worker_free(warm);
+
+	const struct CMUnitTest tests[] = {
+	    T(test_truncated_frame),	   T(test_huge_length),
+	    T(test_fd_promised_none_sent), T(test_hundreds_of_fds),
+	    T(test_fds_of_every_kind),	   T(test_unasked_statuses),
+	    T(test_never_answers),	   T(test_one_byte_at_a_time),
+	    T(test_flood_of_valid_frames), T(test_garbage_on_main_socket),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
