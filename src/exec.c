@@ -122,8 +122,9 @@ static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], ch
 	}
 }
 
-BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
-			    bx_error *err)
+/* bx_exec_confined, with learn_sock >= 0 for bx_exec_learn (see confine.h). */
+int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
+			      int learn_sock, bx_error *err)
 {
 	struct bx_policy *own = NULL;
 	struct bx_confine_report rep;
@@ -150,6 +151,7 @@ BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, ch
 	    .keep_fds = {fd, -1},
 	    .exec_fd = fd,
 	    .bpf_fd = -1,
+	    .learn_sock = learn_sock,
 	    .monitor_exits_on_signal = true,
 	};
 	r = bx_confine_self(policy, &opts, &rep, err);
@@ -167,6 +169,12 @@ BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, ch
 	r = -errno;
 	free_env(envp);
 	return bx_fail(err, r, STAGE_EXEC, "execveat(%.200s): %s", prog, strerror(-r));
+}
+
+BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
+			    bx_error *err)
+{
+	return bx_exec_confined_learning(policy, prog, argv, -1, err);
 }
 
 BX_API int bx_exec_status_for(int ret, const bx_error *err)

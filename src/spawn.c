@@ -158,6 +158,7 @@ static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, char *wh
 	    .keep_fds = {BX_SPAWN_BEAM_FD, -1},
 	    .exec_fd = -1,
 	    .bpf_fd = -1,
+	    .learn_sock = -1,
 	};
 	struct bx_confine_report rep;
 	bx_error err;

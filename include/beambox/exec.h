@@ -6,6 +6,8 @@
 #ifndef BEAMBOX_EXEC_H
 #define BEAMBOX_EXEC_H
 
+#include <stdio.h>
+
 #include <beambox/common.h>
 
 #ifdef __cplusplus
@@ -31,6 +33,20 @@ struct bx_policy;
  */
 BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
 			    bx_error *err);
+
+/*
+ * Learning a policy: runs prog confined by base's settings (namespaces,
+ * view, limits, landlock), but under a filter that lets every syscall
+ * through (the deny list's excepted) and reports it to this process through
+ * a seccomp user-notification listener. When the program is done, writes to
+ * out a policy in the policy-file syntax: base's settings and exactly the
+ * syscalls seen, grouped and commented. A learned policy is a starting point
+ * to review, not a verdict: it knows only the paths this run took.
+ * *status receives the program's exit status as beambox exec reports it.
+ * Returns 0, or -errno with err saying what failed.
+ */
+BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *const argv[],
+			 FILE *out, int *status, bx_error *err);
 
 /* The exit status for a bx_exec_confined failure: 127 not found, 126 cannot run, 125 otherwise. */
 BX_API int bx_exec_status_for(int ret, const bx_error *err);

@@ -19,6 +19,9 @@ const char *bx_cli_usage(void)
 	       "  policy check FILE...   validate policy files (file:line:col errors)\n"
 	       "  policy show FILE       the resolved policy and its filter in pseudo-code\n"
 	       "  policy groups          the named syscall groups and what they hold\n"
+	       "  policy learn --policy BASE [-o FILE] -- PROG [ARGS...]\n"
+	       "             run PROG under BASE's sandbox, recording every syscall, and print\n"
+	       "             a policy allowing exactly those (a starting point to review)\n"
 	       "  version    print the version\n"
 	       "  help       print this text\n";
 }
@@ -39,11 +42,15 @@ static int check_bounds(int argc, char *const argv[], bx_error *err)
 	return 0;
 }
 
-/* exec [--policy FILE | --policy=FILE] [--] PROG [ARGS...] */
-static int parse_exec(int argc, char *const argv[], struct bx_cli_args *out, bx_error *err)
+/*
+ * exec [--policy FILE | --policy=FILE] [--] PROG [ARGS...]
+ * policy learn --policy BASE [-o FILE] [--] PROG [ARGS...]   (from index `first`)
+ */
+static int parse_exec(int argc, char *const argv[], int first, enum bx_cli_command command,
+		      struct bx_cli_args *out, bx_error *err)
 {
-	struct bx_cli_args a = {.command = BX_CLI_EXEC};
-	int i = 2;
+	struct bx_cli_args a = {.command = command};
+	int i = first;
 
 	while (i < argc) {
 		const char *s = argv[i];
@@ -61,6 +68,15 @@ static int parse_exec(int argc, char *const argv[], struct bx_cli_args *out, bx_
 			i += 2;
 			continue;
 		}
+		if (command == BX_CLI_POLICY_LEARN && strcmp(s, "-o") == 0) {
+			if (i + 1 >= argc || !*argv[i + 1])
+				return bx_fail(err, -EINVAL, (size_t)i, "-o needs a FILE");
+			if (a.output)
+				return bx_fail(err, -EINVAL, (size_t)i, "-o given twice");
+			a.output = argv[i + 1];
+			i += 2;
+			continue;
+		}
 		if (strncmp(s, "--policy=", 9) == 0) {
 			if (a.policy)
 				return bx_fail(err, -EINVAL, (size_t)i, "--policy given twice");
@@ -69,13 +85,18 @@ static int parse_exec(int argc, char *const argv[], struct bx_cli_args *out, bx_
 			continue;
 		}
 		if (s[0] == '-')
-			return bx_fail(err, -EINVAL, (size_t)i, "exec: unknown option '%.64s'", s);
+			return bx_fail(err, -EINVAL, (size_t)i, "%s: unknown option '%.64s'",
+				       command == BX_CLI_EXEC ? "exec" : "policy learn", s);
 		break;
 	}
 	if (a.policy && !*a.policy)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "--policy needs a non-empty FILE");
+	if (command == BX_CLI_POLICY_LEARN && !a.policy)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "policy learn: --policy BASE is required");
 	if (i >= argc)
-		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "exec: missing PROG");
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "%s: missing PROG",
+			       command == BX_CLI_EXEC ? "exec" : "policy learn");
 	a.prog_argc = argc - i;
 	a.prog_argv = argv + i;
 	*out = a;
@@ -89,7 +110,10 @@ static int parse_policy(int argc, char *const argv[], struct bx_cli_args *out, b
 	const char *sub = argc > 2 ? argv[2] : NULL;
 
 	if (!sub)
-		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "policy: missing check, show or groups");
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "policy: missing check, show, groups or learn");
+	if (strcmp(sub, "learn") == 0)
+		return parse_exec(argc, argv, 3, BX_CLI_POLICY_LEARN, out, err);
 	for (int i = 3; i < argc; i++)
 		if (argv[i][0] == '-')
 			return bx_fail(err, -EINVAL, (size_t)i, "policy %s: unknown option '%.64s'",
@@ -134,7 +158,7 @@ int bx_cli_parse(int argc, char *const argv[], struct bx_cli_args *out, bx_error
 	else if (strcmp(cmd, "demo") == 0)
 		a.command = BX_CLI_DEMO;
 	else if (strcmp(cmd, "exec") == 0)
-		return parse_exec(argc, argv, out, err);
+		return parse_exec(argc, argv, 2, BX_CLI_EXEC, out, err);
 	else if (strcmp(cmd, "policy") == 0)
 		return parse_policy(argc, argv, out, err);
 	else

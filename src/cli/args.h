@@ -21,6 +21,7 @@ enum bx_cli_command {
 	BX_CLI_POLICY_CHECK,
 	BX_CLI_POLICY_SHOW,
 	BX_CLI_POLICY_GROUPS,
+	BX_CLI_POLICY_LEARN,
 };
 
 struct bx_cli_args {
@@ -29,6 +30,8 @@ struct bx_cli_args {
 	const char *policy;	/* --policy FILE, or NULL */
 	int prog_argc;		/* >= 1 for exec */
 	char *const *prog_argv; /* PROG ARGS..., NULL-terminated (points into argv) */
+	/* policy learn: -o FILE, or NULL for stdout (policy and prog_argv as for exec) */
+	const char *output;
 	/* policy check FILE... / policy show FILE */
 	int nfiles;
 	char *const *files;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* beambox CLI: parse, dispatch, print. Everything else lives in the library. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include <beambox/exec.h>
@@ -34,6 +36,41 @@ static int run_exec(const struct bx_cli_args *args)
 	bx_policy_free(policy);
 	fprintf(stderr, "beambox: exec: %s\n", err.text);
 	return bx_exec_status_for(r, &err);
+}
+
+static int run_learn(const struct bx_cli_args *args)
+{
+	struct bx_policy *base = NULL;
+	FILE *out = stdout;
+	bx_error err;
+	int status = 0, r;
+
+	bx_error_clear(&err);
+	r = bx_policy_load_file(args->policy, &base, &err);
+	if (r < 0) {
+		fprintf(stderr, "beambox: policy learn: %s\n", err.text);
+		return 2;
+	}
+	if (args->output) {
+		out = fopen(args->output, "we");
+		if (!out) {
+			fprintf(stderr, "beambox: policy learn: %s: %m\n", args->output);
+			bx_policy_free(base);
+			return 2;
+		}
+	}
+	r = bx_exec_learn(base, args->prog_argv[0], args->prog_argv, out, &status, &err);
+	bx_policy_free(base);
+	if (out != stdout && fclose(out) != 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		fprintf(stderr, "beambox: policy learn: %s\n",
+			err.text[0] ? err.text : strerror(-r));
+		return 1;
+	}
+	fprintf(stderr, "beambox: policy learn: the program exited with status %d%s%s\n", status,
+		args->output ? "; policy written to " : "", args->output ? args->output : "");
+	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -70,6 +107,8 @@ int main(int argc, char *argv[])
 		return bx_cli_policy_show(args.files[0], stdout, stderr);
 	case BX_CLI_POLICY_GROUPS:
 		return bx_cli_policy_groups(stdout);
+	case BX_CLI_POLICY_LEARN:
+		return run_learn(&args);
 	}
 	return 2;
 }

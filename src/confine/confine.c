@@ -12,7 +12,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "confine/seccomp.h"
@@ -52,6 +58,79 @@ static int step_privs(struct bx_confine_report *rep, bx_error *err)
 	return 0;
 }
 
+/* Sends fd over sock with SCM_RIGHTS. */
+static int send_fd(int sock, int fd)
+{
+	char byte = 'L';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.buf,
+			   .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	memset(&ctl, 0, sizeof(ctl));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/*
+ * Step 8 when learning: every syscall goes to the supervisor (which lets it
+ * continue and records it), except the deny list's, which are refused as
+ * always; only the hand-over of the listener itself is allowed outright.
+ */
+static int step_seccomp_learn(const struct bx_confine_opts *o, struct bx_confine_report *rep,
+			      bx_error *err)
+{
+	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd};
+	struct bx_policy *learn = calloc(1, sizeof(*learn));
+	struct bx_bpf bpf = {0};
+	struct sock_fprog prog;
+	int listener, r;
+
+	if (!learn)
+		return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "seccomp (learn): out of memory");
+	learn->default_action = SCMP_ACT_NOTIFY;
+	for (int i = 0; i < 2; i++) {
+		struct bx_sc_rule *rule = &learn->rules[learn->nrules++];
+
+		strcpy(rule->name, i == 0 ? "sendmsg" : "close");
+		rule->action = SCMP_ACT_ALLOW;
+		rule->nclauses = 1;
+		rule->clauses[0].ncmp = 1;
+		rule->clauses[0].cmp[0] =
+		    (struct bx_sc_cmp){.arg = 0, .op = BX_SC_EQ, .value = (uint64_t)o->learn_sock};
+	}
+	r = bx_seccomp_compile(learn, &extra, &bpf, err);
+	free(learn);
+	if (r < 0)
+		return r;
+	prog.len = (unsigned short)bpf.len;
+	prog.filter = bpf.insns;
+	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	bx_bpf_free(&bpf);
+	if (listener < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET,
+			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %m");
+	r = send_fd(o->learn_sock, listener);
+	/* From here on every call but those on learn_sock waits for the supervisor. */
+	close(listener);
+	close(o->learn_sock);
+	if (r < 0)
+		return bx_fail(err, r, BX_NO_OFFSET, "seccomp (learn): sending the listener: %s",
+			       strerror(-r));
+	bx_report_add(rep, "seccomp: learning (every call reported to the supervisor)");
+	return 0;
+}
+
 /* Step 8: the syscall filter, loaded last so that every step above could still run. */
 static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts *o,
 			struct bx_confine_report *rep, bx_error *err)
@@ -60,6 +139,8 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 	struct bx_bpf bpf = {0};
 	int r;
 
+	if (o->learn_sock >= 0)
+		return step_seccomp_learn(o, rep, err);
 	if (o->bpf_fd >= 0)
 		r = bx_seccomp_import_fd(o->bpf_fd, &bpf, err);
 	else

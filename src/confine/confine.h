@@ -36,6 +36,13 @@ struct bx_confine_opts {
 	 * status says so; true (`beambox exec`) exits with 128+N, as shells do.
 	 */
 	bool monitor_exits_on_signal;
+	/*
+	 * Learning (`beambox policy learn`): >= 0 is a unix socket to a
+	 * supervisor. Step 8 then loads a filter that hands every syscall (but
+	 * the deny list's) to the supervisor through a seccomp user-notification
+	 * listener, sent over this socket, instead of the policy's rules.
+	 */
+	int learn_sock;
 };
 
 /* What was applied: one "step: detail" line each, for logs and bx_worker_report. */

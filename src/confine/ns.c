@@ -41,7 +41,7 @@ static bool is_kept(const struct bx_confine_opts *o, int fd)
 	for (size_t i = 0; i < sizeof(o->keep_fds) / sizeof(o->keep_fds[0]); i++)
 		if (o->keep_fds[i] == fd)
 			return true;
-	return fd == o->bpf_fd;
+	return fd == o->bpf_fd || fd == o->learn_sock;
 }
 
 /* Step 1: close every fd but 0-2 and the kept ones, then check /proc/self/fd agrees. */

@@ -58,6 +58,21 @@ int bx_policy_read_embedded(void *ctx, const char *path, char **text, size_t *le
 	return bx_fail(err, -ENOENT, BX_NO_OFFSET, "%.200s: not an embedded policy", path);
 }
 
+void bx_policy_adjust_for_build(struct bx_policy *p)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || BX_HAS_ASAN
+	/*
+	 * ASan and TSan reserve terabytes of shadow memory: an address-space
+	 * limit would break every worker of a sanitizer build, whatever policy
+	 * it runs under (BX_HAS_ASAN covers clang's TSan too).
+	 */
+	p->rlimits[RLIMIT_AS].set = false;
+	p->rlimits[RLIMIT_AS].value = 0;
+#else
+	(void)p;
+#endif
+}
+
 int bx_policy_default(struct bx_policy **out)
 {
 	static const struct bx_policy_parse_opts opts = {.include = bx_policy_read_embedded};
@@ -73,14 +88,6 @@ int bx_policy_default(struct bx_policy **out)
 	free(text);
 	if (r < 0)
 		return r;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || BX_HAS_ASAN
-	/*
-	 * ASan and TSan reserve terabytes of shadow: an address-space limit
-	 * would break sanitizer builds (BX_HAS_ASAN covers clang's TSan too).
-	 */
-	p->rlimits[RLIMIT_AS].set = false;
-	p->rlimits[RLIMIT_AS].value = 0;
-#endif
 	*out = p;
 	return 0;
 }

@@ -1590,8 +1590,10 @@ int bx_policy_parse(const char *name, const char *text, size_t len,
 		if (r == 0)
 			r = check_whole(ps, name);
 	}
-	if (r == 0)
+	if (r == 0) {
+		bx_policy_adjust_for_build(ps->p);
 		*out = bx_steal_ptr(&ps->p);
+	}
 	bx_policy_free(ps->p);
 	free(ps->mentions);
 	free(ps->buf_a);

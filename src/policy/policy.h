@@ -175,6 +175,12 @@ int bx_policy_load_file(const char *path, struct bx_policy **out, bx_error *err)
 int bx_policy_read_file(void *ctx, const char *path, char **text, size_t *len, bx_error *err)
     __attribute__((warn_unused_result));
 
+/*
+ * What this build of beambox cannot honour and drops from every parsed
+ * policy: in sanitizer builds, the address-space limit.
+ */
+void bx_policy_adjust_for_build(struct bx_policy *p);
+
 /* Allocates the built-in strict default, parsed from the embedded policies/default.policy. */
 int bx_policy_default(struct bx_policy **out) __attribute__((warn_unused_result));
 void bx_policy_free(struct bx_policy *p);
