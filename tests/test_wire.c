@@ -8,6 +8,7 @@
 #include "tests_common.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -205,6 +206,108 @@ static void test_bad_hellos(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- beambox/1, both sides in process
+ */
+
+static int h_echo(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < bx_job_argc(job); i++)
+		bx_job_printf(job, "%s%s", i ? " " : "", bx_job_arg(job, i));
+	bx_job_printf(job, "\n");
+	return 0;
+}
+
+static int h_cat(bx_job *job, void *ctx)
+{
+	char buf[4096];
+	ssize_t n;
+
+	(void)ctx;
+	while ((n = read(bx_job_stdin(job), buf, sizeof(buf))) > 0)
+		if (write(bx_job_stdout(job), buf, (size_t)n) != n)
+			return 1;
+	bx_job_eprintf(job, "done\n");
+	return n < 0 ? 1 : 0;
+}
+
+struct server {
+	bx_beam *b;
+	bx_engine *eng;
+	int result;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct server *s = arg;
+
+	s->result = bx_remote_serve(s->b, s->eng);
+	return NULL;
+}
+
+/*
+ * The proxy and the receive loop of beambox/1 (fds passed on the job
+ * channel, no log pipes), each in its own thread of this process: what a
+ * real worker runs where coverage and sanitizers see less.
+ */
+static void test_beambox_protocol_in_process(void **state)
+{
+	struct bx_remote_peer peer = {.exit_fd = -1, .takes_fds = 1};
+	struct server srv = {0};
+	bx_beam *main_p;
+	bx_engine *proxy = NULL;
+	pthread_t th;
+	bx_job *job = NULL;
+	bx_error err;
+	size_t len = 0;
+	(void)state;
+
+	beam_pair(&main_p, &srv.b);
+	assert_int_equal(bx_engine_new(&srv.eng), 0);
+	assert_int_equal(bx_engine_register(srv.eng, "echo", h_echo, NULL), 0);
+	assert_int_equal(bx_engine_register(srv.eng, "cat", h_cat, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, serve_thread, &srv), 0);
+	assert_int_equal(bx_remote_proxy_new(main_p, &peer, &proxy), 0);
+
+	assert_int_equal(bx_job_new(proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "passed"), 0);
+	assert_int_equal(bx_job_add_arg(job, "fds"), 0);
+	assert_int_equal(bx_job_add_env(job, "K", "v"), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, &len, NULL), "passed fds\n");
+	bx_job_free(job);
+
+	assert_int_equal(bx_job_new(proxy, "cat", &job), 0);
+	assert_int_equal(bx_job_set_stdin_buf(job, "through a memfd", 15), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "through a memfd");
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "done\n");
+	bx_job_free(job);
+
+	assert_int_equal(bx_job_new(proxy, "nosuch", &job), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 127);
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "nosuch: command not found\n");
+	bx_job_free(job);
+
+	/* The proxy forwards "commands" too: the worker knows its names. */
+	assert_int_equal(bx_job_new(proxy, "commands", &job), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "cat\ncommands\necho\n");
+	bx_job_free(job);
+
+	bx_remote_proxy_free(proxy);
+	bx_beam_free(main_p); /* the loop sees EOF and returns 0 */
+	pthread_join(th, NULL);
+	assert_int_equal(srv.result, 0);
+	bx_engine_free(srv.eng);
+	bx_beam_free(srv.b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +315,7 @@ int main(void)
 	    bx_fd_test(test_policy_message_refusals),
 	    bx_fd_test(test_hello_round_trip),
 	    bx_fd_test(test_bad_hellos),
+	    bx_fd_test(test_beambox_protocol_in_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
