@@ -768,6 +768,90 @@ static void test_complement_exact(void **state)
 	}
 }
 
+/*
+ * Short inline policies, one per parser path: numbers in every base and
+ * unit, each refusal of the expression grammar, and fallbacks of every
+ * comparison. Valid ones must also compile.
+ */
+static void test_inline_snippets(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *err; /* NULL: valid */
+	} cases[] = {
+	    {"read: arg0 == -1\n", NULL},
+	    {"read: arg0 == 017 || arg0 == 0xAF || arg0 == 0xaf\n", NULL},
+	    {"read: arg0 < 5; return EPERM\n", NULL},
+	    {"read: arg1 >= 7; return EIO\n", NULL},
+	    {"read: arg0 <= 2 && arg1 > 3; return EBADF\n", NULL},
+	    {"read: arg0 > 2 || arg1 < 3; return EBADF\n", NULL},
+	    {"read: arg0 in ~(PROT_READ|PROT_WRITE)\n", NULL},
+	    {"[policy]\nrlimit.fsize = 1K\nrlimit.as = 1T\n[syscalls]\nread: 1\n", NULL},
+	    {"read: arg0 == 0x1g\n", "t:1:"},
+	    {"read: arg0 == 09\n", "t:1:"},
+	    {"read: arg0 == -0x8000000000000001\n", "t:1:"},
+	    {"read: arg0 == ||\n", "t:1:"},
+	    {"read: arg0 in ~~1\n", "double complement"},
+	    {"read: arg0 in ~\n", "missing constant"},
+	    {"read: arg0 == ((((((((((((((((((((((((((((((((1))))))))))))))))))))))))))))))))\n",
+	     "nested too deep"},
+	    {"read: arg0 == 1;\n", "missing action"},
+	    {"read: return\n", "missing errno"},
+	    {"read: trace\n", "t:1:"},
+	    {"read: arg0\n", "missing operator"},
+	    {"read: arg0 ==\n", "missing constant"},
+	    {"read: arg0 <> 1\n", "t:1:"},
+	    {"read: arg0 == 1 &&\n", "missing comparison"},
+	    {"{read, 5}: 1\n", "t:1:8: unknown syscall '5'"},
+	    {"{read: 1\n", "t:1:"},
+	    {"{read, nosuch_call}: 1\n", "unknown syscall"},
+	    {"5: 1\n", "t:1:1: unknown syscall '5'"},
+	    {"{read,,}: 1\n", "t:1:"},
+	    {": 1\n", "t:1:"},
+	    {"read 1\n", "t:1:"},
+	    {"read:\n", "missing filter"},
+	    {"[policy]\nuid = 99999999999999999999\n", "t:2:"},
+	    {"[policy]\nrlimit.fsize = 1Q\n", "t:2:"},
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bx_policy *p = NULL;
+		bx_error err;
+		int r;
+
+		bx_error_clear(&err);
+		r = bx_policy_parse("t", cases[i].text, strlen(cases[i].text), NULL, &p, &err);
+		if (!cases[i].err) {
+			struct bx_bpf bpf = {0};
+
+			if (r < 0) {
+				print_error("case %zu refused: %s\n", i, err.text);
+				bad++;
+				continue;
+			}
+			if (bx_seccomp_compile(p, NULL, &bpf, &err) < 0) {
+				print_error("case %zu does not compile: %s\n", i, err.text);
+				bad++;
+			}
+			bx_bpf_free(&bpf);
+			bx_policy_free(p);
+			continue;
+		}
+		if (r >= 0) {
+			print_error("case %zu accepted: %s", i, cases[i].text);
+			bx_policy_free(p);
+			bad++;
+		} else if (!strstr(err.text, cases[i].err)) {
+			print_error("case %zu: '%s' does not say '%s'\n", i, err.text,
+				    cases[i].err);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +866,7 @@ int main(void)
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_complement_exact),
+	    cmocka_unit_test(test_inline_snippets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
