@@ -637,6 +637,9 @@ BX_API void bx_worker_free(bx_worker *w)
 			bx_ignore(bx_worker_wait(w, -1, NULL));
 		}
 		close(w->pidfd);
+		/* Where cgroups are delegated, the worker made a leaf: it is empty now. */
+		if (w->report && strstr(w->report, "cgroup: leaf"))
+			bx_cgroup_leaf_remove(w->pid);
 	}
 	pthread_mutex_destroy(&w->lock);
 	free(w->report);

@@ -66,4 +66,11 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opt
 		    struct bx_confine_report *report, bx_error *err)
     __attribute__((warn_unused_result));
 
+/*
+ * Removes the cgroup leaf that step 4 made for the process pid (named after
+ * it, under the cgroup this process is in), once that process and its
+ * children have exited. Best effort: there is nothing to do if there is none.
+ */
+void bx_cgroup_leaf_remove(pid_t pid);
+
 #endif

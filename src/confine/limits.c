@@ -180,3 +180,19 @@ int bx_step_cgroup(const struct bx_policy *p, struct bx_confine_report *rep, bx_
 		      (unsigned long long)p->cgroup_pids_max);
 	return 0;
 }
+
+void bx_cgroup_leaf_remove(pid_t pid)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+
+	if (own_cgroup_dir(dir, sizeof(dir)) < 0)
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s/beambox-%d", dir, (int)pid) >= sizeof(path))
+		return;
+	/* The namespace's last processes may still be on their way out: EBUSY for a moment. */
+	for (int i = 0; i < 40; i++) {
+		if (rmdir(path) == 0 || errno != EBUSY)
+			return;
+		usleep(5000);
+	}
+}
