@@ -852,6 +852,31 @@ static void test_inline_snippets(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * Regression: libseccomp 2.5.4 merged this rule set wrongly when the
+ * fallback rules were added after the allow rules (KILL where EIO is due,
+ * reproduced with libseccomp alone). seccomp.c now adds fallbacks first.
+ */
+static void test_libseccomp_merge_regression(void **state)
+{
+	static const char text[] =
+	    "getpid: arg2 == 0x48a5faf24a9dcec9 || arg1 > 0x30b113930b84c31c && arg2 >= 0xa && "
+	    "arg0 != 0x5074904f8a2b324d; return EIO\n";
+	static const uint64_t eio_args[6] = {0x5074904f8a2b324eULL, 0, 0x5074904f8a2b324cULL};
+	static const uint64_t allow_args[6] = {0, 0, 0x48a5faf24a9dcec9ULL};
+	struct bx_policy *p = NULL;
+	struct bx_bpf bpf = {0};
+	bx_error err;
+	(void)state;
+
+	assert_int_equal(bx_policy_parse("t", text, strlen(text), NULL, &p, &err), 0);
+	compile(p, &bpf);
+	assert_int_equal(sim(&bpf, AUDIT_ARCH_X86_64, SYS_getpid, eio_args), SCMP_ACT_ERRNO(EIO));
+	assert_int_equal(sim(&bpf, AUDIT_ARCH_X86_64, SYS_getpid, allow_args), SCMP_ACT_ALLOW);
+	bx_bpf_free(&bpf);
+	bx_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -867,6 +892,7 @@ int main(void)
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_complement_exact),
 	    cmocka_unit_test(test_inline_snippets),
+	    cmocka_unit_test(test_libseccomp_merge_regression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
