@@ -69,6 +69,9 @@ static int make_key(const struct bx_policy *p, struct keybuf *k)
 
 		put_str(k, r->name, sizeof(r->name));
 		put(k, &r->action, sizeof(r->action));
+		/* bx_seccomp_compile adds derived (fallback) rules first: order is part of the key.
+		 */
+		put(k, &r->derived, sizeof(r->derived));
 		put(k, &r->nclauses, sizeof(r->nclauses));
 		for (size_t c = 0; c < r->nclauses && c < BX_SC_CLAUSES_MAX; c++) {
 			const struct bx_sc_clause *cl = &r->clauses[c];

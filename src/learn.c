@@ -248,6 +248,9 @@ BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *c
 		goto out;
 	}
 	r = supervise(listener, pidfd, seen, err);
+	/* Without a supervisor the program would wait on its next syscall forever. */
+	if (r < 0)
+		kill(child, SIGKILL);
 	waitpid(child, &wstatus, 0);
 	if (r < 0)
 		goto out;
