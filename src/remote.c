@@ -429,22 +429,29 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 		uint64_t st;
 
 		if (bx_parse_u64(cmd[1].p, cmd[1].len, 255, &st) < 0) {
-			r = job_error(jr, -EPROTO, true, "worker sent a bad status '%.16s'",
-				      cmd[1].p);
+			char shown[72];
+
+			r = job_error(
+			    jr, -EPROTO, true, "worker sent a bad status '%s'",
+			    bx_printable(cmd[1].p, cmd[1].len, 16, 0, shown, sizeof(shown)));
 			goto out;
 		}
 		jr->status_seen = true;
 		jr->status = (int)st;
 		r = 0;
 	} else if (bytes_eq(&cmd[0], "error") && n == 2 && f->fd < 0) {
-		snprintf(jr->worker_error, sizeof(jr->worker_error), "%.200s", cmd[1].p);
+		bx_printable(cmd[1].p, cmd[1].len, 200, 0, jr->worker_error,
+			     sizeof(jr->worker_error));
 		r = 0;
 	} else if (bytes_eq(&cmd[0], "log") && n == 2 && f->fd >= 0) {
 		int i = stream_index(&cmd[1]);
 
 		if (i < 0 || jr->log_seen[i] || jr->rem->peer.takes_fds) {
-			r = job_error(jr, -EPROTO, true, "unexpected 'log %.16s' from worker",
-				      cmd[1].p);
+			char shown[72];
+
+			r = job_error(
+			    jr, -EPROTO, true, "unexpected 'log %s' from worker",
+			    bx_printable(cmd[1].p, cmd[1].len, 16, 0, shown, sizeof(shown)));
 			goto out;
 		}
 		jr->log_seen[i] = true;
@@ -469,8 +476,11 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 				jr->out[i].dst = s->fd;
 		}
 	} else {
-		r = job_error(jr, -EPROTO, true, "unexpected '%.16s' (%zu args%s) from worker",
-			      cmd[0].p, n - 1, f->fd >= 0 ? ", with an fd" : ", no fd");
+		char shown[72];
+
+		r = job_error(jr, -EPROTO, true, "unexpected '%s' (%zu args%s) from worker",
+			      bx_printable(cmd[0].p, cmd[0].len, 16, 0, shown, sizeof(shown)),
+			      n - 1, f->fd >= 0 ? ", with an fd" : ", no fd");
 	}
 out:
 	bx_msg_free(m);
@@ -879,7 +889,10 @@ int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error 
 	if (bx_msg_get(m, "cmd", &cmd, &n) < 0 || n < 1) {
 		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "the worker's hello has no cmd");
 	} else if (bytes_eq(&cmd[0], "error") && n == 2) {
-		r = bx_fail(err, -ECHILD, BX_NO_OFFSET, "%.200s", cmd[1].p);
+		char shown[BX_ERROR_TEXT_MAX];
+
+		r = bx_fail(err, -ECHILD, BX_NO_OFFSET, "%s",
+			    bx_printable(cmd[1].p, cmd[1].len, 200, 0, shown, sizeof(shown)));
 	} else if (bytes_eq(&cmd[0], "ready") && n == 1) {
 		memset(hello, 0, sizeof(*hello));
 		hello->takes_fds =
@@ -893,15 +906,14 @@ int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error 
 		hello->pid = (pid_t)pid;
 		hello->namespaces = (uint32_t)ns;
 		if (bx_msg_get_one(m, "report", &report) == 0)
-			snprintf(hello->report, sizeof(hello->report), "%.*s",
-				 (int)(report.len < sizeof(hello->report)
-					   ? report.len
-					   : sizeof(hello->report) - 1),
-				 report.p);
+			bx_printable(report.p, report.len, sizeof(hello->report), 1, hello->report,
+				     sizeof(hello->report));
 		r = 0;
 	} else {
-		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "unexpected hello '%.16s' from the worker",
-			    cmd[0].p);
+		char shown[72];
+
+		r = bx_fail(err, -EPROTO, BX_NO_OFFSET, "unexpected hello '%s' from the worker",
+			    bx_printable(cmd[0].p, cmd[0].len, 16, 0, shown, sizeof(shown)));
 	}
 out:
 	bx_msg_free(m);

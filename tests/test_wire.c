@@ -156,6 +156,12 @@ static void test_hello_round_trip(void **state)
 	assert_int_equal(bx_remote_read_hello(p, &in, &err), -ECHILD);
 	assert_string_equal(err.text, "fs: mount(proc): Operation not permitted");
 
+	/* A worker's words cannot drive the caller's terminal: control bytes come back escaped. */
+	assert_int_equal(bx_remote_send_setup_error(w, "\x1b]0;owned\x07\x1b[2J"), 0);
+	assert_int_equal(bx_remote_read_hello(p, &in, &err), -ECHILD);
+	assert_string_equal(err.text, "\\x1b]0;owned\\x07\\x1b[2J");
+	assert_null(strchr(err.text, 0x1b));
+
 	/* EOF instead of a hello. */
 	bx_beam_free(w);
 	assert_int_equal(bx_remote_read_hello(p, &in, &err), -EPIPE);

@@ -53,3 +53,27 @@ void bx_log(enum bx_log_level level, const char *fmt, ...)
 	log_fn(level, buf, log_ctx);
 	errno = saved_errno;
 }
+
+const char *bx_printable(const void *p, size_t len, size_t max, int keep_newlines, char *out,
+			 size_t outlen)
+{
+	const unsigned char *in = p;
+	size_t o = 0;
+
+	if (!outlen)
+		return out;
+	for (size_t i = 0; i < len && i < max; i++) {
+		unsigned char ch = in[i];
+		int plain =
+		    (ch >= 0x20 && ch < 0x7f && ch != '\\') || (keep_newlines && ch == '\n');
+
+		if (o + (plain ? 1 : 4) >= outlen)
+			break;
+		if (plain)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}

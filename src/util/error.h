@@ -23,6 +23,15 @@ int bx_fail(bx_error *err, int code, size_t offset, const char *fmt, ...)
 #define bx_fail(err, code, ...) ((void)bx_fail(err, code, __VA_ARGS__), (code))
 #endif
 
+/*
+ * Copies at most max bytes of untrusted p[0..len) into out as printable
+ * ASCII, so that text from a worker cannot drive the caller's terminal:
+ * every other byte (and '\\') becomes \xNN; newlines are kept when
+ * keep_newlines. out is always NUL-terminated (truncated to fit). Returns out.
+ */
+const char *bx_printable(const void *p, size_t len, size_t max, int keep_newlines, char *out,
+			 size_t outlen);
+
 void bx_log(enum bx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
