@@ -129,6 +129,7 @@ static void add_bind(struct bx_policy *p, const char *src, const char *dst, bool
 	b->dst = strdup(dst);
 	b->rw = rw;
 	b->optional = false;
+	b->exec = !rw; /* the parser's default */
 	assert_non_null(b->src);
 	assert_non_null(b->dst);
 }
@@ -273,6 +274,7 @@ static void planted_source(const char *target, bool rw)
 	w = try_spawn(p, &err);
 	if (w) {
 		assert_int_equal(run(w, &err, &out, "probe", "/conf/etc/passwd", NULL), 0);
+		bx_worker_free(w);
 		fail_msg("run 2 served with /conf -> %s: /conf/etc/passwd %s", target, out);
 	}
 	if (!strstr(err.text, "fs: bind source") || !strstr(err.text, "/conf") ||
@@ -400,8 +402,8 @@ int main(void)
 	bx_worker_free(warm);
 
 	const struct CMUnitTest tests[] = {
-	    T(test_planted_symlink_to_oldroot),	 T(test_planted_symlink_to_root),
-	    T(test_planted_symlink_rw),		 T(test_planted_symlink_destination),
+	    T(test_planted_symlink_to_oldroot), T(test_planted_symlink_to_root),
+	    T(test_planted_symlink_rw),		T(test_planted_symlink_destination),
 	    T(test_author_symlinks_followed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
