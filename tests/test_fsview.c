@@ -29,6 +29,7 @@
 
 #include <beambox/spawn.h>
 
+#include "attacks.h"
 #include "policy/policy.h"
 
 extern char **environ;
@@ -91,15 +92,56 @@ static int h_write(bx_job *job, void *ctx)
 	return 0;
 }
 
+/* W^X attacks through files in arg0 (a writable directory) and /dev/zero. */
+static int h_wx(bx_job *job, void *ctx)
+{
+	char out[1024] = "";
+
+	(void)ctx;
+	bx_attack_wx(bx_job_arg(job, 0), out, sizeof(out));
+	bx_job_printf(job, "%s", out);
+	return 0;
+}
+
+static int h_memfd(bx_job *job, void *ctx)
+{
+	char out[256] = "";
+
+	(void)ctx;
+	bx_attack_memfd(out, sizeof(out));
+	bx_job_printf(job, "%s", out);
+	return 0;
+}
+
+/* Writes into /dev and / (both read-only), and through /dev/null (a device: fine). */
+static int h_dev_write(bx_job *job, void *ctx)
+{
+	int fd;
+
+	(void)ctx;
+	report(job, "dev_create", fd = open("/dev/evil", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	if (fd >= 0)
+		close(fd);
+	report(job, "dev_mkdir", mkdir("/dev/evil.d", 0700));
+	report(job, "dev_symlink", symlink("/tmp", "/dev/shm"));
+	report(job, "root_create", fd = open("/evil", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	if (fd >= 0)
+		close(fd);
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	report(job, "null_write", fd < 0 ? -1 : write(fd, "x", 1));
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 static int install(bx_engine *eng, void *ctx)
 {
 	static const struct {
 		const char *name;
 		bx_handler_fn fn;
 	} table[] = {
-	    {"plant", h_plant},
-	    {"probe", h_probe},
-	    {"write", h_write},
+	    {"plant", h_plant}, {"probe", h_probe}, {"write", h_write},
+	    {"wx", h_wx},	{"memfd", h_memfd}, {"dev_write", h_dev_write},
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -187,12 +229,12 @@ static void expect_job(const struct bx_policy *p, const char *name, const char *
 	char *out = NULL;
 	int r = run(w, &err, &out, name, arg0, arg1);
 
+	bx_worker_free(w);
 	if (r != 0)
 		fail_msg("%s: %d %s", name, r, err.text);
 	if (strcmp(out, want) != 0)
 		fail_msg("%s %s:\n got: %s\nwant: %s", name, arg0 ? arg0 : "", out, want);
 	free(out);
-	bx_worker_free(w);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -393,6 +435,186 @@ static void test_author_symlinks_followed(void **state)
 	bx_policy_free(p);
 }
 
+/* ---------------------------------------------------------------- `beambox exec` */
+
+struct result {
+	int status; /* exit status, or 128+N */
+	char out[4096];
+	char err[4096];
+};
+
+static void read_all(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+}
+
+/* Runs `beambox exec --policy POLICY -- wx_probe MODE`, stdin /dev/null. */
+static void run_probe(struct result *res, const char *policy_file, const char *mode)
+{
+	char policy[512];
+	const char *argv[] = {BX_CLI_PATH, "exec",	"--policy", policy,
+			      "--",	   BX_WX_PROBE, mode,	    NULL};
+	int out[2], err[2];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+
+	snprintf(policy, sizeof(policy), "%s/../../policies/%s", BX_TEST_DATA_DIR, policy_file);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	assert_int_equal(posix_spawn(&pid, BX_CLI_PATH, &fa, NULL, (char *const *)argv, environ),
+			 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(err[1]);
+	read_all(out[0], res->out, sizeof(res->out));
+	read_all(err[0], res->err, sizeof(res->err));
+	close(out[0]);
+	close(err[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ---------------------------------------------------------------- #11 6: W^X */
+
+/* Every attempt at executable memory from a writable file fails with EPERM (noexec). */
+#define WX_DENIED                                                                                  \
+	"create=OK\nmap_read=OK\nmap_exec=EPERM\nmap_rwx_shared=EPERM\nmap_zero_rwx=EPERM\n"
+
+static void test_wx_tmp_default_policy(void **state)
+{
+	(void)state;
+	expect_job(NULL, "wx", "/tmp", NULL, WX_DENIED);
+}
+
+/* untrusted.policy's filter refuses anonymous executable memory; the mounts do the rest. */
+static void test_wx_untrusted_policy(void **state)
+{
+	struct result res;
+	(void)state;
+
+	run_probe(&res, "untrusted.policy", "wx");
+	if (res.status != 0 || strcmp(res.out, WX_DENIED) != 0)
+		fail_msg("status %d\nstdout: %s\nstderr: %s", res.status, res.out, res.err);
+}
+
+/* rw binds are noexec unless the policy says `exec`. */
+static void test_wx_rw_binds(void **state)
+{
+	char share[128];
+	struct bx_policy *p = default_policy();
+	(void)state;
+
+	make_share(share, sizeof(share), "wx");
+	add_bind(p, share, "/data", true);
+	expect_job(p, "wx", "/data", NULL, WX_DENIED);
+	p->binds[p->nbinds - 1].exec = true;
+	expect_job(p, "wx", "/data", NULL,
+		   "create=OK\nmap_read=OK\nmap_exec=OK\nran\nmap_rwx_shared=OK\nran\n"
+		   "map_zero_rwx=EPERM\n");
+	rm_rf(share);
+	bx_policy_free(p);
+}
+
+/* `bind = ... exec|noexec`: rw defaults to noexec, ro to exec; each token once. */
+static void test_bind_exec_option(void **state)
+{
+	static const char text[] = "[policy]\nnamespaces = user mount\n"
+				   "bind = /a /b rw exec\nbind = /c rw\nbind = /d ro noexec\n"
+				   "bind = /e\n";
+	static const char bad[] = "[policy]\nnamespaces = user mount\nbind = /a rw exec noexec\n";
+	struct bx_policy *p = NULL;
+	bx_error err;
+	(void)state;
+
+	if (bx_policy_parse("t.policy", text, strlen(text), NULL, &p, &err) < 0)
+		fail_msg("%s", err.text);
+	assert_int_equal(p->nbinds, 4);
+	assert_true(p->binds[0].exec);
+	assert_false(p->binds[1].exec);
+	assert_false(p->binds[2].exec);
+	assert_true(p->binds[3].exec);
+	bx_policy_free(p);
+	p = NULL;
+	assert_int_equal(bx_policy_parse("bad.policy", bad, strlen(bad), NULL, &p, &err), -EINVAL);
+	assert_non_null(strstr(err.text, "bad.policy:3:"));
+	assert_non_null(strstr(err.text, "noexec"));
+	assert_null(p);
+}
+
+/* ---------------------------------------------------------------- #11 10: mount order, /dev */
+
+static void test_bind_under_tmp_visible(void **state)
+{
+	struct bx_policy *p = default_policy();
+	(void)state;
+
+	add_bind(p, "/usr/include", "/tmp/inc", false);
+	add_bind(p, "/usr/share", "/dev/share", false);
+	expect_job(p, "probe", "/tmp/inc/stdio.h", NULL, "read=OK\n");
+	expect_job(p, "probe", "/dev/share", NULL, "read=OK\n");
+	bx_policy_free(p);
+}
+
+/* A bind that would hide (or be hidden by) /tmp, /dev or /proc is refused, naming both. */
+static void test_bind_collision_refused(void **state)
+{
+	static const struct {
+		const char *dst;
+		const char *why;
+	} cases[] = {
+	    {"/tmp", "would collide with the private /tmp"},
+	    {"/dev", "would collide with the private /dev"},
+	    {"/dev/null", "would collide with a device node of the private /dev"},
+	    {"/dev/fd", "would collide with a symlink of the private /dev"},
+	    {"/proc", "would collide with the fresh /proc"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bx_policy *p = default_policy();
+		bx_worker *w;
+		bx_error err;
+
+		add_bind(p, "/usr/include", cases[i].dst, false);
+		w = try_spawn(p, &err);
+		if (w)
+			bx_worker_free(w);
+		if (w || !strstr(err.text, cases[i].why) || !strstr(err.text, cases[i].dst))
+			fail_msg("bind to %s: want a refusal '%s', got: %s", cases[i].dst,
+				 cases[i].why, w ? "a worker" : err.text);
+		bx_policy_free(p);
+	}
+	/* Without a private /tmp, a bind may be /tmp. */
+	struct bx_policy *p = default_policy();
+	p->tmp_size = 0;
+	add_bind(p, "/usr/include", "/tmp", false);
+	expect_job(p, "probe", "/tmp/stdio.h", NULL, "read=OK\n");
+	bx_policy_free(p);
+}
+
+/* /dev and / are read-only without landlock too (the lock-down covers every mount). */
+static void test_dev_readonly_without_landlock(void **state)
+{
+	struct bx_policy *p = default_policy();
+	(void)state;
+
+	p->landlock = BX_NEED_OFF;
+	assert_int_equal(bx_policy_allow(p, "symlink"), 0);
+	expect_job(p, "dev_write", NULL, NULL,
+		   "dev_create=EROFS\ndev_mkdir=EROFS\ndev_symlink=EROFS\nroot_create=EROFS\n"
+		   "null_write=OK\n");
+	bx_policy_free(p);
+}
+
 int main(void)
 {
 	bx_spawn_init(install, NULL);
@@ -404,7 +626,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_planted_symlink_to_oldroot), T(test_planted_symlink_to_root),
 	    T(test_planted_symlink_rw),		T(test_planted_symlink_destination),
-	    T(test_author_symlinks_followed),
+	    T(test_author_symlinks_followed),	T(test_wx_tmp_default_policy),
+	    T(test_wx_untrusted_policy),	T(test_wx_rw_binds),
+	    T(test_bind_exec_option),		T(test_bind_under_tmp_visible),
+	    T(test_bind_collision_refused),	T(test_dev_readonly_without_landlock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
