@@ -29,6 +29,8 @@
 
 #include <beambox/spawn.h>
 
+#include <seccomp.h>
+
 #include "attacks.h"
 #include "policy/policy.h"
 
@@ -134,14 +136,39 @@ static int h_dev_write(bx_job *job, void *ctx)
 	return 0;
 }
 
+/* Forks until refused; as pid 1, kills and reaps them all. */
+static int h_forkbomb(bx_job *job, void *ctx)
+{
+	int made = 0, err = 0;
+
+	(void)ctx;
+	for (int i = 0; i < 10000; i++) {
+		pid_t p = fork();
+		if (p < 0) {
+			err = errno;
+			break;
+		}
+		if (p == 0) {
+			pause();
+			_exit(0);
+		}
+		made++;
+	}
+	kill(-1, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+	bx_job_printf(job, "fork=%s made=%d\n", err ? ename(err) : "OK", made);
+	return 0;
+}
+
 static int install(bx_engine *eng, void *ctx)
 {
 	static const struct {
 		const char *name;
 		bx_handler_fn fn;
 	} table[] = {
-	    {"plant", h_plant}, {"probe", h_probe}, {"write", h_write},
-	    {"wx", h_wx},	{"memfd", h_memfd}, {"dev_write", h_dev_write},
+	    {"plant", h_plant}, {"probe", h_probe},	    {"write", h_write},	      {"wx", h_wx},
+	    {"memfd", h_memfd}, {"dev_write", h_dev_write}, {"forkbomb", h_forkbomb},
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -615,6 +642,205 @@ static void test_dev_readonly_without_landlock(void **state)
 	bx_policy_free(p);
 }
 
+/* ---------------------------------------------------------------- #11 8: memory bounds */
+
+/* Lets p's workers call memfd_create (the shipped policies refuse it). */
+static void allow_memfd(struct bx_policy *p)
+{
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (strcmp(p->rules[i].name, "memfd_create") == 0) {
+			p->rules[i].action = SCMP_ACT_ALLOW;
+			return;
+		}
+	}
+	assert_int_equal(bx_policy_allow(p, "memfd_create"), 0);
+}
+
+/* The leaf's directory on disk for the hierarchy line of /proc/PID/cgroup that has ctl. */
+static bool leaf_dir_of(pid_t pid, const char *ctl, char *dir, size_t len)
+{
+	char path[64], line[512], want[32];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	snprintf(want, sizeof(want), ",%s,", ctl);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		char ctls[128];
+
+		if (!c2 || !strstr(c2, "/beambox-"))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(ctls, sizeof(ctls), ",%.*s,", (int)(c2 - c1 - 1), c1 + 1);
+		if (c2 == c1 + 1) /* v2 */
+			found = snprintf(dir, len, "/sys/fs/cgroup%s%s",
+					 exists("/sys/fs/cgroup/unified") ? "/unified" : "",
+					 c2 + 1) < (int)len;
+		else if (strstr(ctls, want))
+			found = snprintf(dir, len, "/sys/fs/cgroup/%s%s", ctl, c2 + 1) < (int)len;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The first line of dir/name, or "(errno name)". */
+static void read_line(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(buf, len, "(%s)", ename(errno));
+		return;
+	}
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/*
+ * Spawns under p; when no cgroup leaf could be made for it, skips with the
+ * worker's reason (an unprivileged parent without a delegated cgroup v2
+ * subtree), except as root, where a leaf is required of this machine.
+ */
+static bx_worker *spawn_in_leaf(const struct bx_policy *p)
+{
+	bx_worker *w = spawn_with(p);
+	const char *rep = bx_worker_report(w), *line = strstr(rep, "cgroup:");
+	char why[300];
+
+	if (strstr(rep, "cgroup: leaf with"))
+		return w;
+	snprintf(why, sizeof(why), "%.*s", line ? (int)strcspn(line, "\n") : 0, line ? line : "");
+	bx_worker_free(w);
+	if (geteuid() == 0)
+		fail_msg("a root parent got no cgroup leaf: %s", why);
+	bx_test_skip("no cgroup leaf for an unprivileged parent here (needs a delegated cgroup "
+		     "v2 subtree): %s",
+		     why);
+	return NULL;
+}
+
+/* The leaf (v1 memory + pids here, v2 where delegated): made, joined, limits, removed. */
+static void test_cgroup_leaf(void **state)
+{
+	struct bx_policy *p = default_policy();
+	char mem[512], pids[512], mem_max[64] = "", pids_max[64] = "";
+	bool v2, in_mem, in_pids, said;
+	bx_worker *w;
+	(void)state;
+
+	w = spawn_in_leaf(p);
+	if (!w) {
+		bx_policy_free(p);
+		return;
+	}
+	/* From outside: the serving process is in the leaf, and the leaf holds the limits. */
+	in_mem = leaf_dir_of(bx_worker_serving_pid(w), "memory", mem, sizeof(mem));
+	in_pids = leaf_dir_of(bx_worker_serving_pid(w), "pids", pids, sizeof(pids));
+	v2 = in_mem && in_pids && strcmp(mem, pids) == 0;
+	if (in_mem)
+		read_line(mem, v2 ? "memory.max" : "memory.limit_in_bytes", mem_max,
+			  sizeof(mem_max));
+	if (in_pids)
+		read_line(pids, "pids.max", pids_max, sizeof(pids_max));
+	said = strstr(bx_worker_report(w), v2 ? "(cgroup v2)" : "(cgroup v1)") != NULL;
+	bx_worker_free(w);
+	bx_policy_free(p);
+	if (!in_mem || !in_pids)
+		fail_msg("the serving process is not in a beambox leaf (memory %d, pids %d)",
+			 in_mem, in_pids);
+	assert_string_equal(mem_max, "536870912");
+	assert_string_equal(pids_max, "64");
+	assert_true(said);
+	/* Reaped: the leaf is gone. */
+	if (exists(mem) || exists(pids))
+		fail_msg("leaf left behind: %s %s", exists(mem) ? mem : "",
+			 exists(pids) ? pids : "");
+}
+
+/* The pids controller alone bounds a fork bomb (no RLIMIT_NPROC). */
+static void test_cgroup_pids_bound(void **state)
+{
+	struct bx_policy *p = default_policy();
+	bx_worker *w;
+	bx_error err;
+	char *out = NULL;
+	int made = -1;
+	(void)state;
+
+	p->rlimits[RLIMIT_NPROC].set = false;
+	p->cgroup_pids_max = 8;
+	w = spawn_in_leaf(p);
+	if (!w) {
+		bx_policy_free(p);
+		return;
+	}
+	assert_int_equal(run(w, &err, &out, "forkbomb", NULL, NULL), 0);
+	bx_worker_free(w);
+	if (sscanf(out, "fork=EAGAIN made=%d", &made) != 1 || made >= 8)
+		fail_msg("want fork=EAGAIN before 8 processes, got %s", out);
+	free(out);
+	bx_policy_free(p);
+}
+
+/*
+ * The memory controller bounds memfd pages, which RLIMIT_AS does not see:
+ * the 40 x 60 MiB attack, with memfd_create allowed, under a 128 MiB leaf.
+ */
+static void test_cgroup_memory_bounds_memfd(void **state)
+{
+	struct bx_policy *p = default_policy();
+	bx_worker *w;
+	bx_error err;
+	char *out = NULL, want[96];
+	unsigned held = 0;
+	int r;
+	(void)state;
+
+	allow_memfd(p);
+	p->cgroup_memory_max = 128u << 20;
+	w = spawn_in_leaf(p);
+	if (!w) {
+		bx_policy_free(p);
+		return;
+	}
+	r = run(w, &err, &out, "memfd", NULL, NULL);
+	snprintf(want, sizeof(want), "worker %d killed by signal 9 (SIGKILL)",
+		 (int)bx_worker_pid(w));
+	bx_worker_free(w);
+	/* The cgroup's OOM killer ends it, or (v2 without an OOM kill) a write fails. */
+	if (!(r == -ECHILD && strstr(err.text, want)) &&
+	    !(r == 0 &&
+	      sscanf(strstr(out, "held=") ? strstr(out, "held=") : "", "held=%uMiB", &held) == 1 &&
+	      strncmp(out, "memfd=OK", 8) != 0 && held <= 128))
+		fail_msg("want the worker OOM-killed or the attack stopped by 128 MiB, got %d %s "
+			 "%s",
+			 r, err.text, out);
+	print_message("memfd attack under a 128 MiB leaf: %s\n", r == 0 ? out : err.text);
+	free(out);
+	bx_policy_free(p);
+}
+
+/* Without any cgroup: the default policy refuses memfd_create, untrusted kills it. */
+static void test_memfd_refused_by_policies(void **state)
+{
+	struct result res;
+	(void)state;
+
+	expect_job(NULL, "memfd", NULL, NULL, "memfd=EPERM\nheld=0MiB\n");
+	run_probe(&res, "untrusted.policy", "memfd");
+	if (res.status != 128 + SIGSYS)
+		fail_msg("untrusted: status %d (want %d, SIGSYS)\nstdout: %s\nstderr: %s",
+			 res.status, 128 + SIGSYS, res.out, res.err);
+}
+
 int main(void)
 {
 	bx_spawn_init(install, NULL);
@@ -624,12 +850,22 @@ int main(void)
 	bx_worker_free(warm);
 
 	const struct CMUnitTest tests[] = {
-	    T(test_planted_symlink_to_oldroot), T(test_planted_symlink_to_root),
-	    T(test_planted_symlink_rw),		T(test_planted_symlink_destination),
-	    T(test_author_symlinks_followed),	T(test_wx_tmp_default_policy),
-	    T(test_wx_untrusted_policy),	T(test_wx_rw_binds),
-	    T(test_bind_exec_option),		T(test_bind_under_tmp_visible),
-	    T(test_bind_collision_refused),	T(test_dev_readonly_without_landlock),
+	    T(test_planted_symlink_to_oldroot),
+	    T(test_planted_symlink_to_root),
+	    T(test_planted_symlink_rw),
+	    T(test_planted_symlink_destination),
+	    T(test_author_symlinks_followed),
+	    T(test_wx_tmp_default_policy),
+	    T(test_wx_untrusted_policy),
+	    T(test_wx_rw_binds),
+	    T(test_bind_exec_option),
+	    T(test_bind_under_tmp_visible),
+	    T(test_bind_collision_refused),
+	    T(test_dev_readonly_without_landlock),
+	    T(test_cgroup_leaf),
+	    T(test_cgroup_pids_bound),
+	    T(test_cgroup_memory_bounds_memfd),
+	    T(test_memfd_refused_by_policies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
