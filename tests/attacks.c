@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static void add(char *out, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void add(char *out, size_t len, const char *fmt, ...)
 {
 	size_t used = strlen(out);
 	va_list ap;

@@ -260,7 +260,7 @@ static int open_sources(const struct bx_policy *p, int oldroot, int *src,
 			struct bx_confine_report *rep, bx_error *err)
 {
 	struct rw_dirs rw = {0};
-	size_t order[BX_POLICY_BINDS_MAX], n = 0;
+	size_t order[BX_POLICY_BINDS_MAX] = {0}, n = 0;
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < p->nbinds; i++) {
@@ -603,7 +603,7 @@ static int build(const struct bx_policy *p, bool with_proc, int oldroot, int *sr
 	static const char *const root_opts[] = {"mode=0755", "size=1m", NULL};
 	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY | ATTR_LOCKED};
 	_cleanup_fd_ int root = -1, dev = -1;
-	size_t order[BX_POLICY_BINDS_MAX];
+	size_t order[BX_POLICY_BINDS_MAX] = {0};
 	bool system_done = false;
 	int r;
 

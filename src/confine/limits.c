@@ -150,7 +150,7 @@ static int cgroup_dir_on_disk(const char *ctl, const char *cgpath, char *out, si
 	if (!f)
 		return -errno;
 	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
-		char *field[5], *sep = strstr(line, " - "), *save = NULL, *fstype, *opts;
+		char *field[5] = {0}, *sep = strstr(line, " - "), *save = NULL, *fstype, *opts;
 		size_t rootlen;
 
 		if (!sep)
