@@ -68,6 +68,7 @@ struct bx_worker {
 	int exit_status;
 	pid_t serving_pid; /* the confined process (pid 1 of its namespace), as we see it */
 	char *report;
+	struct bx_cgroup_leaf cgroup; /* made here, joined by the child, removed once reaped */
 };
 
 static bool init_called;
@@ -285,6 +286,7 @@ static void make_exe_copy(void)
 /* ================================================================ starting a worker */
 
 struct child_plan {
+	const struct bx_cgroup_leaf *cgroup;
 	int exe_fd;
 	int sock;
 	int devnull;
@@ -394,6 +396,9 @@ static __attribute__((noreturn)) void child_exec(const struct child_plan *p)
 			sigaction(sig, &sa, NULL);
 		}
 	}
+	/* Into the worker's cgroup leaf, while still the parent's credentials. */
+	if (bx_cgroup_leaf_join(p->cgroup) < 0)
+		goto fail;
 	if (setsid() < 0)
 		goto fail;
 	if (child_identity_and_userns(p) < 0)
@@ -637,10 +642,9 @@ BX_API void bx_worker_free(bx_worker *w)
 			bx_ignore(bx_worker_wait(w, -1, NULL));
 		}
 		close(w->pidfd);
-		/* Where cgroups are delegated, the worker made a leaf: it is empty now. */
-		if (w->report && strstr(w->report, "cgroup: leaf"))
-			bx_cgroup_leaf_remove(w->pid);
 	}
+	/* Reaped (or never started): its cgroup leaf is empty now. */
+	bx_cgroup_leaf_remove(&w->cgroup);
 	pthread_mutex_destroy(&w->lock);
 	free(w->report);
 	free(w);
@@ -898,6 +902,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		goto fail;
 	}
 	w->pidfd = -1;
+	bx_cgroup_leaf_init(&w->cgroup);
 	pthread_mutex_init(&w->lock, NULL);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -925,6 +930,13 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		    "the policy asks for uid/gid 0; a worker never runs as root on the host");
 		goto fail;
 	}
+	/* The worker's cgroup leaf (v1 or v2), where this process may make one. */
+	r = policy->cgroup != BX_NEED_OFF ? bx_cgroup_leaf_make(policy, &w->cgroup) : 0;
+	if (r < 0 && policy->cgroup == BX_NEED_REQUIRED) {
+		r = bx_fail(err, r, BX_NO_OFFSET, "cgroup (required): no leaf: %s", w->cgroup.why);
+		goto fail;
+	}
+	plan.cgroup = &w->cgroup;
 	snprintf(plan.uid_map, sizeof(plan.uid_map), "%u %u 1\n", (unsigned)plan.uid,
 		 (unsigned)plan.uid);
 	snprintf(plan.gid_map, sizeof(plan.gid_map), "%u %u 1\n", (unsigned)plan.gid,

@@ -162,8 +162,10 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 		    struct bx_confine_report *rep, bx_error *err)
 {
+	_cleanup_view_ struct bx_view view; /* what step 3 mounted, for step 7 */
 	int r;
 
+	bx_view_init(&view);
 	memset(rep, 0, sizeof(*rep));
 	rep->host_pid = getpid();
 
@@ -184,7 +186,7 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (r < 0)
 		return r;
 	/* 3. filesystem view: a tmpfs root with only the binds, then pivot_root. */
-	r = bx_step_fsview(p, rep, err);
+	r = bx_step_fsview(p, rep, &view, err);
 	if (r < 0)
 		return r;
 	/* 4b. rlimits (core dumps always off). */
@@ -200,9 +202,10 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (r < 0)
 		return r;
 	/* 7. landlock: the filesystem again, as a second layer, plus scopes. */
-	r = bx_step_landlock(p, o, rep, err);
+	r = bx_step_landlock(p, o, &view, rep, err);
 	if (r < 0)
 		return r;
+	bx_view_release(&view); /* before the filter, which may not allow close */
 	/* 8. seccomp, last. */
 	return step_seccomp(p, o, rep, err);
 }

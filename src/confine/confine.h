@@ -7,6 +7,7 @@
 #ifndef BX_CONFINE_H
 #define BX_CONFINE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,10 +68,39 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opt
     __attribute__((warn_unused_result));
 
 /*
- * Removes the cgroup leaf that step 4 made for the process pid (named after
- * it, under the cgroup this process is in), once that process and its
- * children have exited. Best effort: there is nothing to do if there is none.
+ * A cgroup leaf made by the parent for one worker (see limits.c): a directory
+ * per hierarchy that holds one of the policy's controllers (cgroup v2, or the
+ * v1 memory and pids hierarchies), named beambox-<parent pid>-<n>, with the
+ * policy's limits, under the cgroups the parent is in.
  */
-void bx_cgroup_leaf_remove(pid_t pid);
+#define BX_CGROUP_DIRS_MAX 3
+struct bx_cgroup_leaf {
+	bool made;
+	size_t ndirs;
+	int parent_fd[BX_CGROUP_DIRS_MAX]; /* the directory each leaf was made in */
+	int procs_fd[BX_CGROUP_DIRS_MAX];  /* each leaf's cgroup.procs, open for writing */
+	char name[48];
+	char why[PATH_MAX / 8]; /* why none was made */
+};
+
+/* Marks l as holding nothing. */
+void bx_cgroup_leaf_init(struct bx_cgroup_leaf *l);
+/*
+ * In the parent, before the worker exists: makes the leaf for policy p (its
+ * cgroup.memory and cgroup.pids). Returns 0, or -errno with l->why saying why
+ * not (for example: not root on a cgroup v1 host, v2 not delegated).
+ */
+int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
+    __attribute__((warn_unused_result));
+/*
+ * In the worker-to-be, first thing after clone (async-signal-safe: write(2)
+ * only): moves the calling process into the leaf. 0 also when none was made.
+ */
+int bx_cgroup_leaf_join(const struct bx_cgroup_leaf *l) __attribute__((warn_unused_result));
+/*
+ * In the parent, once the worker is reaped: removes the leaf (retrying while
+ * the namespace's last processes leave it) and closes its fds.
+ */
+void bx_cgroup_leaf_remove(struct bx_cgroup_leaf *l);
 
 #endif

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Step 7: landlock, a second layer over the filesystem view: even if a
- * mount were misconfigured, only the bound paths (and /tmp, the three /dev
- * nodes, /proc) are reachable, with write access only where the policy says
- * rw. Where the ABI has them, TCP bind/connect are refused and abstract unix
- * sockets and signals are scoped to the sandbox.
+ * mount were misconfigured, only what the view step mounted (the binds, /tmp,
+ * the three /dev nodes, /proc; given as the fds that step opened, not as
+ * paths looked up again) is reachable, with write access only where the
+ * policy says rw and execution only where it allows exec. Where the ABI has them, TCP bind/connect
+ * are refused and abstract unix sockets and signals are scoped to the sandbox.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -77,27 +78,19 @@ static uint64_t fs_handled_for_abi(int abi)
 	return all;
 }
 
-/* Adds "path and beneath may do access" (masked to what the ruleset handles and the file type
- * allows). */
-static int allow_path(int ruleset, const char *path, int fd_or_minus1, uint64_t access,
-		      uint64_t handled, bx_error *err)
+/*
+ * Adds "fd and beneath may do access" (masked to what the ruleset handles and
+ * the file type allows). fd is one the view step opened on what it mounted,
+ * never a path looked up again here; what names it in messages.
+ */
+static int allow_fd(int ruleset, const char *what, int fd, uint64_t access, uint64_t handled,
+		    bx_error *err)
 {
-	_cleanup_fd_ int own = -1;
 	struct bx_ll_path_beneath pb;
 	struct stat st;
-	int fd = fd_or_minus1;
 
-	if (fd < 0) {
-		own = open(path, O_PATH | O_CLOEXEC);
-		if (own < 0) {
-			if (errno == ENOENT)
-				return 0; /* an optional bind that was skipped */
-			return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: open(%s): %m", path);
-		}
-		fd = own;
-	}
 	if (fstat(fd, &st) < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: fstat(%s): %m", path);
+		return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: fstat(%s): %m", what);
 	if (!S_ISDIR(st.st_mode))
 		access &= LL_FS_FILE_ONLY;
 	pb.allowed_access = access & handled;
@@ -105,12 +98,61 @@ static int allow_path(int ruleset, const char *path, int fd_or_minus1, uint64_t 
 	if (!pb.allowed_access)
 		return 0;
 	if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &pb, 0) < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: add_rule(%s): %m", path);
+		return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: add_rule(%s): %m", what);
+	return 0;
+}
+
+/* Adds the rules for what the view step mounted (view's fds). */
+static int allow_view(int ruleset, const struct bx_policy *p, const struct bx_view *view,
+		      uint64_t handled, bx_error *err)
+{
+	static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
+	int r;
+
+	for (size_t i = 0; i < p->nbinds; i++) {
+		const struct bx_bind *b = &p->binds[i];
+		uint64_t access = LL_FS_READ | (b->rw ? LL_FS_WRITE : 0);
+
+		if (view->bind_fd[i] < 0) {
+			/* Only an optional bind whose source was absent is not mounted. */
+			if (!b->optional)
+				return bx_fail(err, -ENOENT, BX_NO_OFFSET,
+					       "landlock: required bind %s was not mounted",
+					       b->dst);
+			continue;
+		}
+		if (!b->exec)
+			access &= ~LL_FS_EXECUTE;
+		r = allow_fd(ruleset, b->dst, view->bind_fd[i], access, handled, err);
+		if (r < 0)
+			return r;
+	}
+	if (view->tmp_fd >= 0) {
+		r = allow_fd(ruleset, "/tmp", view->tmp_fd,
+			     (LL_FS_READ | LL_FS_WRITE) & ~LL_FS_EXECUTE, handled, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (view->dev_fd[i] < 0)
+			return bx_fail(err, -ENOENT, BX_NO_OFFSET, "landlock: %s was not mounted",
+				       devs[i]);
+		r = allow_fd(ruleset, devs[i], view->dev_fd[i], LL_FS_READ_FILE | LL_FS_WRITE_FILE,
+			     handled, err);
+		if (r < 0)
+			return r;
+	}
+	if (view->proc_fd >= 0) {
+		r = allow_fd(ruleset, "/proc", view->proc_fd, LL_FS_READ_FILE | LL_FS_READ_DIR,
+			     handled, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 int bx_step_landlock(const struct bx_policy *p, const struct bx_confine_opts *o,
-		     struct bx_confine_report *rep, bx_error *err)
+		     const struct bx_view *view, struct bx_confine_report *rep, bx_error *err)
 {
 	struct bx_ll_ruleset_attr attr;
 	_cleanup_fd_ int ruleset = -1;
@@ -155,33 +197,12 @@ int bx_step_landlock(const struct bx_policy *p, const struct bx_confine_opts *o,
 		return bx_fail(err, -errno, BX_NO_OFFSET, "landlock: create_ruleset(ABI %d): %m",
 			       abi);
 
-	for (size_t i = 0; i < p->nbinds; i++) {
-		r = allow_path(ruleset, p->binds[i].dst, -1,
-			       LL_FS_READ | (p->binds[i].rw ? LL_FS_WRITE : 0), handled, err);
-		if (r < 0)
-			return r;
-	}
-	if (p->tmp_size) {
-		r = allow_path(ruleset, "/tmp", -1, LL_FS_READ | LL_FS_WRITE, handled, err);
-		if (r < 0)
-			return r;
-	}
-	static const char *const devs[] = {"/dev/null", "/dev/zero", "/dev/urandom"};
-	for (size_t i = 0; i < 3; i++) {
-		r = allow_path(ruleset, devs[i], -1, LL_FS_READ_FILE | LL_FS_WRITE_FILE, handled,
-			       err);
-		if (r < 0)
-			return r;
-	}
-	if (rep->namespaces & BX_NS_PID) {
-		r = allow_path(ruleset, "/proc", -1, LL_FS_READ_FILE | LL_FS_READ_DIR, handled,
-			       err);
-		if (r < 0)
-			return r;
-	}
+	r = allow_view(ruleset, p, view, handled, err);
+	if (r < 0)
+		return r;
 	if (o->exec_fd >= 0) {
-		r = allow_path(ruleset, "the program to execute", o->exec_fd,
-			       LL_FS_EXECUTE | LL_FS_READ_FILE, handled, err);
+		r = allow_fd(ruleset, "the program to execute", o->exec_fd,
+			     LL_FS_EXECUTE | LL_FS_READ_FILE, handled, err);
 		if (r < 0)
 			return r;
 	}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Step 4: resource limits (rlimits) and, where delegated, a cgroup v2 leaf. */
+/* Step 4: resource limits (rlimits) and a cgroup leaf (v1 or v2) where one can be made. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -8,16 +8,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "confine/steps.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 static const char *rlimit_name(int res)
 {
@@ -72,6 +67,183 @@ int bx_step_rlimits(const struct bx_policy *p, struct bx_confine_report *rep, bx
 	return 0;
 }
 
+/* ---------------------------------------------------------------- cgroups, v1 and v2 */
+
+/*
+ * A worker's memory and pids are bounded by a cgroup leaf made for it under
+ * the cgroup its parent is in: on cgroup v2 where the controller is enabled
+ * for children there (a delegated subtree, or a root parent on a v2 host), on
+ * a cgroup v1 hierarchy of the controller otherwise (a root parent on a v1 or
+ * hybrid host). The parent makes the leaf before the worker exists, the
+ * worker's first act (in bx_spawn's child, before any credential change)
+ * is to join it, and the parent removes it once the worker is reaped. The
+ * worker's cgroup step then verifies, from inside, that the limits are in
+ * effect. memfd and tmpfs pages are charged to the memory controller like any
+ * other: this is what bounds host memory, where rlimits cannot.
+ */
+
+enum { CG_MEMORY, CG_PIDS, CG_N };
+static const char *const cg_name[CG_N] = {"memory", "pids"};
+
+/* This process's cgroup directory for a controller. */
+struct cg_dir {
+	bool v2;
+	char path[PATH_MAX];
+};
+
+/* Is word one of the comma-separated items of list (len bytes)? */
+static bool has_item(const char *list, size_t len, const char *word)
+{
+	size_t wlen = strlen(word);
+	const char *end = list + len;
+
+	while (list < end) {
+		size_t n = strcspn(list, ",");
+
+		if (n > (size_t)(end - list))
+			n = (size_t)(end - list);
+		if (n == wlen && memcmp(list, word, wlen) == 0)
+			return true;
+		list += n + 1;
+	}
+	return false;
+}
+
+/*
+ * This process's cgroup path (as in /proc/self/cgroup) on the v2 hierarchy
+ * (ctl NULL) or on the v1 hierarchy that has ctl.
+ */
+static int own_cgroup_path(const char *ctl, char *out, size_t len)
+{
+	char line[PATH_MAX + 64];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (ctl ? !has_item(c1 + 1, (size_t)(c2 - c1 - 1), ctl)
+			: !(strncmp(line, "0:", 2) == 0 && c2 == c1 + 1))
+			continue;
+		r = (size_t)snprintf(out, len, "%s", c2 + 1) < len ? 0 : -ENAMETOOLONG;
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * Where that path is on disk: a mount of the hierarchy (from
+ * /proc/self/mountinfo: fstype cgroup2, or cgroup with ctl among its super
+ * options) whose root is a prefix of it.
+ */
+static int cgroup_dir_on_disk(const char *ctl, const char *cgpath, char *out, size_t len)
+{
+	char line[2 * PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
+		char *field[5] = {0}, *sep = strstr(line, " - "), *save = NULL, *fstype, *opts;
+		size_t rootlen;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		field[0] = strtok_r(line, " ", &save);
+		for (int i = 1; i < 5 && field[i - 1]; i++)
+			field[i] = strtok_r(NULL, " ", &save);
+		fstype = strtok_r(sep + 3, " ", &save);
+		(void)strtok_r(NULL, " ", &save); /* source */
+		opts = strtok_r(NULL, " \n", &save);
+		if (!field[0] || !field[4] || !fstype || !opts)
+			continue;
+		if (ctl ? strcmp(fstype, "cgroup") != 0 || !has_item(opts, strlen(opts), ctl)
+			: strcmp(fstype, "cgroup2") != 0)
+			continue;
+		rootlen = strcmp(field[3], "/") == 0 ? 0 : strlen(field[3]);
+		if (strncmp(cgpath, field[3], rootlen) != 0 ||
+		    (cgpath[rootlen] != '/' && cgpath[rootlen] != '\0'))
+			continue;
+		r = (size_t)snprintf(out, len, "%s%s", field[4],
+				     strcmp(cgpath + rootlen, "/") == 0 ? "" : cgpath + rootlen) <
+			    len
+			? 0
+			: -ENAMETOOLONG;
+	}
+	fclose(f);
+	return r;
+}
+
+/* Reads a small text file (one line) of dir into buf; -errno on failure. */
+static int read_text(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[PATH_MAX + 64];
+	_cleanup_fd_ int fd = -1;
+	ssize_t n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/*
+ * This process's cgroup directory that holds controller ctl: on v2 if ctl is
+ * in effect there (listed in its cgroup.controllers; for_children: enabled
+ * for its children, in cgroup.subtree_control), else on ctl's v1 hierarchy.
+ */
+static int find_cgroup_dir(int ctl, bool for_children, struct cg_dir *out, char *why, size_t whylen)
+{
+	char path[PATH_MAX], list[512];
+	int r;
+
+	if (own_cgroup_path(NULL, path, sizeof(path)) == 0 &&
+	    cgroup_dir_on_disk(NULL, path, out->path, sizeof(out->path)) == 0 &&
+	    read_text(out->path, for_children ? "cgroup.subtree_control" : "cgroup.controllers",
+		      list, sizeof(list)) == 0) {
+		for (char *save = NULL, *w = strtok_r(list, " ", &save); w;
+		     w = strtok_r(NULL, " ", &save)) {
+			if (strcmp(w, cg_name[ctl]) == 0) {
+				out->v2 = true;
+				return 0;
+			}
+		}
+	}
+	out->v2 = false;
+	r = own_cgroup_path(cg_name[ctl], path, sizeof(path));
+	if (r == 0)
+		r = cgroup_dir_on_disk(cg_name[ctl], path, out->path, sizeof(out->path));
+	if (r < 0)
+		snprintf(why, whylen, "no %s controller (cgroup v2%s, or a v1 hierarchy)",
+			 cg_name[ctl], for_children ? " with it in cgroup.subtree_control" : "");
+	return r;
+}
+
+/* The limit files of a controller: [v1, v2]. */
+static const char *const limit_file[CG_N][2] = {
+    {"memory.limit_in_bytes", "memory.max"},
+    {"pids.max", "pids.max"},
+};
+
+static uint64_t policy_limit(const struct bx_policy *p, int ctl)
+{
+	return ctl == CG_MEMORY ? p->cgroup_memory_max : p->cgroup_pids_max;
+}
+
 static int write_text(int dirfd, const char *name, const char *text)
 {
 	_cleanup_fd_ int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
@@ -84,115 +256,195 @@ static int write_text(int dirfd, const char *name, const char *text)
 	return 0;
 }
 
-/* This process's cgroup v2 directory, if /sys/fs/cgroup (or .../unified) is cgroup2. */
-static int own_cgroup_dir(char *out, size_t len)
+void bx_cgroup_leaf_init(struct bx_cgroup_leaf *l)
 {
-	static const char *const mounts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
-	char line[PATH_MAX];
-	const char *mnt = NULL;
-	FILE *f;
-	int r = -ENOENT;
-
-	for (size_t i = 0; i < 2 && !mnt; i++) {
-		struct statfs sf;
-		if (statfs(mounts[i], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
-			mnt = mounts[i];
-	}
-	if (!mnt)
-		return -EOPNOTSUPP;
-	f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		r = (size_t)snprintf(out, len, "%s%s", mnt,
-				     strcmp(line + 3, "/") == 0 ? "" : line + 3) < len
-			? 0
-			: -ENAMETOOLONG;
-		break;
-	}
-	fclose(f);
-	return r;
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < BX_CGROUP_DIRS_MAX; i++)
+		l->procs_fd[i] = l->parent_fd[i] = -1;
 }
 
-static int try_cgroup(const struct bx_policy *p, char *why, size_t whylen)
+/* Makes the leaf's directory under parent (a cgroup dir) and sets ctl's limit in it. */
+static int leaf_dir(struct bx_cgroup_leaf *l, const struct cg_dir *parent, int ctl, uint64_t limit)
 {
-	char dir[PATH_MAX], leaf[64], num[32];
-	_cleanup_fd_ int dfd = -1;
+	char num[32];
+	size_t i = l->ndirs;
+	_cleanup_fd_ int pfd = open(parent->path, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	_cleanup_fd_ int lfd = -1;
 	int r;
 
-	r = own_cgroup_dir(dir, sizeof(dir));
-	if (r < 0) {
-		snprintf(why, whylen, "no cgroup v2 hierarchy: %s", strerror(-r));
+	if (pfd < 0)
+		return -errno;
+	if (mkdirat(pfd, l->name, 0755) < 0)
+		return -errno;
+	l->parent_fd[i] = bx_steal_fd(&pfd);
+	l->ndirs++;
+	lfd = openat(l->parent_fd[i], l->name, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (lfd < 0)
+		return -errno;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)limit);
+	r = write_text(lfd, limit_file[ctl][parent->v2], num);
+	/* Swap too: v1 counts memory+swap in memsw (>= the limit, set after it); v2 apart. */
+	if (r == 0 && ctl == CG_MEMORY && !parent->v2 &&
+	    faccessat(lfd, "memory.memsw.limit_in_bytes", F_OK, 0) == 0)
+		r = write_text(lfd, "memory.memsw.limit_in_bytes", num);
+	if (r == 0 && ctl == CG_MEMORY && parent->v2 &&
+	    faccessat(lfd, "memory.swap.max", F_OK, 0) == 0)
+		r = write_text(lfd, "memory.swap.max", "0");
+	if (r < 0)
 		return r;
-	}
-	snprintf(leaf, sizeof(leaf), "beambox-%d", (int)getpid());
-	dfd = open(dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
-	if (dfd < 0 || mkdirat(dfd, leaf, 0755) < 0) {
-		r = -errno;
-		snprintf(why, whylen, "mkdir %.200s/%.32s: %s", dir, leaf, strerror(-r));
-		return r;
-	}
-	{
-		_cleanup_fd_ int lfd = openat(dfd, leaf, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	l->procs_fd[i] = openat(lfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	return l->procs_fd[i] < 0 ? -errno : 0;
+}
 
-		r = lfd < 0 ? -errno : 0;
-		if (r == 0 && p->cgroup_memory_max) {
-			snprintf(num, sizeof(num), "%llu",
-				 (unsigned long long)p->cgroup_memory_max);
-			r = write_text(lfd, "memory.max", num);
+int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
+{
+	static unsigned long seq;
+	struct cg_dir dirs[CG_N];
+	int r = 0;
+
+	bx_cgroup_leaf_init(l);
+	snprintf(l->name, sizeof(l->name), "beambox-%d-%lu", (int)getpid(),
+		 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	for (int ctl = 0; ctl < CG_N && r == 0; ctl++) {
+		bool shared = false;
+
+		if (!policy_limit(p, ctl))
+			continue;
+		r = find_cgroup_dir(ctl, true, &dirs[ctl], l->why, sizeof(l->why));
+		if (r < 0)
+			break;
+		/* One leaf per hierarchy: v2 holds both controllers, co-mounted v1 ones too. */
+		for (int k = 0; k < ctl && !shared; k++) {
+			if (policy_limit(p, k) && strcmp(dirs[k].path, dirs[ctl].path) == 0) {
+				char num[32], at[PATH_MAX + 64];
+				_cleanup_fd_ int lfd = -1;
+
+				shared = true;
+				snprintf(at, sizeof(at), "%s/%s", dirs[ctl].path, l->name);
+				snprintf(num, sizeof(num), "%llu",
+					 (unsigned long long)policy_limit(p, ctl));
+				lfd = open(at, O_DIRECTORY | O_PATH | O_CLOEXEC);
+				r = lfd < 0 ? -errno
+					    : write_text(lfd, limit_file[ctl][dirs[ctl].v2], num);
+			}
 		}
-		if (r == 0 && p->cgroup_pids_max) {
-			snprintf(num, sizeof(num), "%llu", (unsigned long long)p->cgroup_pids_max);
-			r = write_text(lfd, "pids.max", num);
+		if (!shared && r == 0) {
+			if (l->ndirs >= BX_CGROUP_DIRS_MAX)
+				r = -E2BIG;
+			else
+				r = leaf_dir(l, &dirs[ctl], ctl, policy_limit(p, ctl));
 		}
-		if (r == 0)
-			r = write_text(lfd, "cgroup.procs", "0");
+		if (r < 0)
+			snprintf(l->why, sizeof(l->why), "%.40s/%.40s under %.100s: %s",
+				 cg_name[ctl], l->name, dirs[ctl].path, strerror(-r));
 	}
 	if (r < 0) {
-		snprintf(why, whylen, "setting up %.200s/%.32s: %s", dir, leaf, strerror(-r));
-		bx_ignore(unlinkat(dfd, leaf, AT_REMOVEDIR));
+		bx_cgroup_leaf_remove(l);
+		l->made = false;
+		return r;
 	}
-	return r;
+	l->made = true;
+	return 0;
+}
+
+int bx_cgroup_leaf_join(const struct bx_cgroup_leaf *l)
+{
+	for (size_t i = 0; l && l->made && i < l->ndirs; i++) {
+		if (write(l->procs_fd[i], "0", 1) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+void bx_cgroup_leaf_remove(struct bx_cgroup_leaf *l)
+{
+	for (size_t i = 0; i < l->ndirs; i++) {
+		bx_close_and_reset(&l->procs_fd[i]);
+		/* The namespace's last processes may still be on their way out: EBUSY a moment. */
+		for (int k = 0; k < 40; k++) {
+			if (unlinkat(l->parent_fd[i], l->name, AT_REMOVEDIR) == 0 || errno != EBUSY)
+				break;
+			usleep(5000);
+		}
+		bx_close_and_reset(&l->parent_fd[i]);
+	}
+	l->ndirs = 0;
+	l->made = false;
+}
+
+/*
+ * Verifies from inside that this process's cgroups hold the policy's limits
+ * (or lower ones); the detail goes to line.
+ */
+static int limits_in_effect(const struct bx_policy *p, char *line, size_t len, char *why,
+			    size_t whylen)
+{
+	const char *version = NULL;
+
+	line[0] = '\0';
+	for (int ctl = 0; ctl < CG_N; ctl++) {
+		uint64_t want = policy_limit(p, ctl), have = UINT64_MAX;
+		struct cg_dir d;
+		char val[64], *end;
+		int r;
+
+		if (!want)
+			continue;
+		r = find_cgroup_dir(ctl, false, &d, why, whylen);
+		if (r < 0)
+			return r;
+		r = read_text(d.path, limit_file[ctl][d.v2], val, sizeof(val));
+		if (r < 0) {
+			snprintf(why, whylen, "%.100s/%s: %s", d.path, limit_file[ctl][d.v2],
+				 strerror(-r));
+			return r;
+		}
+		if (strcmp(val, "max") != 0) {
+			errno = 0;
+			have = strtoull(val, &end, 10);
+			if (errno || *end)
+				have = UINT64_MAX;
+		}
+		if (have > want) {
+			snprintf(why, whylen, "%s is %s in %.100s (the policy wants %llu)",
+				 limit_file[ctl][d.v2], val, d.path, (unsigned long long)want);
+			return -ENOENT;
+		}
+		snprintf(line + strlen(line), len - strlen(line), "%s%s=%llu", line[0] ? " " : "",
+			 limit_file[ctl][d.v2], (unsigned long long)have);
+		if (!version)
+			version = d.v2 ? "v2" : "v1";
+		else if (strcmp(version, d.v2 ? "v2" : "v1") != 0)
+			version = "v1+v2";
+	}
+	snprintf(line + strlen(line), len - strlen(line), " (cgroup %s)", version ? version : "");
+	return 0;
 }
 
 int bx_step_cgroup(const struct bx_policy *p, struct bx_confine_report *rep, bx_error *err)
 {
-	char why[PATH_MAX + 64];
+	char line[256], why[PATH_MAX + 64];
 	int r;
 
 	if (p->cgroup == BX_NEED_OFF) {
 		bx_report_add(rep, "cgroup: off");
 		return 0;
 	}
-	r = try_cgroup(p, why, sizeof(why));
+	/* The parent made the leaf and this process joined it before exec: check it holds. */
+	r = limits_in_effect(p, line, sizeof(line), why, sizeof(why));
 	if (r < 0) {
 		if (p->cgroup == BX_NEED_REQUIRED)
-			return bx_fail(err, r, BX_NO_OFFSET, "cgroup (required): %.200s", why);
-		bx_report_add(rep, "cgroup: skipped (optional): %.200s", why);
+			return bx_fail(err, r, BX_NO_OFFSET,
+				       "cgroup (required): not in a leaf with the policy's limits: "
+				       "%.200s",
+				       why);
+		bx_report_add(rep,
+			      "cgroup: skipped (optional): not in a leaf with the policy's "
+			      "limits: %.200s",
+			      why);
 		return 0;
 	}
 	rep->cgroup = true;
-	bx_report_add(rep, "cgroup: leaf with memory.max=%llu pids.max=%llu",
-		      (unsigned long long)p->cgroup_memory_max,
-		      (unsigned long long)p->cgroup_pids_max);
+	bx_report_add(rep, "cgroup: leaf with %s", line);
 	return 0;
-}
-
-void bx_cgroup_leaf_remove(pid_t pid)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 32];
-
-	if (own_cgroup_dir(dir, sizeof(dir)) < 0)
-		return;
-	if ((size_t)snprintf(path, sizeof(path), "%s/beambox-%d", dir, (int)pid) >= sizeof(path))
-		return;
-	/* The namespace's last processes may still be on their way out: EBUSY for a moment. */
-	for (int i = 0; i < 40; i++) {
-		if (rmdir(path) == 0 || errno != EBUSY)
-			return;
-		usleep(5000);
-	}
 }

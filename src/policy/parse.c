@@ -1021,9 +1021,9 @@ static int parse_bind(struct parser *ps, const struct src *s, const struct tok *
 	struct bx_policy *p = ps->p;
 	struct bx_bind b = {0};
 	size_t i = 1;
-	bool mode = false, need = false;
+	bool mode = false, need = false, exec_set = false, exec = false;
 
-	if (want_values(ps, s, key, nv, 1, 4) < 0)
+	if (want_values(ps, s, key, nv, 1, 5) < 0)
 		return ps->err ? ps->err->code : -EINVAL;
 	if (!safe_path(&v[0]))
 		return FAIL_TOK(ps, s, &v[0], -EINVAL,
@@ -1041,10 +1041,16 @@ static int parse_bind(struct parser *ps, const struct src *s, const struct tok *
 		} else if ((tok_is(&v[k], "required") || tok_is(&v[k], "optional")) && !need) {
 			b.optional = tok_is(&v[k], "optional");
 			need = true;
+		} else if ((tok_is(&v[k], "exec") || tok_is(&v[k], "noexec")) && !exec_set) {
+			exec = tok_is(&v[k], "exec");
+			exec_set = true;
 		} else
 			return FAIL_TOK(ps, s, &v[k], -EINVAL,
-					"expected ro, rw, required or optional (once each), got");
+					"expected ro, rw, required, optional, exec or noexec (once "
+					"each), got");
 	}
+	/* W^X: what the sandbox can write it cannot execute, unless the policy says so. */
+	b.exec = exec_set ? exec : !b.rw;
 	if (p->nbinds >= BX_POLICY_BINDS_MAX)
 		return fail_at(ps, s, key->off, -E2BIG, "more than %d binds", BX_POLICY_BINDS_MAX);
 	for (size_t k = 0; k < p->nbinds; k++) {

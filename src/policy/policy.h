@@ -49,6 +49,11 @@ struct bx_bind {
 	char *dst; /* path inside the worker (absolute) */
 	bool rw;
 	bool optional; /* a missing src is skipped instead of refused */
+	/*
+	 * Programs and file mappings may be executed from it. Default: ro binds
+	 * yes, rw binds no (W^X: what the sandbox can write it cannot run).
+	 */
+	bool exec;
 };
 
 /* One comparison on a syscall argument: (arg & mask) OP value, on 64 bits. */

@@ -143,8 +143,9 @@ void bx_policy_print(const struct bx_policy *p, FILE *out)
 		fprintf(out, "bind = %s", b->src);
 		if (strcmp(b->src, b->dst) != 0)
 			fprintf(out, " %s", b->dst);
-		fprintf(out, " %s %s\n", b->rw ? "rw" : "ro",
-			b->optional ? "optional" : "required");
+		fprintf(out, " %s %s%s\n", b->rw ? "rw" : "ro",
+			b->optional ? "optional" : "required",
+			b->exec == b->rw ? (b->exec ? " exec" : " noexec") : "");
 	}
 	if (p->tmp_size)
 		fprintf(out, "tmp-size = %" PRIu64 "\n", p->tmp_size);

@@ -40,8 +40,8 @@ int bx_policy_to_msg(const struct bx_policy *p, bx_msg *m)
 	for (size_t i = 0; i < p->nbinds; i++) {
 		char flags[4];
 
-		snprintf(flags, sizeof(flags), "%c%c", p->binds[i].rw ? 'w' : 'r',
-			 p->binds[i].optional ? '?' : '!');
+		snprintf(flags, sizeof(flags), "%c%c%c", p->binds[i].rw ? 'w' : 'r',
+			 p->binds[i].optional ? '?' : '!', p->binds[i].exec ? 'x' : '-');
 		TRY(bx_msg_add(m, "bind_src", p->binds[i].src));
 		TRY(bx_msg_add(m, "bind_dst", p->binds[i].dst));
 		TRY(bx_msg_add(m, "bind_flags", flags));
@@ -179,8 +179,9 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 	for (size_t i = 0; i < nsrc; i++) {
 		struct bx_bind *b = &p->binds[i];
 
-		if (flags[i].len != 2 || (flags[i].p[0] != 'r' && flags[i].p[0] != 'w') ||
-		    (flags[i].p[1] != '?' && flags[i].p[1] != '!'))
+		if (flags[i].len != 3 || (flags[i].p[0] != 'r' && flags[i].p[0] != 'w') ||
+		    (flags[i].p[1] != '?' && flags[i].p[1] != '!') ||
+		    (flags[i].p[2] != 'x' && flags[i].p[2] != '-'))
 			return bx_fail(err, -EBADMSG, BX_NO_OFFSET,
 				       "policy message: bad bind flags");
 		b->src = dup_path(&src[i]);
@@ -191,6 +192,7 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 				       "policy message: bad bind path");
 		b->rw = flags[i].p[0] == 'w';
 		b->optional = flags[i].p[1] == '?';
+		b->exec = flags[i].p[2] == 'x';
 	}
 	if (bx_msg_get(m, "rlimit", &vals, &n) < 0)
 		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "policy message: no rlimit");
