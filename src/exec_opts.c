@@ -647,6 +647,8 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 		r = res->status;
 	} else if (s.got_error) {
 		res->status = s.error_status;
+		res->exit_code = -1; /* the program never ran */
+		res->signal = 0;
 		r = bx_fail(err, s.error_code, BX_NO_OFFSET, "%s", s.error_text);
 	} else {
 		res->status = res->signal ? 128 + res->signal : res->exit_code;
