@@ -590,6 +590,47 @@ static void test_exec_verbose(void **state)
 	assert_non_null(strstr(res.err, "beambox: exec: seccomp "));
 }
 
+/* beambox demo --audit-log-fd: the CLI flag turns the library's log on; records parse back. */
+static void test_demo_audit_log(void **state)
+{
+	const char *args[] = {"demo", "--audit-log-fd", "5", NULL};
+	static char text[65536];
+	struct result res;
+	size_t got = 0, records = 0, jobs = 0;
+	int p[2];
+	ssize_t n;
+	(void)state;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	run_cli_fd(&res, NULL, args, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], text + got, sizeof(text) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(p[0]);
+	text[got] = '\0';
+	assert_int_equal(res.status, 0);
+	for (char *line = text, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+		json_object *o;
+		const char *ev;
+
+		*end = '\0';
+		o = json_tokener_parse(line);
+		if (!o)
+			fail_msg("not JSON: %s", line);
+		ev = json_object_get_string(field(o, "event"));
+		if (records == 0)
+			assert_string_equal(ev, "worker_spawned");
+		if (strcmp(ev, "job_ended") == 0)
+			jobs++;
+		records++;
+		if (*(end + 1) == '\0')
+			assert_string_equal(ev, "worker_exited");
+		json_object_put(o);
+	}
+	assert_int_equal(jobs, 4); /* whoami, upper, open, commands */
+	assert_int_equal(records, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +642,7 @@ int main(void)
 	    bx_fd_test(test_exec_timeout),
 	    bx_fd_test(test_exec_timeout_no_pidns),
 	    bx_fd_test(test_exec_verbose),
+	    bx_fd_test(test_demo_audit_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
