@@ -294,7 +294,7 @@ static int audit_fd = -1;
 /* Prints untrusted text on one line, non-printable bytes as '?'. */
 static void print_clean(const char *s, size_t max)
 {
-	for (size_t i = 0; s[i] && i < max; i++)
+	for (size_t i = 0; i < max && s[i]; i++)
 		putchar(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?');
 }
 

@@ -131,9 +131,10 @@ json_object *bx_json_text(const char *s, size_t len)
 	for (size_t i = 0; i < len;) {
 		size_t n = u[i] ? utf8_seq(u + i, len - i) : 0;
 
-		if (n == 0) {
-			memcpy(buf + o_len, "\xef\xbf\xbd", 3);
-			o_len += 3;
+		if (n == 0) { /* U+FFFD */
+			buf[o_len++] = (char)0xef;
+			buf[o_len++] = (char)0xbf;
+			buf[o_len++] = (char)0xbd;
 			i++;
 			continue;
 		}

@@ -330,6 +330,7 @@ static int policy_with_binds(const struct bx_policy *base, const bx_exec_opts *o
 			     struct bx_policy **out, bx_error *err)
 {
 	struct bx_policy *p;
+	int r = 0;
 
 	if (o->nbinds == 0) {
 		*out = (struct bx_policy *)base;
@@ -339,21 +340,34 @@ static int policy_with_binds(const struct bx_policy *base, const bx_exec_opts *o
 	if (!p)
 		return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
 	memcpy(p, base, sizeof(*p));
-	for (size_t i = 0; i < o->nbinds; i++) {
+	for (size_t i = 0; i < o->nbinds && r == 0; i++) {
 		const bx_exec_bind *b = &o->binds[i];
 		char *src = realpath(b->src, NULL);
 		char *dst;
 
 		if (!src && b->optional && (errno == ENOENT || errno == ENOTDIR))
 			continue;
-		if (!src)
-			return bx_fail(err, -errno, BX_NO_OFFSET, "bind source '%.200s': %m",
-				       b->src);
+		if (!src) {
+			r = bx_fail(err, -errno, BX_NO_OFFSET, "bind source '%.200s': %m", b->src);
+			break;
+		}
 		dst = strdup(b->dst);
-		if (!dst)
-			return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
+		if (!dst) {
+			free(src);
+			r = bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
+			break;
+		}
 		p->binds[p->nbinds++] =
 		    (struct bx_bind){.src = src, .dst = dst, .rw = b->rw != 0, .optional = false};
+	}
+	if (r < 0) {
+		/* Only the binds added here are this copy's own. */
+		for (size_t i = base->nbinds; i < p->nbinds; i++) {
+			free(p->binds[i].src);
+			free(p->binds[i].dst);
+		}
+		free(p);
+		return r;
 	}
 	*out = p;
 	return 0;
@@ -425,8 +439,8 @@ static void take_report(bx_exec_result *res, struct bx_confine_report *rep)
 			o += (size_t)w;
 	}
 	res->nsteps = 0;
-	for (size_t i = 0; i < rep->nsteps && i < BX_CONFINE_STEPS_MAX && i < BX_EXEC_STEPS_MAX;
-	     i++) {
+	_Static_assert(BX_EXEC_STEPS_MAX >= BX_CONFINE_STEPS_MAX, "every step fits the result");
+	for (size_t i = 0; i < rep->nsteps && i < BX_CONFINE_STEPS_MAX; i++) {
 		struct bx_confine_step *s = &rep->steps[i];
 		bx_exec_step *d = &res->steps[res->nsteps++];
 
@@ -580,7 +594,7 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 		goto fail;
 	}
 	if (fcntl(s.pipe_rd, F_SETFL, O_NONBLOCK) < 0) {
-		r = bx_fail(err, -errno, BX_NO_OFFSET, "fcntl: %m");
+		/* Cannot happen on a pipe; if it did, stop everything rather than block. */
 		kill_all(s.child, s.pidfd);
 	}
 	if (o->timeout_ms)
@@ -623,7 +637,7 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 	while (waitid((idtype_t)P_PIDFD, (id_t)s.pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 	/* The rest of the records: the pipe ends when the last confined process holding it does. */
-	for (uint64_t until = now_us() + DRAIN_MS * 1000u; pipe_open;) {
+	for (uint64_t until = now_us() + (uint64_t)DRAIN_MS * 1000u; pipe_open;) {
 		struct pollfd pfd = {.fd = s.pipe_rd, .events = POLLIN};
 		uint64_t now = now_us();
 
