@@ -9,9 +9,11 @@
  * trailing NUL does not add an empty argument.
  *
  * Oracles besides ASan/UBSan: on success the command is known, and for exec
- * prog_argv is a suffix of argv (NULL-terminated, prog_argc >= 1 long) and
- * the policy, if any, lies inside one of argv's strings; on failure the
- * result is -EINVAL with a message.
+ * and policy learn prog_argv is a suffix of argv (NULL-terminated,
+ * prog_argc >= 1 long); every string the result points to (policy, binds,
+ * chdir, environment changes, JSON status and audit log files, -o) lies
+ * inside one of argv's strings; counts and the timeout are within their caps;
+ * on failure the result is -EINVAL with a message.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -29,6 +31,38 @@ static int inside_argv(const char *p, int argc, char **argv)
 		if (p >= argv[i] && p <= argv[i] + strlen(argv[i]))
 			return 1;
 	return 0;
+}
+
+/* NULL, or a string inside argv. */
+static int ok_str(const char *p, int argc, char **argv)
+{
+	return !p || inside_argv(p, argc, argv);
+}
+
+static void check_exec(const struct bx_cli_args *a, int argc, char **argv)
+{
+	if (a->prog_argc < 1 || a->prog_argc > argc - 2 ||
+	    a->prog_argv != argv + (argc - a->prog_argc) || a->prog_argv[a->prog_argc])
+		abort();
+	if (a->policy && (!*a->policy || !inside_argv(a->policy, argc, argv)))
+		abort();
+	if (a->nbinds > BX_CLI_BINDS_MAX || a->nenv > BX_CLI_ENV_MAX)
+		abort();
+	for (size_t i = 0; i < a->nbinds; i++)
+		if (!inside_argv(a->binds[i].src, argc, argv) || !*a->binds[i].src ||
+		    !inside_argv(a->binds[i].dst, argc, argv) || a->binds[i].dst[0] != '/')
+			abort();
+	for (size_t i = 0; i < a->nenv; i++)
+		if (!inside_argv(a->env[i].name, argc, argv) || !*a->env[i].name ||
+		    strchr(a->env[i].name, '=') || !ok_str(a->env[i].value, argc, argv))
+			abort();
+	if ((a->chdir && a->chdir[0] != '/') || !ok_str(a->chdir, argc, argv) ||
+	    !ok_str(a->json_status, argc, argv) || !ok_str(a->output, argc, argv))
+		abort();
+	if (a->timeout_ms > BX_CLI_TIMEOUT_MAX_S * 1000u)
+		abort();
+	if (a->json_status && a->json_status_fd >= 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,15 +93,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		switch (a.command) {
 		case BX_CLI_HELP:
+			if (!bx_cli_help(a.help_topic)[0])
+				abort();
+			break;
 		case BX_CLI_VERSION:
+			break;
 		case BX_CLI_DEMO:
+			if (!ok_str(a.audit_log, argc, argv) ||
+			    (a.audit_log && a.audit_log_fd >= 0))
+				abort();
 			break;
 		case BX_CLI_EXEC:
-			if (a.prog_argc < 1 || a.prog_argc > argc - 2 ||
-			    a.prog_argv != argv + (argc - a.prog_argc) || a.prog_argv[a.prog_argc])
-				abort();
-			if (a.policy && (!*a.policy || !inside_argv(a.policy, argc, argv)))
-				abort();
+		case BX_CLI_POLICY_LEARN:
+			check_exec(&a, argc, argv);
 			break;
 		default:
 			if ((int)a.command < 0 || (int)a.command > 64)

@@ -4,6 +4,7 @@
  * engine whose catch-all (remote.c) forwards jobs to a worker.
  */
 #define _GNU_SOURCE
+#include "audit.h"
 #include "engine_internal.h"
 
 #include <errno.h>
@@ -527,7 +528,9 @@ BX_API int bx_job_run(bx_job *job, bx_error *err)
 			goto out;
 		}
 	}
+	uint64_t t0 = bx_audit_job_started(job->eng, job->name); /* hook (audit.c) */
 	r = fn(job, ctx);
+	bx_audit_job_ended(job->eng, job->name, r, job->errtext, t0); /* hook (audit.c) */
 	if (r > 255)
 		r = bx_job_fail(job, -ERANGE, "handler '%.64s' returned status %d (not 0..255)",
 				job->name, r);

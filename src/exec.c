@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "confine/confine.h"
+#include "exec_opts.h"
 #include "policy/policy.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -91,7 +92,8 @@ static void free_env(char **env)
  * is loaded) that runs the program as pid 2, reaps every orphan, and exits
  * as the program did (128+N for signal N). Never returns.
  */
-static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], char *const envp[])
+static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], char *const envp[],
+						  const struct bx_exec_ext *x)
 {
 	pid_t prog = fork();
 	int status;
@@ -114,7 +116,8 @@ static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], ch
 		if (r < 0)
 			_exit(BX_EXEC_SETUP_FAILED);
 		if (r != prog)
-			continue; /* an orphan, reaped */
+			continue;	       /* an orphan, reaped */
+		bx_exec_ext_exited(x, status); /* hook (exec_opts.c): tell the supervisor */
 		if (WIFEXITED(status))
 			_exit(WEXITSTATUS(status));
 		if (WIFSIGNALED(status))
@@ -122,9 +125,9 @@ static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], ch
 	}
 }
 
-/* bx_exec_confined, with learn_sock >= 0 for bx_exec_learn (see confine.h). */
-int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
-			      int learn_sock, bx_error *err)
+/* bx_exec_confined, with learn_sock >= 0 for bx_exec_learn, and x for bx_exec_run (exec_opts.h). */
+int bx_exec_confined_ext(const struct bx_policy *policy, const char *prog, char *const argv[],
+			 int learn_sock, const struct bx_exec_ext *x, bx_error *err)
 {
 	struct bx_policy *own = NULL;
 	struct bx_confine_report rep;
@@ -143,16 +146,18 @@ int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, 
 		policy = own;
 	}
 	envp = scrubbed_env(policy);
+	envp = bx_exec_ext_env(x, envp); /* hook (exec_opts.c): --setenv, --unsetenv */
 	if (!envp) {
 		bx_policy_free(own);
 		return bx_fail(err, -ENOMEM, STAGE_CONFINE, "out of memory");
 	}
 	opts = (struct bx_confine_opts){
-	    .keep_fds = {fd, -1},
+	    .keep_fds = {fd, x ? x->status_fd : -1}, /* hook (exec_opts.c): the status pipe */
 	    .exec_fd = fd,
 	    .bpf_fd = -1,
 	    .learn_sock = learn_sock,
 	    .monitor_exits_on_signal = true,
+	    .chdir = x ? x->chdir : NULL, /* hook (exec_opts.c): --chdir */
 	};
 	r = bx_confine_self(policy, &opts, &rep, err);
 	bx_policy_free(own);
@@ -162,13 +167,20 @@ int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, 
 			err->offset = STAGE_CONFINE;
 		return r;
 	}
+	bx_exec_ext_confined(x, &rep); /* hook (exec_opts.c): report to the supervisor */
 	if (getpid() == 1)
-		run_as_init(fd, argv, envp);
+		run_as_init(fd, argv, envp, x);
 	/* The one execveat the filter allows: this fd, AT_EMPTY_PATH. */
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	r = -errno;
 	free_env(envp);
 	return bx_fail(err, r, STAGE_EXEC, "execveat(%.200s): %s", prog, strerror(-r));
+}
+
+int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
+			      int learn_sock, bx_error *err)
+{
+	return bx_exec_confined_ext(policy, prog, argv, learn_sock, NULL, err);
 }
 
 BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],

@@ -32,6 +32,7 @@
 #include <beambox/beam.h>
 #include <beambox/data.h>
 
+#include "audit.h"
 #include "confine/confine.h"
 #include "confine/seccomp.h"
 #include "filter_cache.h"
@@ -80,6 +81,7 @@ BX_API void bx_spawn_opts_init(bx_spawn_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->stderr_fd = -1;
 	opts->ready_timeout_ms = 10000;
+	opts->audit_fd = -1;
 }
 
 /* ================================================================ worker side */
@@ -642,6 +644,7 @@ BX_API void bx_worker_free(bx_worker *w)
 			bx_ignore(bx_worker_wait(w, -1, NULL));
 		}
 		close(w->pidfd);
+		bx_audit_exited(w, w->reaped, w->exit_code, w->exit_status); /* hook (audit.c) */
 	}
 	/* Reaped (or never started): its cgroup leaf is empty now. */
 	bx_cgroup_leaf_remove(&w->cgroup);
@@ -864,6 +867,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 	_cleanup_fd_ int bpf_fd = -1;
 	int child_errno = 0, r;
 	ssize_t n;
+	uint64_t t0 = bx_audit_now(); /* hook (audit.c): spawn duration */
 
 	if (!init_called)
 		return bx_fail(err, -EPERM, BX_NO_OFFSET,
@@ -998,12 +1002,15 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		r = bx_fail(err, r, BX_NO_OFFSET, "proxy engine: %s", strerror(-r));
 		goto fail;
 	}
+	bx_audit_spawned(opts->audit_fd, w, w->proxy, w->pid, w->serving_pid, policy->name,
+			 w->report, t0);
 	free_env(envp);
 	bx_policy_free(own_policy);
 	*out = w;
 	return 0;
 
 fail:
+	bx_audit_spawn_failed(opts->audit_fd, err ? err->text : strerror(-r)); /* hook (audit.c) */
 	bx_close_and_reset(&sv[0]);
 	bx_close_and_reset(&sv[1]);
 	bx_close_and_reset(&errpipe[0]);

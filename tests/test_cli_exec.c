@@ -8,13 +8,19 @@
 #include "tests_common.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 extern char **environ;
 
@@ -34,8 +40,17 @@ static void read_all(int fd, char *buf, size_t len)
 	buf[got] = '\0';
 }
 
+/* Runs the CLI with args, stdin from `input`, and extra_fd (if >= 0) as its fd 5. */
+static void run_cli_fd(struct result *res, const char *input, const char *const *args,
+		       int extra_fd);
+
 /* Runs the CLI with args (NULL-terminated), stdin from `input` (may be NULL). */
 static void run_cli(struct result *res, const char *input, const char *const *args)
+{
+	run_cli_fd(res, input, args, -1);
+}
+
+static void run_cli_fd(struct result *res, const char *input, const char *const *args, int extra_fd)
 {
 	const char *argv[32] = {BX_CLI_PATH};
 	int out[2], err[2], in[2];
@@ -53,6 +68,8 @@ static void run_cli(struct result *res, const char *input, const char *const *ar
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (extra_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, extra_fd, 5);
 	assert_int_equal(posix_spawn(&pid, BX_CLI_PATH, &fa, NULL, (char *const *)argv, environ),
 			 0);
 	posix_spawn_file_actions_destroy(&fa);
@@ -71,7 +88,7 @@ static void run_cli(struct result *res, const char *input, const char *const *ar
 }
 
 struct exec_case {
-	const char *args[8];
+	const char *args[10];
 	const char *input;
 	int status;
 	const char *out;	  /* exact stdout, or NULL */
@@ -102,8 +119,64 @@ static void test_exec_table(void **state)
 	    {{"exec", "--", "/usr/bin/id"}, NULL, 159, "", NULL},
 	    {{"exec", "--", "/nonexistent/prog"}, NULL, 127, "", "No such file"},
 	    {{"exec", "--", "no-such-program-anywhere"}, NULL, 127, "", "not found in PATH"},
+	    /* ...and the message says which shipped policy runs everyday tools */
+	    {{"exec", "--", "/usr/bin/id"}, NULL, 159, "", "--policy tools"},
+	    /* --policy tools: everyday tools */
+	    {{"exec", "--policy", "tools", "--", "/usr/bin/id", "-u"}, NULL, 0, "65534\n", NULL},
+	    {{"exec", "--policy", "tools", "--", "/bin/ls", "-l", "/usr"}, NULL, 0, NULL, NULL},
+	    {{"exec", "--policy", "tools", "--", "/usr/bin/python3", "-c", "print(6*7)"},
+	     NULL,
+	     0,
+	     "42\n",
+	     NULL},
+	    {{"exec", "--policy=tools", "--", "/bin/sh", "-c", "echo a b c | wc -w | tr -d ' '"},
+	     NULL,
+	     0,
+	     "3\n",
+	     NULL},
+	    {{"exec", "--policy", "nope", "--", "/bin/true"}, NULL, 125, "", "no shipped policy"},
+	    {{"exec", "--policy", "./nope.policy", "--", "/bin/true"},
+	     NULL,
+	     125,
+	     "",
+	     "nope.policy"},
+	    /* environment changes */
+	    {{"exec", "--setenv", "FOO", "a b", "--unsetenv", "PATH", "--", "/usr/bin/env"},
+	     NULL,
+	     0,
+	     "FOO=a b\n",
+	     NULL},
+	    {{"exec", "--setenv", "PATH", "/x", "--", "/usr/bin/env"}, NULL, 0, "PATH=/x\n", NULL},
+	    /* --chdir */
+	    {{"exec", "--chdir", "/usr/share", "--", "/bin/sh", "-c", "pwd"},
+	     NULL,
+	     0,
+	     "/usr/share\n",
+	     NULL},
+	    {{"exec", "--chdir", "/nonexistent", "--", "/bin/true"},
+	     NULL,
+	     125,
+	     "",
+	     "chdir(/nonexistent) inside the view: No such file"},
+	    /* binds that cannot be */
+	    {{"exec", "--bind-try", "/nonexistent", "/x", "--", "/bin/true"}, NULL, 0, "", NULL},
+	    {{"exec", "--bind", "/nonexistent", "/x", "--", "/bin/true"},
+	     NULL,
+	     125,
+	     "",
+	     "bind source '/nonexistent'"},
+	    {{"exec", "--ro-bind", "/usr", "/proc/x", "--", "/bin/true"}, NULL, 125, "", "/proc"},
+	    {{"exec", "--ro-bind", "/usr", "/a/../b", "--", "/bin/true"},
+	     NULL,
+	     125,
+	     "",
+	     "normalised"},
+	    /* help and version */
+	    {{"exec", "--help"}, NULL, 0, NULL, NULL},
+	    {{"-V"}, NULL, 0, "beambox " BX_TEST_VERSION "\n", NULL},
 	    /* usage errors */
 	    {{"exec"}, NULL, 2, "", "missing PROG"},
+	    {{"exec", "--timeout", "0", "/bin/true"}, NULL, 2, "", "--timeout"},
 	    {{"exec", "--frobnicate", "x"}, NULL, 2, "", "unknown option '--frobnicate'"},
 	};
 	(void)state;
@@ -138,11 +211,438 @@ static void test_exec_env_scrubbed(void **state)
 	assert_null(strstr(res.out, "BX_TEST_SECRET"));
 }
 
+/* A world-readable scratch directory (the suite also runs as nobody, the worker as 65534). */
+static void scratch_dir(char *dir, size_t len, const char *sub)
+{
+	char path[512];
+	int fd;
+
+	snprintf(dir, len, "/tmp/bx-cli-exec.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	assert_int_equal(mkdir(path, 0777), 0);
+	assert_int_equal(chmod(path, 0777), 0);
+	snprintf(path, sizeof(path), "%s/%s/in.txt", dir, sub);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "from the host\n", 14), 14);
+	close(fd);
+}
+
+static void remove_scratch(const char *dir, const char *sub)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s/in.txt", dir, sub);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s/out.txt", dir, sub);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	rmdir(path);
+	rmdir(dir);
+}
+
+/* Binds whose paths have spaces: read-only refuses writes, read-write reaches the host. */
+static void test_exec_binds(void **state)
+{
+	char dir[64], src[128], path[256], buf[64];
+	struct result res;
+	ssize_t n;
+	int fd;
+	(void)state;
+
+	scratch_dir(dir, sizeof(dir), "a dir");
+	snprintf(src, sizeof(src), "%s/a dir", dir);
+	{
+		const char *args[] = {"exec",
+				      "--policy",
+				      "tools",
+				      "--ro-bind",
+				      src,
+				      "/in side",
+				      "--chdir",
+				      "/in side",
+				      "--",
+				      "/bin/sh",
+				      "-c",
+				      "cat in.txt; "
+				      "echo x > out.txt",
+				      NULL};
+		run_cli(&res, NULL, args);
+		assert_int_equal(res.status, 2); /* sh: cannot create out.txt */
+		assert_string_equal(res.out, "from the host\n");
+		assert_non_null(strstr(res.err, "Read-only file system"));
+	}
+	{
+		const char *args[] = {"exec", "--bind",	 src,  "/in side",
+				      "--",   "/bin/sh", "-c", "echo written > '/in side/out.txt'",
+				      NULL};
+		run_cli(&res, NULL, args);
+		assert_int_equal(res.status, 0);
+		snprintf(path, sizeof(path), "%s/out.txt", src);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_string_equal(buf, "written\n");
+	}
+	{
+		/* A relative source is taken from the current directory. */
+		char cwd[512];
+		const char *args[] = {"exec", "--ro-bind-try", "a dir",	    "/t",
+				      "--",   "/bin/cat",      "/t/in.txt", NULL};
+		assert_non_null(getcwd(cwd, sizeof(cwd)));
+		assert_int_equal(chdir(dir), 0);
+		run_cli(&res, NULL, args);
+		assert_int_equal(chdir(cwd), 0);
+		assert_int_equal(res.status, 0);
+		assert_string_equal(res.out, "from the host\n");
+	}
+	remove_scratch(dir, "a dir");
+}
+
+/* The JSON status, parsed back with json-c and checked field by field. */
+static json_object *json_status_of(const char *const *args, struct result *res)
+{
+	char path[] = "/tmp/bx-json-status.XXXXXX";
+	const char *full[16];
+	char text[16384];
+	json_tokener *tok;
+	json_object *o;
+	ssize_t n;
+	int fd = mkstemp(path), i = 0;
+
+	assert_true(fd >= 0);
+	full[i++] = "exec";
+	full[i++] = "--json-status";
+	full[i++] = path;
+	for (int k = 0; args[k] && i < 15; k++)
+		full[i++] = args[k];
+	full[i] = NULL;
+	run_cli(res, NULL, full);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_int_equal(text[n - 1], '\n'); /* one line */
+	assert_ptr_equal(strchr(text, '\n'), text + n - 1);
+	tok = json_tokener_new();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)n - 1);
+	assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
+	json_tokener_free(tok);
+	assert_non_null(o);
+	return o;
+}
+
+static json_object *field(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("no field '%s' in %s", key, json_object_to_json_string(o));
+	return v;
+}
+
+static void test_exec_json_status(void **state)
+{
+	static const char *const names[] = {"fds",	"identity", "cgroup", "namespaces",
+					    "fs",	"rlimits",  "caps",   "privs",
+					    "landlock", "seccomp"};
+	struct result res;
+	json_object *o, *steps, *ns;
+	(void)state;
+
+	{
+		const char *args[] = {"--", "/bin/sh", "-c", "exit 7", NULL};
+		o = json_status_of(args, &res);
+	}
+	assert_int_equal(res.status, 7);
+	assert_true(json_object_get_int(field(o, "pid")) > 0);
+	assert_string_equal(json_object_get_string(field(o, "policy")), "default");
+	ns = field(o, "namespaces");
+	assert_true(json_object_is_type(ns, json_type_array));
+	bool has_pid = false;
+	for (size_t i = 0; i < json_object_array_length(ns); i++)
+		has_pid |=
+		    strcmp(json_object_get_string(json_object_array_get_idx(ns, i)), "pid") == 0;
+	assert_true(has_pid);
+	steps = field(o, "steps");
+	assert_int_equal(json_object_array_length(steps), 10);
+	for (size_t i = 0; i < 10; i++) {
+		json_object *st = json_object_array_get_idx(steps, i);
+
+		assert_string_equal(json_object_get_string(field(st, "name")), names[i]);
+		assert_true(json_object_is_type(field(st, "usec"), json_type_int));
+		assert_true(json_object_get_string_len(field(st, "result")) > 0);
+	}
+	assert_non_null(
+	    strstr(json_object_get_string(field(json_object_array_get_idx(steps, 9), "result")),
+		   "seccomp:"));
+	assert_int_equal(json_object_get_int(field(o, "status")), 7);
+	assert_int_equal(json_object_get_int(field(o, "exit_code")), 7);
+	assert_null(field(o, "signal"));
+	assert_null(field(o, "signal_name"));
+	assert_false(json_object_get_boolean(field(o, "timed_out")));
+	assert_true(json_object_get_int64(field(o, "duration_us")) > 0);
+	assert_null(field(o, "syscall"));
+	assert_null(field(o, "error"));
+	json_object_put(o);
+
+	/* killed by a signal */
+	{
+		const char *args[] = {"--", "/bin/sh", "-c", "kill -9 $$", NULL};
+		o = json_status_of(args, &res);
+	}
+	assert_int_equal(res.status, 137);
+	assert_int_equal(json_object_get_int(field(o, "status")), 137);
+	assert_null(field(o, "exit_code"));
+	assert_int_equal(json_object_get_int(field(o, "signal")), 9);
+	assert_string_equal(json_object_get_string(field(o, "signal_name")), "SIGKILL");
+	json_object_put(o);
+
+	/* killed by the filter */
+	{
+		const char *args[] = {"--", "/usr/bin/id", NULL};
+		o = json_status_of(args, &res);
+	}
+	assert_int_equal(json_object_get_int(field(o, "status")), 159);
+	assert_int_equal(json_object_get_int(field(o, "signal")), 31);
+	assert_string_equal(json_object_get_string(field(o, "signal_name")), "SIGSYS");
+	json_object_put(o);
+
+	/* setup failure: the reason, no program status */
+	{
+		const char *args[] = {"--chdir", "/nonexistent", "--", "/bin/true", NULL};
+		o = json_status_of(args, &res);
+	}
+	assert_int_equal(json_object_get_int(field(o, "status")), 125);
+	assert_null(field(o, "exit_code"));
+	assert_non_null(strstr(json_object_get_string(field(o, "error")), "chdir(/nonexistent)"));
+	json_object_put(o);
+
+	/* a policy that does not exist: nothing ran */
+	{
+		const char *args[] = {"--policy", "nope", "--", "/bin/true", NULL};
+		o = json_status_of(args, &res);
+	}
+	assert_int_equal(json_object_get_int(field(o, "status")), 125);
+	assert_int_equal(json_object_get_int(field(o, "pid")), 0);
+	assert_non_null(strstr(json_object_get_string(field(o, "error")), "no shipped policy"));
+	json_object_put(o);
+}
+
+static void test_exec_json_status_fd(void **state)
+{
+	const char *args[] = {"exec", "--json-status-fd", "5", "--", "/bin/true", NULL};
+	struct result res;
+	char text[8192];
+	int p[2];
+	ssize_t n;
+	json_object *o;
+	(void)state;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	run_cli_fd(&res, NULL, args, p[1]);
+	close(p[1]);
+	n = read(p[0], text, sizeof(text) - 1);
+	close(p[0]);
+	assert_int_equal(res.status, 0);
+	assert_true(n > 0);
+	text[n] = '\0';
+	o = json_tokener_parse(text);
+	assert_non_null(o);
+	assert_int_equal(json_object_get_int(field(o, "status")), 0);
+	assert_int_equal(json_object_get_int(field(o, "exit_code")), 0);
+	json_object_put(o);
+
+	/* An fd that is not open is refused before anything runs. */
+	const char *bad[] = {"exec", "--json-status-fd", "77", "--", "/bin/true", NULL};
+	run_cli(&res, NULL, bad);
+	assert_int_equal(res.status, 125);
+	assert_non_null(strstr(res.err, "--json-status-fd 77"));
+}
+
+/* Is any process running with this exact argument? (The marker of a test's sleeper.) */
+static bool process_with_arg(const char *marker)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	assert_non_null(d);
+	while (!found && (e = readdir(d)) != NULL) {
+		char path[64], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.32s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+			buf[n] = '\0';
+			if (strcmp(buf + i, marker) == 0)
+				found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static double elapsed_s(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) + (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* --timeout: 124, quickly, and the program's own children are gone too. */
+static void test_exec_timeout(void **state)
+{
+	const char *args[] = {
+	    "--policy", "tools",   "--timeout", "0.5",
+	    "--",	"/bin/sh", "-c",	"sleep 31.4159 & sleep 31.4159; echo not killed",
+	    NULL};
+	struct timespec start;
+	struct result res;
+	json_object *o;
+	(void)state;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	o = json_status_of(args, &res);
+	assert_int_equal(res.status, 124);
+	assert_true(elapsed_s(&start) < 10.0);
+	assert_string_equal(res.out, "");
+	assert_non_null(strstr(res.err, "timed out after 500 ms"));
+	assert_true(json_object_get_boolean(field(o, "timed_out")));
+	assert_int_equal(json_object_get_int(field(o, "status")), 124);
+	json_object_put(o);
+	/* Both sleepers were in the pid namespace, which died with its init. */
+	for (int i = 0; i < 100 && process_with_arg("31.4159"); i++)
+		usleep(20000);
+	assert_false(process_with_arg("31.4159"));
+
+	/* A program that ends in time is not affected. */
+	const char *quick[] = {"exec", "--timeout", "30", "--", "/bin/sh", "-c", "exit 3", NULL};
+	run_cli(&res, NULL, quick);
+	assert_int_equal(res.status, 3);
+}
+
+/* Without a pid namespace, --timeout kills the program's session (it leads its own). */
+static void test_exec_timeout_no_pidns(void **state)
+{
+	char path[] = "/tmp/bx-nopid.XXXXXX.policy";
+	static const char text[] = "[policy]\n"
+				   "name = nopid\n"
+				   "uid = 65534\n"
+				   "gid = 65534\n"
+				   "namespaces = user mount net ipc uts\n"
+				   "@include " BX_TEST_POLICIES_DIR "/common/system-ro.policy\n"
+				   "tmp-size = 1M\n"
+				   "[syscalls]\n"
+				   "@basic-io\n@io-event\n@file-read\n@memory\n@process\n"
+				   "@exec\n@signal\n@identity\n@time\n@random\n";
+	const char *args[] = {"exec",	   "--policy", path,
+			      "--timeout", "0.5",      "--",
+			      "/bin/sh",   "-c",       "sleep 27.1828 & sleep 27.1828",
+			      NULL};
+	struct result res;
+	int fd = mkstemps(path, 7);
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(chmod(path, 0644), 0);
+	run_cli(&res, NULL, args);
+	unlink(path);
+	if (res.status == 125)
+		fail_msg("%s", res.err);
+	assert_int_equal(res.status, 124);
+	for (int i = 0; i < 100 && process_with_arg("27.1828"); i++)
+		usleep(20000);
+	assert_false(process_with_arg("27.1828"));
+}
+
+static void test_exec_verbose(void **state)
+{
+	const char *args[] = {"exec", "-v", "--", "/bin/echo", "after", NULL};
+	struct result res;
+	(void)state;
+
+	run_cli(&res, NULL, args);
+	assert_int_equal(res.status, 0);
+	assert_string_equal(res.out, "after\n");
+	/* One line per step, with its duration, before the program runs. */
+	assert_non_null(strstr(res.err, "beambox: exec: fds "));
+	assert_non_null(strstr(res.err, "beambox: exec: namespaces "));
+	assert_non_null(strstr(res.err, " us  namespaces: user"));
+	assert_non_null(strstr(res.err, "beambox: exec: seccomp "));
+}
+
+/* beambox demo --audit-log-fd: the CLI flag turns the library's log on; records parse back. */
+static void test_demo_audit_log(void **state)
+{
+	const char *args[] = {"demo", "--audit-log-fd", "5", NULL};
+	static char text[65536];
+	struct result res;
+	size_t got = 0, records = 0, jobs = 0;
+	int p[2];
+	ssize_t n;
+	(void)state;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	run_cli_fd(&res, NULL, args, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], text + got, sizeof(text) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(p[0]);
+	text[got] = '\0';
+	assert_int_equal(res.status, 0);
+	for (char *line = text, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+		json_object *o;
+		const char *ev;
+
+		*end = '\0';
+		o = json_tokener_parse(line);
+		if (!o)
+			fail_msg("not JSON: %s", line);
+		ev = json_object_get_string(field(o, "event"));
+		if (records == 0)
+			assert_string_equal(ev, "worker_spawned");
+		if (strcmp(ev, "job_ended") == 0)
+			jobs++;
+		records++;
+		if (*(end + 1) == '\0')
+			assert_string_equal(ev, "worker_exited");
+		json_object_put(o);
+	}
+	assert_int_equal(jobs, 4); /* whoami, upper, open, commands */
+	assert_int_equal(records, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    bx_fd_test(test_exec_table),
 	    bx_fd_test(test_exec_env_scrubbed),
+	    bx_fd_test(test_exec_binds),
+	    bx_fd_test(test_exec_json_status),
+	    bx_fd_test(test_exec_json_status_fd),
+	    bx_fd_test(test_exec_timeout),
+	    bx_fd_test(test_exec_timeout_no_pidns),
+	    bx_fd_test(test_exec_verbose),
+	    bx_fd_test(test_demo_audit_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

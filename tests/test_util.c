@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cli/args.h"
 #include "util/cursor.h"
 #include "util/intparse.h"
 
@@ -68,78 +67,11 @@ static void test_cursor_bounds(void **state)
 	assert_null(bx_cursor_take(&c, SIZE_MAX));
 }
 
-struct cli_case {
-	const char *argv[8];
-	int ret;
-	enum bx_cli_command command;
-	const char *err_contains;
-};
-
-static void test_cli_args_table(void **state)
-{
-	static const struct cli_case cases[] = {
-	    {{"beambox", "demo"}, 0, BX_CLI_DEMO, NULL},
-	    {{"beambox", "help"}, 0, BX_CLI_HELP, NULL},
-	    {{"beambox", "--help"}, 0, BX_CLI_HELP, NULL},
-	    {{"beambox", "version"}, 0, BX_CLI_VERSION, NULL},
-	    {{"beambox"}, -EINVAL, 0, "missing command"},
-	    {{"beambox", "frobnicate"}, -EINVAL, 0, "unknown command 'frobnicate'"},
-	    {{"beambox", "demo", "extra"}, -EINVAL, 0, "takes no arguments"},
-	    {{"beambox", "exec", "--", "/bin/true"}, 0, BX_CLI_EXEC, NULL},
-	    {{"beambox", "exec", "--policy", "p", "/bin/true"}, 0, BX_CLI_EXEC, NULL},
-	    {{"beambox", "exec", "--policy"}, -EINVAL, 0, "--policy needs a FILE"},
-	    {{"beambox", "exec", "--policy=a", "--policy=b", "x"}, -EINVAL, 0, "given twice"},
-	    {{"beambox", "exec", "--"}, -EINVAL, 0, "missing PROG"},
-	    {{"beambox", "policy", "check", "a", "b"}, 0, BX_CLI_POLICY_CHECK, NULL},
-	    {{"beambox", "policy", "show", "a"}, 0, BX_CLI_POLICY_SHOW, NULL},
-	    {{"beambox", "policy", "show", "a", "b"}, -EINVAL, 0, "exactly one FILE"},
-	    {{"beambox", "policy", "groups"}, 0, BX_CLI_POLICY_GROUPS, NULL},
-	    {{"beambox", "policy"}, -EINVAL, 0, "missing check, show, groups or learn"},
-	    {{"beambox", "policy", "check"}, -EINVAL, 0, "missing FILE"},
-	    {{"beambox", "policy", "frob"}, -EINVAL, 0, "unknown subcommand 'frob'"},
-	    {{"beambox", "policy", "check", "-x"}, -EINVAL, 0, "unknown option '-x'"},
-	};
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct bx_cli_args a;
-		bx_error err;
-		int argc = 0;
-
-		bx_error_clear(&err);
-		while (argc < 8 && cases[i].argv[argc])
-			argc++;
-		int r = bx_cli_parse(argc, (char *const *)cases[i].argv, &a, &err);
-		if (r != cases[i].ret)
-			fail_msg("case %zu: got %d want %d (%s)", i, r, cases[i].ret, err.text);
-		if (r == 0)
-			assert_int_equal(a.command, cases[i].command);
-		else if (!strstr(err.text, cases[i].err_contains))
-			fail_msg("case %zu: '%s' does not say '%s'", i, err.text,
-				 cases[i].err_contains);
-	}
-}
-
-static void test_cli_args_too_long(void **state)
-{
-	static char big[BX_CLI_ARG_LEN_MAX + 2];
-	char *argv[] = {"beambox", big, NULL};
-	struct bx_cli_args a;
-	bx_error err;
-	(void)state;
-
-	memset(big, 'x', sizeof(big) - 1);
-	assert_int_equal(bx_cli_parse(2, argv, &a, &err), -EINVAL);
-	assert_int_equal(err.offset, 1);
-	assert_non_null(strstr(err.text, "longer than"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_u64_table),
 	    cmocka_unit_test(test_cursor_bounds),
-	    cmocka_unit_test(test_cli_args_table),
-	    cmocka_unit_test(test_cli_args_too_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

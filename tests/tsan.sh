@@ -27,7 +27,7 @@ else
 	chmod 755 "$build"
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_beam test_remote test_spawn)
+tests=(test_beam test_remote test_spawn test_audit)
 
 CC=clang cmake -S . -B "$build" -DBX_TSAN=ON -DBX_WERROR=ON \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null
@@ -40,6 +40,8 @@ for t in "${tests[@]}"; do
 	rc=0
 	skip=
 	[ "$t" = test_spawn ] && skip=test_crash_noticed
+	# its worker that faults dies by SIGSYS under TSan, as test_crash_noticed above
+	[ "$t" = test_audit ] && skip=test_real_workers
 	BX_TEST_SKIP=$skip "$build/tests/$t" >"$build/$t.log" 2>&1 || rc=$?
 	echo "--- $t: exit $rc, $(($(date +%s) - start)) s${skip:+ (skipped: $skip)}"
 	if [ "$rc" != 0 ] || grep -q 'WARNING: ThreadSanitizer' "$build/$t.log"; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # valgrind memcheck over the unit tests that spawn no confined worker
-# (test_util, test_data, test_beam, test_remote): no invalid access, no use
+# (test_util, test_cli_args, test_data, test_beam, test_remote): no invalid access, no use
 # of uninitialised values, no definite or indirect leak, no fd left open at
 # exit. Workers are out of scope: they re-execute the test binary outside
 # valgrind's control and confine themselves under seccomp (tests/run-suite.sh
@@ -20,7 +20,7 @@ else
 	build=$(mktemp -d /tmp/beambox-valgrind.XXXXXX)
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_util test_data test_beam test_remote)
+tests=(test_util test_cli_args test_data test_beam test_remote)
 
 cmake -S . -B "$build" -DBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null

@@ -7,6 +7,7 @@
 #define BEAMBOX_EXEC_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <beambox/common.h>
 
@@ -20,6 +21,7 @@ struct bx_policy;
 #define BX_EXEC_SETUP_FAILED 125 /* confinement could not be set up */
 #define BX_EXEC_CANNOT_RUN   126 /* the program was found but could not be executed */
 #define BX_EXEC_NOT_FOUND    127 /* the program was not found */
+#define BX_EXEC_TIMED_OUT    124 /* bx_exec_opts.timeout_ms ran out: everything was killed */
 
 /*
  * Opens prog (searched in $PATH when it has no '/') before the filesystem view
@@ -50,6 +52,121 @@ BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *c
 
 /* The exit status for a bx_exec_confined failure: 127 not found, 126 cannot run, 125 otherwise. */
 BX_API int bx_exec_status_for(int ret, const bx_error *err);
+
+/* ---------------------------------------------------------------- bx_exec_run */
+
+/* A bind on top of the policy's (`--bind`, `--ro-bind`, `--bind-try`, `--ro-bind-try`). */
+typedef struct bx_exec_bind {
+	const char *src; /* host path; a relative one is taken from the current directory */
+	const char *dst; /* absolute path inside the view, not "/" */
+	int rw;		 /* 0: read-only */
+	int optional;	 /* a missing src is skipped (reported) instead of refused */
+} bx_exec_bind;
+
+/* A change to the program's environment, applied in order after the policy's env-keep. */
+typedef struct bx_exec_env {
+	const char *name;  /* no '=' */
+	const char *value; /* NULL: remove name */
+} bx_exec_env;
+
+#define BX_EXEC_STEPS_MAX 16
+
+/* One confinement step as it ran in the confined process. */
+typedef struct bx_exec_step {
+	char name[16];	  /* "fds", "identity", "cgroup", "namespaces", "fs", "rlimits", ... */
+	char result[384]; /* what the step reported, lines joined with "; " */
+	unsigned long long usec;
+} bx_exec_step;
+
+/* How a confined execution went (bx_exec_run fills it in, also on failure). */
+typedef struct bx_exec_result {
+	/*
+	 * The confined process as the caller sees it: the program itself, or,
+	 * with a pid namespace, the namespace's init that runs it as pid 2.
+	 * 0 if confinement did not get that far.
+	 */
+	pid_t pid;
+	char policy[64];      /* the policy's name */
+	char namespaces[128]; /* the namespaces in effect, space-separated */
+	unsigned nsteps;
+	bx_exec_step steps[BX_EXEC_STEPS_MAX];
+	int status;    /* what `beambox exec` exits with (see BX_EXEC_* and 128+N) */
+	int exit_code; /* the program's exit code, or -1 */
+	int signal;    /* the signal that ended it, or 0 */
+	int timed_out; /* 1: timeout_ms ran out and everything was killed */
+	unsigned long long duration_us; /* from start to the last process reaped */
+	/*
+	 * The system call that the filter refused when that killed the program
+	 * ("" when unknown; not filled in yet: see issue #13).
+	 */
+	char syscall[64];
+	char error[BX_ERROR_TEXT_MAX]; /* why it could not run ("" when it ran) */
+} bx_exec_result;
+
+typedef struct bx_exec_opts {
+	/* The policy; NULL: policy_name, and with neither, the built-in default. Borrowed. */
+	const struct bx_policy *policy;
+	/*
+	 * A shipped policy's NAME ("tools", "untrusted", ...: the files under
+	 * policies/, embedded in the library) or a FILE path (it has a '/' or
+	 * ends in ".policy").
+	 */
+	const char *policy_name;
+	/* Extra binds, after the policy's; at most the policy's bind capacity in all. */
+	const bx_exec_bind *binds;
+	size_t nbinds;
+	/* Working directory inside the view (absolute); NULL: "/". */
+	const char *chdir;
+	/* Environment changes, applied in order to the policy's env-keep copy. */
+	const bx_exec_env *env;
+	size_t nenv;
+	/*
+	 * Wall-clock limit in milliseconds (0: none). When it runs out the
+	 * program and everything it started are killed with SIGKILL (with a pid
+	 * namespace: the whole namespace; without: the program's session) and
+	 * the status is BX_EXEC_TIMED_OUT.
+	 */
+	unsigned timeout_ms;
+	/*
+	 * Non-zero: just before the program runs, the confined process writes
+	 * one line per confinement step, with its duration, to its stderr (fd 2),
+	 * in one write.
+	 */
+	int verbose;
+	/* >= 0: when it is over, one JSON object (bx_exec_write_json) is written to this fd. */
+	int json_status_fd;
+	/*
+	 * >= 0: an fd that becomes readable to stop the program early (e.g. a
+	 * pipe a signal handler writes one byte, the signal number, to): the
+	 * program and everything it started are killed as on a timeout, and the
+	 * status is 128+that byte (or 128+SIGTERM when none was read).
+	 */
+	int cancel_fd;
+} bx_exec_opts;
+
+/* Fills opts with the defaults (no extras; fds -1). */
+BX_API void bx_exec_opts_init(bx_exec_opts *opts);
+
+/*
+ * Runs prog confined, like bx_exec_confined, in a child process, and waits
+ * for it: this process stays unconfined and only supervises (timeout,
+ * cancel_fd, the JSON status). prog is opened before the view is built
+ * ($PATH is searched when it has no '/'). Returns the status `beambox exec`
+ * exits with (0..255; res->status too), or -errno when beambox itself could
+ * not start it (then res->status is 125/126/127 and err and res->error say
+ * why). res may be NULL.
+ */
+BX_API int bx_exec_run(const bx_exec_opts *opts, const char *prog, char *const argv[],
+		       bx_exec_result *res, bx_error *err);
+
+/*
+ * Writes res as one JSON object and a newline to fd, in one write (json-c):
+ * {"pid", "policy", "namespaces": [...], "steps": [{"name", "result",
+ * "usec"}], "status", "exit_code", "signal", "signal_name", "timed_out",
+ * "duration_us", "syscall", "error"}; "exit_code"/"signal"/"syscall"/"error"
+ * are null when they do not apply. Returns 0 or -errno.
+ */
+BX_API int bx_exec_write_json(int fd, const bx_exec_result *res);
 
 #ifdef __cplusplus
 }

@@ -49,6 +49,11 @@ typedef struct bx_spawn_opts {
 	int ready_timeout_ms;
 	/* How the worker is confined; NULL: the built-in strict default. Borrowed. */
 	const struct bx_policy *policy;
+	/*
+	 * This worker's audit log (beambox/audit.h): -1 (default) for the
+	 * process-wide one, if any. Borrowed: keep it open while the worker lives.
+	 */
+	int audit_fd;
 } bx_spawn_opts;
 
 /* Fills opts with the defaults. */

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "confine/seccomp.h"
@@ -40,6 +41,48 @@ void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
 		rep->text[used] = '\n';
 		rep->text[used + 1] = '\0';
 	}
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	/* vDSO: no system call, so it is safe after the filter is loaded. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bx_report_step(struct bx_confine_report *rep, const char *name)
+{
+	size_t end = strnlen(rep->text, sizeof(rep->text));
+	uint64_t now = monotonic_ns();
+
+	if (rep->nsteps < BX_CONFINE_STEPS_MAX) {
+		struct bx_confine_step *s = &rep->steps[rep->nsteps++];
+
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->off = (uint16_t)rep->mark_off;
+		s->len = (uint16_t)(end - rep->mark_off);
+		s->usec = (now - rep->mark_ns) / 1000;
+	}
+	rep->mark_ns = now;
+	rep->mark_off = end;
+}
+
+/* The step timings as one report line, so that they travel with the text (the worker's hello). */
+static void report_timings(struct bx_confine_report *rep)
+{
+	char line[256] = "timings:";
+	size_t used = strlen(line);
+
+	for (size_t i = 0; i < rep->nsteps && used + 1 < sizeof(line); i++) {
+		int n = snprintf(line + used, sizeof(line) - used, " %s %lluus", rep->steps[i].name,
+				 (unsigned long long)rep->steps[i].usec);
+		if (n < 0 || (size_t)n >= sizeof(line) - used)
+			break;
+		used += (size_t)n;
+	}
+	bx_report_add(rep, "%s", line);
 }
 
 /* Step 6: no new privileges, no core dumps or ptrace by same-uid peers, own session. */
@@ -168,44 +211,66 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	bx_view_init(&view);
 	memset(rep, 0, sizeof(*rep));
 	rep->host_pid = getpid();
+	rep->mark_ns = monotonic_ns();
 
 	/* 1. fds: nothing the parent had open reaches handler code. */
 	r = bx_step_fds(o, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "fds");
 	/* 2a. identity: a root parent's worker becomes the policy's unprivileged uid/gid. */
 	r = bx_step_identity(p, o, rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "identity");
 	/* 4a. cgroup leaf: needs the host's /sys/fs/cgroup, so before namespaces and mounts. */
 	r = bx_step_cgroup(p, rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "cgroup");
 	/* 2b. namespaces: user first (it owns the others); pid forks a monitor. */
 	r = bx_step_namespaces(p, o, rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "namespaces");
 	/* 3. filesystem view: a tmpfs root with only the binds, then pivot_root. */
 	r = bx_step_fsview(p, rep, &view, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "fs");
+	/* 3b. the working directory inside the view (beambox exec --chdir). */
+	if (o->chdir && chdir(o->chdir) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "chdir(%.200s) inside the view: %m",
+			       o->chdir);
 	/* 4b. rlimits (core dumps always off). */
 	r = bx_step_rlimits(p, rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "rlimits");
 	/* 5. capabilities: securebits locked, then every set emptied. */
 	r = bx_step_caps(rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "caps");
 	/* 6. no_new_privs, not dumpable, own session. */
 	r = step_privs(rep, err);
 	if (r < 0)
 		return r;
+	bx_report_step(rep, "privs");
 	/* 7. landlock: the filesystem again, as a second layer, plus scopes. */
 	r = bx_step_landlock(p, o, &view, rep, err);
 	if (r < 0)
 		return r;
+<<<<<<< HEAD
 	bx_view_release(&view); /* before the filter, which may not allow close */
+=======
+	bx_report_step(rep, "landlock");
+>>>>>>> h-cli
 	/* 8. seccomp, last. */
-	return step_seccomp(p, o, rep, err);
+	r = step_seccomp(p, o, rep, err);
+	if (r < 0)
+		return r;
+	bx_report_step(rep, "seccomp");
+	report_timings(rep);
+	return 0;
 }

@@ -44,6 +44,21 @@ struct bx_confine_opts {
 	 * listener, sent over this socket, instead of the policy's rules.
 	 */
 	int learn_sock;
+	/*
+	 * Working directory inside the view (`beambox exec --chdir`), entered
+	 * right after step 3 builds it; NULL: "/". A missing directory fails.
+	 */
+	const char *chdir;
+};
+
+#define BX_CONFINE_STEPS_MAX 16
+
+/* One step of the sequence as it ran: its name, what it reported, how long it took. */
+struct bx_confine_step {
+	char name[16]; /* "fds", "identity", "cgroup", "namespaces", "fs", ... */
+	uint16_t off;  /* its lines in text[off, off + len) */
+	uint16_t len;
+	uint64_t usec; /* wall-clock duration (CLOCK_MONOTONIC) */
 };
 
 /* What was applied: one "step: detail" line each, for logs and bx_worker_report. */
@@ -53,7 +68,19 @@ struct bx_confine_report {
 	bool cgroup;	     /* a cgroup leaf with limits is in effect */
 	pid_t host_pid;	     /* this process's pid in the parent's pid namespace */
 	char text[BX_CONFINE_REPORT_MAX];
+	/* Each step that completed, in order (bx_report_step), and where the next one starts. */
+	struct bx_confine_step steps[BX_CONFINE_STEPS_MAX];
+	size_t nsteps;
+	uint64_t mark_ns;
+	size_t mark_off;
 };
+
+/*
+ * Records the step that just completed: its name, the text lines it added
+ * since the previous mark, and the time since then. The sequence calls it
+ * after each step; the first mark is set when bx_confine_self starts.
+ */
+void bx_report_step(struct bx_confine_report *rep, const char *name);
 
 /*
  * The whole sequence; see SECURITY.md "Confinement order". Returns 0 when
