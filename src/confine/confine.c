@@ -261,11 +261,8 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	r = bx_step_landlock(p, o, &view, rep, err);
 	if (r < 0)
 		return r;
-<<<<<<< HEAD
-	bx_view_release(&view); /* before the filter, which may not allow close */
-=======
 	bx_report_step(rep, "landlock");
->>>>>>> h-cli
+	bx_view_release(&view); /* before the filter, which may not allow close */
 	/* 8. seccomp, last. */
 	r = step_seccomp(p, o, rep, err);
 	if (r < 0)
