@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/demo.h"
 #include "cli/policy_cmd.h"
+#include "policy/api.h"
 #include "policy/policy.h"
 
 #ifndef BX_VERSION
@@ -25,7 +26,7 @@ static int run_exec(const struct bx_cli_args *args)
 
 	bx_error_clear(&err);
 	if (args->policy) {
-		r = bx_policy_load_file(args->policy, &policy, &err);
+		r = bx_policy_load_spec(args->policy, &policy, &err);
 		if (r < 0) {
 			fprintf(stderr, "beambox: exec: %s\n", err.text);
 			return BX_EXEC_SETUP_FAILED;
@@ -46,7 +47,7 @@ static int run_learn(const struct bx_cli_args *args)
 	int status = 0, r;
 
 	bx_error_clear(&err);
-	r = bx_policy_load_file(args->policy, &base, &err);
+	r = bx_policy_load_spec(args->policy, &base, &err);
 	if (r < 0) {
 		fprintf(stderr, "beambox: policy learn: %s\n", err.text);
 		return 2;
