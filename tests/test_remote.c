@@ -20,6 +20,7 @@
 #include <beambox/beam.h>
 #include <beambox/data.h>
 #include <beambox/engine.h>
+#include <beambox/spawn.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "remote.h"
@@ -326,6 +329,7 @@ struct worker {
 	int parent; /* our end of the main socket, as the original parent holds it */
 	bx_beam *main;
 	bx_engine *eng;
+	struct bx_remote_serve_opts opts;
 	int rc;
 };
 
@@ -351,22 +355,42 @@ static void *serve_thread(void *arg)
 {
 	struct worker *w = arg;
 
-	w->rc = bx_remote_serve(w->main, w->eng);
+	w->rc = bx_remote_serve_with(w->main, w->eng, &w->opts);
 	return NULL;
 }
 
-static void worker_start(struct worker *w, const char *want_foo)
+/*
+ * A handler failing the way a Go handler did with job.Errorf: something on
+ * stderr first, then a failure with its errno.
+ */
+static int fail_errno_handler(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_eprintf(job, "partial\n");
+	return bx_job_fail(job, -EIO, "disk on fire");
+}
+
+/* A worker serving on a thread; beambox_parent: whether its parent announced beambox. */
+static void worker_start_as(struct worker *w, const char *want_foo, bool beambox_parent)
 {
 	int sv[2];
 
 	memset(w, 0, sizeof(*w));
+	w->opts.beambox_parent = beambox_parent;
 	mkpair(sv);
 	assert_int_equal(bx_engine_new(&w->eng), 0);
 	assert_int_equal(bx_engine_register(w->eng, "echo", echo_handler, (void *)want_foo), 0);
+	assert_int_equal(bx_engine_register(w->eng, "fail_errno", fail_errno_handler, NULL), 0);
 	assert_int_equal(bx_beam_new(sv[1], &w->main), 0);
 	w->parent = sv[0];
 	w->rc = -1;
 	assert_int_equal(pthread_create(&w->th, NULL, serve_thread, w), 0);
+}
+
+/* This section's worker: the parent is an original one (no config frame). */
+static void worker_start(struct worker *w, const char *want_foo)
+{
+	worker_start_as(w, want_foo, false);
 }
 
 /* The original parent exits: its end of main closes; the worker must return 0. */
@@ -548,44 +572,234 @@ static void test_worker_drops_request_without_channel(void **state)
 	assert_non_null(strstr(last_warning, "without a channel"));
 }
 
-static void test_worker_malformed_request(void **state)
+/*
+ * A failure, as an original parent sees it: exactly the capture's log
+ * frames (fds at 0, 33, 66), M6 "status 1", EOF; the reason is on the
+ * stderr pipe, ending in a newline. This is what Docker 1.0's worker sent
+ * for a handler that failed with job.Errorf(...).
+ */
+static void expect_original_failure(int chan, const char *want_stderr_prefix,
+				    const char *want_stderr_suffix)
 {
-	/* "15:" announces more than the key list holds. */
-	static const char req[] = "000;3:cmd,15:4:echo,,";
+	int fds[3];
+	char err[1024];
+	ssize_t n;
+
+	expect_job_stream(chan, HEX_LOG_FRAMES "0000001b" HEX_M6, fds);
+	expect_pipe(fds[0], "");
+	n = read_to_eof(fds[1], err, sizeof(err) - 1);
+	assert_true(n > 0);
+	err[n] = '\0';
+	if (strncmp(err, want_stderr_prefix, strlen(want_stderr_prefix)) != 0 ||
+	    (want_stderr_suffix &&
+	     (strlen(err) < strlen(want_stderr_suffix) ||
+	      strcmp(err + strlen(err) - strlen(want_stderr_suffix), want_stderr_suffix) != 0)) ||
+	    err[n - 1] != '\n')
+		fail_msg("stderr pipe: \"%s\"", err);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+}
+
+/*
+ * A failure, as a beambox parent sees it (no fds passed here, so the log
+ * frames come first when the job got that far): cmd=[error, TEXT]
+ * errno=[N], then exactly M6, then EOF.
+ */
+static void expect_beambox_failure(int chan, bool with_logs, const char *want_text, int want_errno)
+{
 	static struct raw_stream rs;
-	struct worker w;
 	uint8_t status[64];
 	size_t nstatus = unhex("0000001b" HEX_M6, status, sizeof(status));
+	size_t off = with_logs ? 98 : 0; /* the three log frames: 33 + 33 + 32 bytes */
 	uint32_t elen;
 	bx_msg *m = NULL;
 	const bx_bytes *cmd;
+	bx_bytes num;
 	size_t ncmd;
+	char want_num[16];
+
+	raw_init(&rs);
+	assert_int_equal(raw_read(chan, 0, &rs), 0);
+	assert_true(rs.eof);
+	assert_int_equal(rs.nfds, with_logs ? 3 : 0);
+	raw_close_fds(&rs);
+	assert_true(rs.len > off + 4 + nstatus);
+	elen = (uint32_t)rs.bytes[off] << 24 | (uint32_t)rs.bytes[off + 1] << 16 |
+	       (uint32_t)rs.bytes[off + 2] << 8 | rs.bytes[off + 3];
+	assert_int_equal(elen & 0x80000000u, 0);
+	assert_int_equal(off + 4 + elen + nstatus, rs.len);
+	assert_int_equal(bx_msg_decode(rs.bytes + off + 4, elen, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_nkeys(m), 2);
+	assert_int_equal(bx_msg_get(m, "cmd", &cmd, &ncmd), 0);
+	assert_int_equal(ncmd, 2);
+	assert_string_equal(cmd[0].p, "error");
+	if (!strstr((const char *)cmd[1].p, want_text))
+		fail_msg("error text \"%s\", want \"%s\" in it", cmd[1].p, want_text);
+	assert_int_equal(bx_msg_get_one(m, "errno", &num), 0);
+	snprintf(want_num, sizeof(want_num), "%d", want_errno);
+	assert_string_equal(num.p, want_num);
+	bx_msg_free(m);
+	assert_memory_equal(rs.bytes + off + 4 + elen, status, nstatus);
+}
+
+/* The capture's request and answer: the worker is still serving as before. */
+static void expect_capture_served(struct worker *w)
+{
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	int fds[3];
+	int chan = send_request(w, req, n);
+
+	expect_job_stream(chan, HEX_JOB_STREAM, fds);
+	expect_pipe(fds[0], "hello\n");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+}
+
+/* "15:" announces more than the key list holds. */
+static const char malformed_req[] = "000;3:cmd,15:4:echo,,";
+
+static void test_worker_malformed_request(void **state)
+{
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start(&w, "bar");
+	chan = send_request(&w, malformed_req, strlen(malformed_req));
+	/* No `error` frame for an original parent: its router knew no such verb. */
+	expect_original_failure(chan, "bad job request: ", NULL);
+	close(chan);
+	expect_capture_served(&w);
+	worker_stop(&w);
+}
+
+static void test_worker_malformed_request_beambox(void **state)
+{
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start_as(&w, "bar", true);
+	chan = send_request(&w, malformed_req, strlen(malformed_req));
+	expect_beambox_failure(chan, false, "bad job request", EBADMSG);
+	close(chan);
+	worker_stop(&w);
+}
+
+/* bx_job_fail in a handler, for an original parent: its text on stderr, then status 1. */
+static void test_worker_job_fail_original(void **state)
+{
+	static const char req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+	struct worker w;
 	int chan;
 
 	(void)state;
 	worker_start(&w, "bar");
 	chan = send_request(&w, req, strlen(req));
-	raw_init(&rs);
-	assert_int_equal(raw_read(chan, 0, &rs), 0);
-	assert_true(rs.eof);
-	assert_int_equal(rs.nfds, 0); /* no log pipes for a job that never started */
-	/* beambox extension: an error frame, no fd... */
-	assert_true(rs.len > 4 + nstatus);
-	elen = (uint32_t)rs.bytes[0] << 24 | (uint32_t)rs.bytes[1] << 16 |
-	       (uint32_t)rs.bytes[2] << 8 | rs.bytes[3];
-	assert_int_equal(elen & 0x80000000u, 0);
-	assert_int_equal(4 + elen + nstatus, rs.len);
-	assert_int_equal(bx_msg_decode(rs.bytes + 4, elen, 0, &m, NULL), 0);
-	assert_int_equal(bx_msg_nkeys(m), 1);
-	assert_int_equal(bx_msg_get(m, "cmd", &cmd, &ncmd), 0);
-	assert_int_equal(ncmd, 2);
-	assert_string_equal(cmd[0].p, "error");
-	assert_non_null(strstr(cmd[1].p, "bad job request"));
-	bx_msg_free(m);
-	/* ...then exactly M6 "status 1", framed without an fd, then EOF. */
-	assert_memory_equal(rs.bytes + 4 + elen, status, nstatus);
+	expect_original_failure(chan, "partial\ndisk on fire\n", "partial\ndisk on fire\n");
 	close(chan);
 	worker_stop(&w);
+}
+
+/* The same failure for a beambox parent: its stderr as written, the errno in an error frame. */
+static void test_worker_job_fail_beambox(void **state)
+{
+	static const char req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start_as(&w, "bar", true);
+	chan = send_request(&w, req, strlen(req));
+	expect_beambox_failure(chan, true, "disk on fire", EIO);
+	close(chan);
+	worker_stop(&w);
+}
+
+/* cmd=[echo, ARG...] env=["000;"]: n args of arg_len 'a's each, encoded (malloc'd). */
+static char *build_request(size_t nargs, size_t arg_len, size_t *len)
+{
+	bx_msg *m = NULL;
+	char *arg = malloc(arg_len + 1), *buf = NULL;
+
+	assert_non_null(arg);
+	memset(arg, 'a', arg_len);
+	arg[arg_len] = '\0';
+	assert_int_equal(bx_msg_new(&m), 0);
+	assert_int_equal(bx_msg_add(m, "cmd", "echo"), 0);
+	for (size_t i = 0; i < nargs; i++)
+		assert_int_equal(bx_msg_add(m, "cmd", arg), 0);
+	assert_int_equal(bx_msg_add(m, "env", "000;"), 0);
+	assert_int_equal(bx_msg_encode(m, &buf, len), 0);
+	bx_msg_free(m);
+	free(arg);
+	return buf;
+}
+
+/*
+ * The parent is trusted: a request over 1 MiB or with more than 4096
+ * arguments is its mistake. The worker refuses that job cleanly (the
+ * oversized payload is dropped as it arrives, never allocated) and serves on.
+ */
+static void test_worker_refuses_oversized_requests(void **state)
+{
+	static const struct {
+		size_t nargs, arg_len;
+		const char *want;
+	} cases[] = {
+	    {1, 1024 * 1024, NULL},
+	    {4097, 1, "job 'echo' refused: 4097 arguments, over the worker's limit of 4096"},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int beambox = 0; beambox < 2; beambox++) {
+			struct worker w;
+			size_t len = 0;
+			char *req = build_request(cases[c].nargs, cases[c].arg_len, &len);
+			char want[160];
+			int chan;
+
+			if (cases[c].nargs == 1) /* the text names the request's size */
+				snprintf(want, sizeof(want),
+					 "job request of %zu bytes refused: over the worker's "
+					 "limit of 1048576 bytes",
+					 len);
+			else
+				snprintf(want, sizeof(want), "%s", cases[c].want);
+			assert_true(len > 1024 * 1024 || cases[c].nargs > 4096);
+			worker_start_as(&w, "bar", beambox);
+			chan = send_request(&w, req, len);
+			if (beambox)
+				expect_beambox_failure(chan, false, want, E2BIG);
+			else
+				expect_original_failure(chan, want, "\n");
+			close(chan);
+			free(req);
+			expect_capture_served(&w);
+			expect_capture_served(&w);
+			worker_stop(&w);
+		}
+	}
+}
+
+/*
+ * The parent closes its end with bytes of ours unread (a Go parent never
+ * reads the main socket): the worker sees a reset, which is still the
+ * parent's close, so it ends cleanly (exit 0 in a real worker).
+ */
+static void test_worker_parent_reset_is_clean_end(void **state)
+{
+	struct worker w;
+
+	(void)state;
+	worker_start(&w, "bar");
+	assert_int_equal(send_all(bx_beam_fd(w.main), "unread", 6), 0);
+	worker_stop(&w); /* closes the parent's end unread; asserts the loop returned 0 */
 }
 
 static void test_worker_returns_0_when_main_closes(void **state)
@@ -1049,6 +1263,123 @@ static void test_worker_status_1_is_m6(void **state)
 	worker_stop(&w);
 }
 
+/* ================================================== 5. a real worker, an original parent */
+
+/*
+ * This program is also the worker (bx_spawn_init in main): started the
+ * original's way, by a C stand-in for Docker 1.0's Go parent — ENGINESPAWN=1,
+ * the socket on fd 3, no BEAMBOX_CONFIG and no config frame. It confines
+ * itself with the built-in default and must look exactly like a Go worker.
+ */
+static int live_install(bx_engine *eng, void *ctx)
+{
+	int r;
+
+	(void)ctx;
+	r = bx_engine_register(eng, "echo", echo_handler, (void *)"bar");
+	if (r == 0)
+		r = bx_engine_register(eng, "fail_errno", fail_errno_handler, NULL);
+	return r;
+}
+
+/* Starts this program as a worker on sock, as the original parent did; returns its pidfd. */
+static int start_original_worker(int sock, pid_t *pid)
+{
+	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"};
+	char *envp[8] = {"ENGINESPAWN=1"};
+	char *argv[] = {"beambox-worker", NULL};
+	size_t n = 1;
+	int pidfd;
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		const char *v = getenv(pass[i]);
+		char *e;
+
+		if (v && asprintf(&e, "%s=%s", pass[i], v) > 0)
+			envp[n++] = e;
+	}
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/* Spawn's way: stdio on /dev/null, the beam socket on fd 3. */
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    (sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
+			_exit(126);
+		execve("/proc/self/exe", argv, envp);
+		_exit(127);
+	}
+	for (size_t i = 1; i < n; i++)
+		free(envp[i]);
+	pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+	assert_true(pidfd >= 0);
+	return pidfd;
+}
+
+static void test_original_parent_live(void **state)
+{
+	struct worker w = {.rc = -1};
+	size_t len = 0;
+	char *big = build_request(1, 1024 * 1024, &len);
+	char *many = NULL;
+	size_t many_len = 0;
+	struct pollfd pfd;
+	siginfo_t si;
+	pid_t pid;
+	int sv[2], pidfd, chan;
+	char byte;
+
+	(void)state;
+	mkpair(sv);
+	pidfd = start_original_worker(sv[1], &pid);
+	close(sv[1]);
+	w.parent = sv[0];
+
+	/* 1. The captured job, byte for byte. */
+	expect_capture_served(&w);
+	/* 2. No `ready` or anything else on main: an original parent never reads it. */
+	assert_int_equal(recv(w.parent, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* 3. bx_job_fail: the capture's log frames, the text on stderr, M6. */
+	{
+		static const char fail_req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+
+		chan = send_request(&w, fail_req, strlen(fail_req));
+		expect_original_failure(chan, "partial\ndisk on fire\n", "partial\ndisk on fire\n");
+		close(chan);
+	}
+	/* 4. Over 1 MiB, and over 4096 arguments: clean job errors, and it serves on. */
+	chan = send_request(&w, big, len);
+	expect_original_failure(chan, "job request of ",
+				"over the worker's limit of 1048576 bytes\n");
+	close(chan);
+	many = build_request(4097, 1, &many_len);
+	chan = send_request(&w, many, many_len);
+	expect_original_failure(chan, "job 'echo' refused: 4097 arguments", "\n");
+	close(chan);
+	expect_capture_served(&w);
+	assert_int_equal(recv(w.parent, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* 5. The parent closes: a clean end, exit status 0. */
+	close(w.parent);
+	pfd = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&pfd, 1, 10000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pidfd);
+		fail_msg("the worker did not exit after its parent closed");
+	}
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	close(pidfd);
+	if (si.si_code != CLD_EXITED || si.si_status != 0)
+		fail_msg("worker ended with code %d status %d, want exit 0", si.si_code,
+			 si.si_status);
+	free(big);
+	free(many);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1058,6 +1389,11 @@ int main(void)
 	    bx_fd_test(test_worker_unknown_command),
 	    bx_fd_test(test_worker_drops_request_without_channel),
 	    bx_fd_test(test_worker_malformed_request),
+	    bx_fd_test(test_worker_malformed_request_beambox),
+	    bx_fd_test(test_worker_job_fail_original),
+	    bx_fd_test(test_worker_job_fail_beambox),
+	    bx_fd_test(test_worker_refuses_oversized_requests),
+	    bx_fd_test(test_worker_parent_reset_is_clean_end),
 	    bx_fd_test(test_worker_status_1_is_m6),
 	    bx_fd_test(test_worker_returns_0_when_main_closes),
 	    bx_fd_test(test_proxy_drives_original_worker),
@@ -1065,8 +1401,11 @@ int main(void)
 	    bx_fd_test(test_proxy_eof_without_status_fails),
 	    bx_fd_test(test_proxy_rejects_bad_worker_frames),
 	    bx_fd_test(test_remote_messages_match_vectors),
+	    bx_fd_test(test_original_parent_live),
 	};
 
+	/* In a worker started by test_original_parent_live, this never returns. */
+	bx_spawn_init(live_install, NULL);
 	/* A peer that closed early must fail a test, not kill the runner. */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
