@@ -265,6 +265,7 @@ struct job_run {
 	int status;
 	bool log_seen[3];
 	char worker_error[BX_ERROR_TEXT_MAX];
+	int worker_errno; /* from a beambox/1 worker's `error` frame; 0: unknown */
 };
 
 static void kill_worker(struct job_run *jr)
@@ -406,6 +407,29 @@ out:
 	return 0;
 }
 
+/*
+ * The errno of a beambox/1 worker's `error` frame (errno=[1..4095]), kept for
+ * bx_job_run. An original worker has none: its failures stay -EREMOTEIO.
+ */
+static int read_worker_errno(struct job_run *jr, const bx_msg *m)
+{
+	const bx_bytes *v;
+	size_t n;
+	uint64_t e;
+
+	if (!jr->rem->peer.takes_fds || bx_msg_get(m, "errno", &v, &n) < 0)
+		return 0;
+	if (n != 1 || bx_parse_u64(v[0].p, v[0].len, BX_REMOTE_ERRNO_MAX, &e) < 0 || e == 0) {
+		char shown[72];
+
+		return job_error(jr, -EPROTO, true, "worker sent a bad errno '%s'",
+				 n ? bx_printable(v[0].p, v[0].len, 16, 0, shown, sizeof(shown))
+				   : "");
+	}
+	jr->worker_errno = (int)e;
+	return 0;
+}
+
 /* Handles one frame from the worker on the job channel. 0 to go on, -errno to end. */
 static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 {
@@ -442,7 +466,7 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 	} else if (bytes_eq(&cmd[0], "error") && n == 2 && f->fd < 0) {
 		bx_printable(cmd[1].p, cmd[1].len, 200, 0, jr->worker_error,
 			     sizeof(jr->worker_error));
-		r = 0;
+		r = read_worker_errno(jr, m);
 	} else if (bytes_eq(&cmd[0], "log") && n == 2 && f->fd >= 0) {
 		int i = stream_index(&cmd[1]);
 
@@ -757,8 +781,9 @@ static int remote_sender(bx_job *job, void *ctx)
 	r = run_loop(jr);
 	if (r == 0) {
 		if (jr->worker_error[0])
-			r = bx_job_fail(job, -EREMOTEIO, "job '%.64s' failed in the worker: %s",
-					job->name, jr->worker_error);
+			r = bx_job_fail(job, jr->worker_errno ? -jr->worker_errno : -EREMOTEIO,
+					"job '%.64s' failed in the worker: %s", job->name,
+					jr->worker_error);
 		else
 			r = jr->status;
 	}

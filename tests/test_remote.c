@@ -821,6 +821,7 @@ enum fake_mode {
 	FAKE_LOG_NO_FD,
 	FAKE_LOG_TWICE,
 	FAKE_GARBAGE,
+	FAKE_ERROR_ERRNO,
 };
 
 /* The original Go worker (engine/remote.go Receiver), serving one job. */
@@ -903,6 +904,7 @@ static void *fake_worker_thread(void *arg)
 	static const char status_256[] = "000;3:cmd,15:6:status,3:256,,";
 	static const char frob[] = "000;3:cmd,7:4:frob,,";
 	static const uint8_t garbage[] = {0x7f, 0xff, 0xff, 0xff, 'j', 'u', 'n', 'k'};
+	static const char error_errno[] = "000;3:cmd,15:5:error,4:boom,,5:errno,4:1:2,,";
 	struct fake_worker *fw = arg;
 	struct raw_stream *rs = calloc(1, sizeof(*rs));
 	int chan = -1, p[2][2] = {{-1, -1}, {-1, -1}};
@@ -963,6 +965,11 @@ static void *fake_worker_thread(void *arg)
 	case FAKE_GARBAGE:
 		FAKE_CHECK(fw, send_all(chan, garbage, sizeof(garbage)) == 0);
 		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_ERROR_ERRNO:
+		/* beambox/1's error frame with an errno, from a peer that never said beambox/1. */
+		FAKE_CHECK(fw, orig_send(chan, error_errno, strlen(error_errno), -1) == 0);
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M6, -1) == 0);
 		break;
 	}
 out:
@@ -1263,6 +1270,190 @@ static void test_worker_status_1_is_m6(void **state)
 	worker_stop(&w);
 }
 
+/* ================================================== 4. errno of a failure, beambox/1 only */
+
+/* A proxy for a beambox/1 worker (it takes passed fds) with no process to watch. */
+static void beambox_proxy_new(bx_beam *main, bx_engine **proxy)
+{
+	const struct bx_remote_peer peer = {.exit_fd = -1, .takes_fds = 1};
+
+	assert_int_equal(bx_remote_proxy_new(main, &peer, proxy), 0);
+}
+
+/* A handler's errno comes back as it was, with its text (both ends are beambox). */
+static void test_errno_carried_between_beambox_peers(void **state)
+{
+	struct worker w;
+	bx_beam *main = NULL;
+	bx_engine *proxy = NULL;
+	bx_error err;
+	bx_job *job = NULL;
+	char *big = malloc(1024 * 1024 + 1);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', 1024 * 1024);
+	big[1024 * 1024] = '\0';
+	worker_start_as(&w, "bar", true);
+	assert_int_equal(bx_beam_new(w.parent, &main), 0);
+	beambox_proxy_new(main, &proxy);
+
+	assert_int_equal(bx_job_new(proxy, "fail_errno", &job), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 4096), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	bx_error_clear(&err);
+	assert_int_equal(bx_job_run(job, &err), -EIO);
+	assert_non_null(strstr(err.text, "job 'fail_errno' failed in the worker: disk on fire"));
+	/* What the handler wrote is there as written; the reason is not added to it. */
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "partial\n");
+	bx_job_free(job);
+
+	/* A request the worker refuses: -E2BIG, and the worker serves on. */
+	assert_int_equal(bx_job_new(proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, big), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	if (bx_job_run(job, &err) != -E2BIG)
+		fail_msg("big request: %s", err.text);
+	assert_non_null(strstr(err.text, "over the worker's limit of 1048576 bytes"));
+	bx_job_free(job);
+	job = new_echo_job(proxy, true);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "hello\n");
+	bx_job_free(job);
+
+	bx_remote_proxy_free(proxy);
+	bx_beam_free(main); /* closes w.parent: the worker's loop ends */
+	assert_int_equal(pthread_join(w.th, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	bx_beam_free(w.main);
+	bx_engine_free(w.eng);
+	free(big);
+}
+
+/* From a peer that never said beambox/1, an `error` frame stays -EREMOTEIO. */
+static void test_errno_ignored_from_original_peer(void **state)
+{
+	struct proxy_rig rig;
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	bx_error err;
+	bx_job *job;
+
+	(void)state;
+	rig_start(&rig, FAKE_ERROR_ERRNO, (const char *)req, n);
+	job = new_echo_job(rig.proxy, true);
+	bx_error_clear(&err);
+	assert_int_equal(bx_job_run(job, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.text, "failed in the worker: boom"));
+	bx_job_free(job);
+	rig_stop(&rig, NULL, 0);
+}
+
+/* A fake beambox/1 worker: answers one job with `error` + the given errno values, then M6. */
+struct errno_worker {
+	pthread_t th;
+	bx_beam *main;
+	const char *const *values; /* NULL-terminated; none: no errno key */
+	char fail[128];
+};
+
+static void *errno_worker_thread(void *arg)
+{
+	struct errno_worker *ew = arg;
+	bx_frame f = {.fd = -1};
+	bx_beam *chan = NULL;
+	bx_msg *m = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (bx_beam_recv(ew->main, &f, NULL) != 1 || f.fd < 0 || bx_beam_new(f.fd, &chan) < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "no request with a channel");
+		goto out;
+	}
+	f.fd = -1; /* the channel owns it now */
+	/* The three passed stdio fds come first on the channel: take them. */
+	for (int i = 0; i < 3; i++) {
+		bx_frame fd = {.fd = -1};
+
+		if (bx_beam_recv(chan, &fd, NULL) != 1 || fd.fd < 0)
+			snprintf(ew->fail, sizeof(ew->fail), "fd frame %d missing", i);
+		bx_frame_clear(&fd);
+	}
+	if (bx_msg_new(&m) < 0 || bx_msg_add(m, "cmd", "error") < 0 ||
+	    bx_msg_add(m, "cmd", "boom") < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "building the error frame");
+		goto out;
+	}
+	for (size_t i = 0; ew->values && ew->values[i]; i++)
+		if (bx_msg_add(m, "errno", ew->values[i]) < 0)
+			snprintf(ew->fail, sizeof(ew->fail), "adding errno");
+	if (bx_msg_encode(m, &buf, &len) < 0 || bx_beam_send(chan, buf, len, -1) < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "sending the error frame");
+		goto out;
+	}
+	/* The proxy may stop reading (and close) after a bad errno: a failure here is fine. */
+	(void)orig_send_hex(bx_beam_fd(chan), HEX_M6, -1);
+	(void)wait_closed(bx_beam_fd(chan));
+out:
+	free(buf);
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+	bx_beam_free(chan);
+	return NULL;
+}
+
+static void test_errno_checked_from_beambox_worker(void **state)
+{
+	static const char *const ok[] = {"2", NULL};
+	static const char *const zero[] = {"0", NULL};
+	static const char *const big[] = {"4096", NULL};
+	static const char *const word[] = {"EPERM", NULL};
+	static const char *const sign[] = {"-5", NULL};
+	static const char *const two[] = {"2", "3", NULL};
+	static const struct {
+		const char *const *values;
+		int want;
+		const char *text;
+	} cases[] = {
+	    {ok, -ENOENT, "failed in the worker: boom"},
+	    {NULL, -EREMOTEIO, "failed in the worker: boom"}, /* no errno: unknown */
+	    {zero, -EPROTO, "bad errno '0'"},
+	    {big, -EPROTO, "bad errno '4096'"},
+	    {word, -EPROTO, "bad errno 'EPERM'"},
+	    {sign, -EPROTO, "bad errno '-5'"},
+	    {two, -EPROTO, "bad errno '2'"},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct errno_worker ew = {.values = cases[c].values};
+		bx_beam *main = NULL;
+		bx_engine *proxy = NULL;
+		bx_error err;
+		bx_job *job = NULL;
+		int sv[2], r;
+
+		mkpair(sv);
+		assert_int_equal(bx_beam_new(sv[0], &main), 0);
+		assert_int_equal(bx_beam_new(sv[1], &ew.main), 0);
+		beambox_proxy_new(main, &proxy);
+		assert_int_equal(pthread_create(&ew.th, NULL, errno_worker_thread, &ew), 0);
+		assert_int_equal(bx_job_new(proxy, "anything", &job), 0);
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		bx_error_clear(&err);
+		r = bx_job_run(job, &err);
+		bx_job_free(job);
+		bx_remote_proxy_free(proxy);
+		bx_beam_free(main);
+		assert_int_equal(pthread_join(ew.th, NULL), 0);
+		bx_beam_free(ew.main);
+		if (ew.fail[0])
+			fail_msg("case %zu: fake worker: %s", c, ew.fail);
+		if (r != cases[c].want || !strstr(err.text, cases[c].text))
+			fail_msg("case %zu: r=%d (want %d), \"%s\"", c, r, cases[c].want, err.text);
+	}
+}
+
 /* ================================================== 5. a real worker, an original parent */
 
 /*
@@ -1401,6 +1592,9 @@ int main(void)
 	    bx_fd_test(test_proxy_eof_without_status_fails),
 	    bx_fd_test(test_proxy_rejects_bad_worker_frames),
 	    bx_fd_test(test_remote_messages_match_vectors),
+	    bx_fd_test(test_errno_carried_between_beambox_peers),
+	    bx_fd_test(test_errno_ignored_from_original_peer),
+	    bx_fd_test(test_errno_checked_from_beambox_worker),
 	    bx_fd_test(test_original_parent_live),
 	};
 
