@@ -718,7 +718,13 @@ static int send_job(struct job_run *jr, int chan_worker_end)
 	if (r < 0) {
 		char how[96];
 
-		describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how, sizeof(how));
+		if (jr->rem->peer.describe_exit)
+			describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how,
+					sizeof(how));
+		else /* attached (bx_remote_attach): no process to ask */
+			snprintf(how, sizeof(how), "%s",
+				 r == -EPIPE ? "the worker closed the connection"
+					     : "the worker's state is unknown");
 		r = bx_job_fail(jr->job, r == -EPIPE ? -ECHILD : r,
 				"job '%.64s': sending the request: %s; %s", jr->job->name,
 				strerror(-r), how);

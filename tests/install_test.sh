@@ -84,7 +84,7 @@ consumers() {
 
 # ---------------------------------------------------------------- 1. relocated
 cmake --install "$build" --prefix "$tmp/first" >/dev/null
-for h in beam data engine spawn exec policy common; do
+for h in beam data engine spawn exec policy remote common; do
 	test -f "$tmp/first/include/beambox/$h.h" || fail "include/beambox/$h.h not installed"
 done
 mv "$tmp/first" "$tmp/moved"

@@ -20,6 +20,7 @@
 #include <beambox/beam.h>
 #include <beambox/data.h>
 #include <beambox/engine.h>
+#include <beambox/remote.h>
 #include <beambox/spawn.h>
 
 #include <errno.h>
@@ -1571,6 +1572,443 @@ static void test_original_parent_live(void **state)
 	free(many);
 }
 
+/* ================================================== 6. bx_remote_attach, any beam worker */
+
+/*
+ * An original-protocol worker, written here from Docker 1.0's
+ * engine/remote.go Receiver and engine.go with nothing of beambox's code
+ * (its own framing, its own netstring decoder), run as a separate process.
+ * Handlers: echo ARGS (joined by spaces), env (each KEY=VALUE of the job's
+ * env), cat (stdin to stdout), status N, fail WHY (job.Errorf: "failing:
+ * WHY\n" on stderr, status 1), die (sends its log pipes, then the process
+ * exits 3 mid-job), commands (the sorted names), anything else: "NAME:
+ * command not found\n" on stderr, status 127.
+ */
+#define ORIG_MSG_MAX (256 * 1024)
+
+/* Reads exactly len bytes, collecting the fds that come along (at most 4 queued). */
+static int orig_read_exact(int sock, uint8_t *buf, size_t len, int *fdq, size_t *nfdq)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+		} ctl;
+		struct iovec iov = {.iov_base = buf + got, .iov_len = len - got};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			size_t k = ((size_t)c->cmsg_len - (size_t)CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (*nfdq < 4)
+					fdq[(*nfdq)++] = fd;
+				else
+					close(fd);
+			}
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* One frame: 1 with the payload and its fd (or -1), 0 at EOF, -1 on error. */
+static int orig_recv(int sock, uint8_t *buf, size_t cap, size_t *len, int *fd)
+{
+	static int fdq[4];
+	static size_t nfdq;
+	uint8_t h[4];
+	uint32_t v;
+	int r = orig_read_exact(sock, h, 4, fdq, &nfdq);
+
+	if (r <= 0)
+		return r;
+	v = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	*len = v & 0x7fffffffu;
+	if (*len > cap || orig_read_exact(sock, buf, *len, fdq, &nfdq) <= 0)
+		return -1;
+	*fd = -1;
+	if (v & 0x80000000u) {
+		if (nfdq == 0)
+			return -1;
+		*fd = fdq[0];
+		memmove(fdq, fdq + 1, --nfdq * sizeof(int));
+	}
+	return 1;
+}
+
+/* A netstring at *p (within end): its bytes and length; advances *p. */
+static const uint8_t *orig_netstring(const uint8_t **p, const uint8_t *end, size_t *len)
+{
+	size_t n = 0;
+	const uint8_t *q = *p, *v;
+
+	while (q < end && *q >= '0' && *q <= '9')
+		n = n * 10 + (size_t)(*q++ - '0');
+	if (q == *p || q >= end || *q != ':' || (size_t)(end - q - 1) < n + 1 || q[1 + n] != ',')
+		return NULL;
+	v = q + 1;
+	*p = v + n + 1;
+	*len = n;
+	return v;
+}
+
+/* The values of key in a data.Message (NUL-terminated copies into vals, at most max). */
+static size_t orig_get(const uint8_t *msg, size_t len, const char *key, char **vals, size_t max)
+{
+	const uint8_t *p = msg + 4, *end = msg + len;
+	size_t n = 0;
+
+	if (len < 4 || memcmp(msg, "000;", 4) != 0)
+		return 0;
+	while (p < end) {
+		size_t klen, llen;
+		const uint8_t *k = orig_netstring(&p, end, &klen);
+		const uint8_t *l = k ? orig_netstring(&p, end, &llen) : NULL;
+
+		if (!l)
+			return n;
+		if (klen != strlen(key) || memcmp(k, key, klen) != 0)
+			continue;
+		for (const uint8_t *q = l; q < l + llen && n < max;) {
+			size_t vlen;
+			const uint8_t *v = orig_netstring(&q, l + llen, &vlen);
+
+			if (!v)
+				break;
+			vals[n] = strndup((const char *)v, vlen);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* dprintf, ignoring a reader that is gone (SIGPIPE is ignored in this process). */
+#define ORIG_PRINTF(fd, ...) ((void)!dprintf(fd, __VA_ARGS__))
+
+/* Runs one job: log pipes, the handler, the status (engine/remote.go's Receiver). */
+static void orig_serve_job(int chan, const uint8_t *req, size_t len)
+{
+	static const char *const names[] = {"cat", "commands", "die",	"echo",
+					    "env", "fail",     "status"};
+	char *cmd[64] = {NULL}, *env[1] = {NULL}, *kv[32] = {NULL};
+	size_t ncmd = orig_get(req, len, "cmd", cmd, 64), nenv = 0;
+	int out[2], err[2], in[2], status = 0;
+	char st[64];
+
+	if (orig_get(req, len, "env", env, 1) == 1)
+		nenv = orig_get((const uint8_t *)env[0], strlen(env[0]), "FOO", kv, 32);
+	if (ncmd == 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(in, O_CLOEXEC) < 0)
+		_exit(2);
+	if (orig_send_hex(chan, HEX_M2, out[0]) < 0 || orig_send_hex(chan, HEX_M3, err[0]) < 0 ||
+	    orig_send_hex(chan, HEX_M4, in[1]) < 0)
+		_exit(2);
+	close(out[0]);
+	close(err[0]);
+	close(in[1]);
+	if (strcmp(cmd[0], "echo") == 0) {
+		for (size_t i = 1; i < ncmd; i++)
+			ORIG_PRINTF(out[1], "%s%s", i > 1 ? " " : "", cmd[i]);
+		ORIG_PRINTF(out[1], "\n");
+	} else if (strcmp(cmd[0], "env") == 0) {
+		for (size_t i = 0; i < nenv; i++)
+			ORIG_PRINTF(out[1], "FOO=%s\n", kv[i]);
+	} else if (strcmp(cmd[0], "cat") == 0) {
+		char buf[65536];
+		ssize_t n;
+
+		while ((n = read(in[0], buf, sizeof(buf))) > 0)
+			if (write(out[1], buf, (size_t)n) != n)
+				break;
+	} else if (strcmp(cmd[0], "status") == 0 && ncmd == 2) {
+		status = atoi(cmd[1]);
+	} else if (strcmp(cmd[0], "fail") == 0) {
+		ORIG_PRINTF(err[1], "failing: %s\n", ncmd > 1 ? cmd[1] : "");
+		status = 1;
+	} else if (strcmp(cmd[0], "die") == 0) {
+		_exit(3);
+	} else if (strcmp(cmd[0], "commands") == 0) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			ORIG_PRINTF(out[1], "%s\n", names[i]);
+	} else {
+		ORIG_PRINTF(err[1], "%s: command not found\n", cmd[0]);
+		status = 127;
+	}
+	close(out[1]);
+	close(err[1]);
+	close(in[0]);
+	{
+		char num[16], inner[32];
+
+		snprintf(num, sizeof(num), "%d", status);
+		snprintf(inner, sizeof(inner), "6:status,%zu:%s,", strlen(num), num);
+		snprintf(st, sizeof(st), "000;3:cmd,%zu:%s,", strlen(inner), inner);
+	}
+	for (size_t i = 0; i < ncmd; i++)
+		free(cmd[i]);
+	for (size_t i = 0; i < nenv; i++)
+		free(kv[i]);
+	free(env[0]);
+	if (orig_send(chan, st, strlen(st), -1) < 0)
+		_exit(2);
+}
+
+static void __attribute__((noreturn)) orig_worker_main(int sock)
+{
+	uint8_t *buf = malloc(ORIG_MSG_MAX);
+
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		size_t len = 0;
+		int chan = -1;
+		int r = orig_recv(sock, buf, ORIG_MSG_MAX, &len, &chan);
+
+		if (r == 0)
+			_exit(0); /* the parent closed: done */
+		if (r < 0 || chan < 0)
+			_exit(2);
+		orig_serve_job(chan, buf, len);
+		close(chan);
+	}
+}
+
+/* Forks the original worker on one end of a socketpair; the other end is *parent_end. */
+static pid_t orig_worker_start(int *parent_end)
+{
+	int sv[2];
+	pid_t pid;
+
+	mkpair(sv);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		orig_worker_main(sv[1]);
+	}
+	close(sv[1]);
+	*parent_end = sv[0];
+	return pid;
+}
+
+/* Runs NAME ARGS... on eng; stdout/stderr captured into *out / *errout (owned by the caller). */
+static int attach_run(bx_engine *eng, bx_error *err, const char *stdin_text, char **out,
+		      char **errout, const char *name, ...)
+{
+	bx_job *job = NULL;
+	const char *a;
+	va_list ap;
+	int r;
+
+	assert_int_equal(bx_job_new(eng, name, &job), 0);
+	va_start(ap, name);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		if (strncmp(a, "FOO=", 4) == 0)
+			assert_int_equal(bx_job_add_env(job, "FOO", a + 4), 0);
+		else
+			assert_int_equal(bx_job_add_arg(job, a), 0);
+	}
+	va_end(ap);
+	if (stdin_text)
+		assert_int_equal(bx_job_set_stdin_buf(job, stdin_text, strlen(stdin_text)), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 1 << 20), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 4096), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	bx_error_clear(err);
+	r = bx_job_run(job, err);
+	if (out)
+		*out = strdup(bx_job_output(job, 1, NULL, NULL) ? bx_job_output(job, 1, NULL, NULL)
+								: "");
+	if (errout)
+		*errout = strdup(
+		    bx_job_output(job, 2, NULL, NULL) ? bx_job_output(job, 2, NULL, NULL) : "");
+	bx_job_free(job);
+	return r;
+}
+
+static void expect_run(bx_engine *eng, const char *stdin_text, int want, const char *want_out,
+		       const char *want_err, const char *name, const char *arg1, const char *arg2)
+{
+	char *out = NULL, *errout = NULL;
+	bx_error err;
+	int r = attach_run(eng, &err, stdin_text, &out, &errout, name, arg1, arg2, (char *)NULL);
+
+	if (r != want || strcmp(out, want_out) != 0 || strcmp(errout, want_err) != 0)
+		fail_msg("job %s: status %d (want %d), stdout \"%s\", stderr \"%s\", err \"%s\"",
+			 name, r, want, out, errout, err.text);
+	free(out);
+	free(errout);
+}
+
+static void test_attach_drives_original_worker(void **state)
+{
+	char *big = malloc(300 * 1024 + 1);
+	bx_engine *eng = NULL;
+	bx_error err;
+	char *out = NULL;
+	siginfo_t si;
+	pid_t pid;
+	int sock, r, wfd[2];
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < 300 * 1024; i++)
+		big[i] = (char)('a' + i % 26);
+	big[300 * 1024] = '\0';
+	pid = orig_worker_start(&sock);
+	bx_error_clear(&err);
+	assert_int_equal(bx_remote_attach(sock, &eng, &err), 0);
+	/* The engine took the socket over: the caller's number is closed. */
+	assert_int_equal(fcntl(sock, F_GETFD), -1);
+
+	expect_run(eng, NULL, 0, "hello beam world\n", "", "echo", "hello", "beam world");
+	expect_run(eng, NULL, 0, "FOO=bar\nFOO=baz\n", "", "env", "FOO=bar", "FOO=baz");
+	expect_run(eng, NULL, 0, "cat\ncommands\ndie\necho\nenv\nfail\nstatus\n", "", "commands",
+		   NULL, NULL);
+	expect_run(eng, NULL, 1, "", "failing: on purpose\n", "fail", "on purpose", NULL);
+	expect_run(eng, NULL, 127, "", "nosuch: command not found\n", "nosuch", NULL, NULL);
+	expect_run(eng, NULL, 42, "", "", "status", "42", NULL);
+	/* stdin through the worker's `log stdin` pipe, larger than a pipe holds. */
+	r = attach_run(eng, &err, big, &out, NULL, "cat", (char *)NULL);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, big);
+	free(out);
+	/* stdout straight to a caller's fd. */
+	{
+		bx_job *job = NULL;
+		char got[64];
+		ssize_t n;
+
+		assert_int_equal(pipe2(wfd, O_CLOEXEC), 0);
+		assert_int_equal(bx_job_new(eng, "echo", &job), 0);
+		assert_int_equal(bx_job_add_arg(job, "to an fd"), 0);
+		assert_int_equal(bx_job_set_stdout_fd(job, wfd[1]), 0);
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		assert_int_equal(bx_job_run(job, &err), 0);
+		bx_job_free(job);
+		close(wfd[1]);
+		n = read_to_eof(wfd[0], got, sizeof(got));
+		close(wfd[0]);
+		assert_int_equal(n, 9);
+		assert_memory_equal(got, "to an fd\n", 9);
+	}
+
+	/* The worker dies in the middle of a job: a clear error, never status 0. */
+	r = attach_run(eng, &err, NULL, NULL, NULL, "die", (char *)NULL);
+	if (r != -EPROTO || !strstr(err.text, "job 'die': worker closed the job channel without "
+					      "a status"))
+		fail_msg("die: %d \"%s\"", r, err.text);
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 3);
+	/* Later jobs fail at once, without hanging. */
+	r = attach_run(eng, &err, NULL, NULL, NULL, "echo", "again", (char *)NULL);
+	if (r != -ECHILD || !strstr(err.text, "job 'echo': sending the request: Broken pipe; the "
+					      "worker closed the connection"))
+		fail_msg("after the death: %d \"%s\"", r, err.text);
+	bx_engine_free(eng);
+	free(big);
+}
+
+/* When the caller closes the engine, an original worker sees EOF and exits 0. */
+static void test_attach_free_ends_worker(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	siginfo_t si;
+	pid_t pid;
+	int sock;
+
+	(void)state;
+	pid = orig_worker_start(&sock);
+	assert_int_equal(bx_remote_attach(sock, &eng, &err), 0);
+	expect_run(eng, NULL, 0, "x\n", "", "echo", "x", NULL);
+	bx_engine_free(eng);
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 0);
+}
+
+/* What is not a connected unix stream socket is refused, and left as it was. */
+static void test_attach_refuses_non_sockets(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	int p[2], dg[2], lone;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg), 0);
+	lone = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lone >= 0);
+	assert_int_equal(bx_remote_attach(-1, &eng, &err), -EBADF);
+	assert_int_equal(bx_remote_attach(p[0], &eng, &err), -ENOTSOCK);
+	assert_int_equal(bx_remote_attach(dg[0], &eng, &err), -EPROTOTYPE);
+	assert_int_equal(bx_remote_attach(lone, &eng, &err), -ENOTCONN);
+	assert_non_null(strstr(err.text, "attaching to fd"));
+	assert_int_equal(bx_remote_attach(dg[0], NULL, &err), -EINVAL);
+	assert_null(eng);
+	/* Still the caller's, still blocking. */
+	assert_int_equal(fcntl(dg[0], F_GETFL) & O_NONBLOCK, 0);
+	close(p[0]);
+	close(p[1]);
+	close(dg[0]);
+	close(dg[1]);
+	close(lone);
+}
+
+/*
+ * A beambox program started as a worker by its caller (as an original
+ * parent would: test_original_parent_live's way) and driven through
+ * bx_remote_attach: it is a Go worker to us, bx_job_fail included.
+ */
+static void test_attach_drives_beambox_worker(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	siginfo_t si;
+	struct pollfd pfd;
+	pid_t pid;
+	int sv[2], pidfd;
+
+	(void)state;
+	mkpair(sv);
+	pidfd = start_original_worker(sv[1], &pid);
+	close(sv[1]);
+	assert_int_equal(bx_remote_attach(sv[0], &eng, &err), 0);
+	expect_run(eng, NULL, 0, "hello\n", "", "echo", "hello", "FOO=bar");
+	expect_run(eng, NULL, 1, "", "partial\ndisk on fire\n", "fail_errno", NULL, NULL);
+	expect_run(eng, NULL, 0, "commands\necho\nfail_errno\n", "", "commands", NULL, NULL);
+	bx_engine_free(eng);
+	pfd = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&pfd, 1, 10000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pidfd);
+		fail_msg("the worker did not exit after its engine was freed");
+	}
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	close(pidfd);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1596,6 +2034,10 @@ int main(void)
 	    bx_fd_test(test_errno_ignored_from_original_peer),
 	    bx_fd_test(test_errno_checked_from_beambox_worker),
 	    bx_fd_test(test_original_parent_live),
+	    bx_fd_test(test_attach_drives_original_worker),
+	    bx_fd_test(test_attach_free_ends_worker),
+	    bx_fd_test(test_attach_refuses_non_sockets),
+	    bx_fd_test(test_attach_drives_beambox_worker),
 	};
 
 	/* In a worker started by test_original_parent_live, this never returns. */
