@@ -1509,7 +1509,7 @@ static int start_original_worker(int sock, pid_t *pid)
 	return pidfd;
 }
 
-static void test_original_parent_live(void **state)
+static void test_process_original_parent(void **state)
 {
 	struct worker w = {.rc = -1};
 	size_t len = 0;
@@ -1707,7 +1707,7 @@ static void orig_serve_job(int chan, const uint8_t *req, size_t len)
 	char *cmd[64] = {NULL}, *env[1] = {NULL}, *kv[32] = {NULL};
 	size_t ncmd = orig_get(req, len, "cmd", cmd, 64), nenv = 0;
 	int out[2], err[2], in[2], status = 0;
-	char st[64];
+	char st[96];
 
 	if (orig_get(req, len, "env", env, 1) == 1)
 		nenv = orig_get((const uint8_t *)env[0], strlen(env[0]), "FOO", kv, 32);
@@ -1752,7 +1752,7 @@ static void orig_serve_job(int chan, const uint8_t *req, size_t len)
 	close(err[1]);
 	close(in[0]);
 	{
-		char num[16], inner[32];
+		char num[16], inner[64];
 
 		snprintf(num, sizeof(num), "%d", status);
 		snprintf(inner, sizeof(inner), "6:status,%zu:%s,", strlen(num), num);
@@ -1853,7 +1853,7 @@ static void expect_run(bx_engine *eng, const char *stdin_text, int want, const c
 	free(errout);
 }
 
-static void test_attach_drives_original_worker(void **state)
+static void test_process_attach_original_worker(void **state)
 {
 	char *big = malloc(300 * 1024 + 1);
 	bx_engine *eng = NULL;
@@ -1925,7 +1925,7 @@ static void test_attach_drives_original_worker(void **state)
 }
 
 /* When the caller closes the engine, an original worker sees EOF and exits 0. */
-static void test_attach_free_ends_worker(void **state)
+static void test_process_attach_free_ends_worker(void **state)
 {
 	bx_engine *eng = NULL;
 	bx_error err;
@@ -1974,10 +1974,10 @@ static void test_attach_refuses_non_sockets(void **state)
 
 /*
  * A beambox program started as a worker by its caller (as an original
- * parent would: test_original_parent_live's way) and driven through
+ * parent would: test_process_original_parent's way) and driven through
  * bx_remote_attach: it is a Go worker to us, bx_job_fail included.
  */
-static void test_attach_drives_beambox_worker(void **state)
+static void test_process_attach_beambox_worker(void **state)
 {
 	bx_engine *eng = NULL;
 	bx_error err;
@@ -2033,14 +2033,14 @@ int main(void)
 	    bx_fd_test(test_errno_carried_between_beambox_peers),
 	    bx_fd_test(test_errno_ignored_from_original_peer),
 	    bx_fd_test(test_errno_checked_from_beambox_worker),
-	    bx_fd_test(test_original_parent_live),
-	    bx_fd_test(test_attach_drives_original_worker),
-	    bx_fd_test(test_attach_free_ends_worker),
+	    bx_fd_test(test_process_original_parent),
+	    bx_fd_test(test_process_attach_original_worker),
+	    bx_fd_test(test_process_attach_free_ends_worker),
 	    bx_fd_test(test_attach_refuses_non_sockets),
-	    bx_fd_test(test_attach_drives_beambox_worker),
+	    bx_fd_test(test_process_attach_beambox_worker),
 	};
 
-	/* In a worker started by test_original_parent_live, this never returns. */
+	/* In a worker started by test_process_original_parent, this never returns. */
 	bx_spawn_init(live_install, NULL);
 	/* A peer that closed early must fail a test, not kill the runner. */
 	signal(SIGPIPE, SIG_IGN);
