@@ -1169,7 +1169,9 @@ static void report_failure(const struct serve_state *st, bx_beam *chan, bx_job *
  */
 static void drain_channel(bx_beam *chan)
 {
-	if (fcntl(bx_beam_fd(chan), F_SETFL, O_NONBLOCK) < 0)
+	int flags = fcntl(bx_beam_fd(chan), F_GETFL);
+
+	if (flags < 0 || fcntl(bx_beam_fd(chan), F_SETFL, flags | O_NONBLOCK) < 0)
 		return;
 	for (int k = 0; k < 4; k++) {
 		bx_frame f = {.fd = -1};
@@ -1179,7 +1181,7 @@ static void drain_channel(bx_beam *chan)
 		if (r != 1)
 			break;
 	}
-	bx_ignore(fcntl(bx_beam_fd(chan), F_SETFL, 0));
+	bx_ignore(fcntl(bx_beam_fd(chan), F_SETFL, flags));
 }
 
 /* Runs one request whose job channel is chan_fd (owned). */
