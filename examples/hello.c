@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* hello: the whole API in a dozen lines. A worker runs "greet"; the parent calls it. */
+/*
+ * hello: the whole API in a dozen lines. A worker runs "greet"; the parent
+ * calls it. `hello NAME` greets NAME; `hello` sends greet no argument at all,
+ * which the handler answers with "world" (a job's arguments are whatever its
+ * caller sent, so a handler never assumes one is there).
+ */
 #include <beambox/spawn.h>
 #include <stdio.h>
 
 static int greet(bx_job *job, void *ctx)
 {
+	const char *who = bx_job_argc(job) > 0 ? bx_job_arg(job, 0) : "world";
+
 	(void)ctx;
-	bx_job_printf(job, "hello, %s, from a worker\n", bx_job_arg(job, 0));
+	bx_job_printf(job, "hello, %s, from a worker\n", who);
 	return 0;
 }
 
@@ -26,7 +33,7 @@ int main(int argc, char **argv)
 	bx_spawn_init(install, NULL); /* in the worker, this never returns */
 	bx_error_clear(&err);
 	if (bx_spawn(NULL, &w, &err) < 0 || bx_job_new(bx_worker_engine(w), "greet", &job) < 0 ||
-	    bx_job_add_arg(job, argc > 1 ? argv[1] : "world") < 0 ||
+	    (argc > 1 && bx_job_add_arg(job, argv[1]) < 0) ||
 	    bx_job_capture_stdout(job, 4096) < 0) {
 		fprintf(stderr, "hello: %s\n", err.text);
 		return 1;

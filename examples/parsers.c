@@ -35,7 +35,9 @@
 #include <beambox/audit.h>
 #include <beambox/spawn.h>
 
-#include "exec_opts.h" /* bx_exec_policy_load: shipped policies by name (public API: #9.2) */
+#include <beambox/policy.h>
+
+#include "policy/policy.h" /* bx_policy_allow, for sanitizer builds only */
 
 #ifndef PARSERS_DATA_DIR
 #define PARSERS_DATA_DIR "examples/data"
@@ -501,7 +503,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NSERVICES; i++) {
 		slots[i] = (struct worker_slot){.svc = &services[i]};
 		bx_error_clear(&err);
-		if (bx_exec_policy_load(services[i].name, &slots[i].policy, &err) < 0) {
+		if (bx_policy_load_named(services[i].name, &slots[i].policy, &err) < 0) {
 			fprintf(stderr, "parsers: %s: %s\n", services[i].name, err.text);
 			return 1;
 		}

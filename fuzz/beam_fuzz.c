@@ -8,7 +8,8 @@
  *
  * The input is a script for the peer:
  *   byte 0   bits 0-1: receive limit (8, 64, 4096, the 1 MiB default);
- *            bit 2: SO_PASSCRED on the receiver (the kernel adds credentials)
+ *            bit 2: SO_PASSCRED on the receiver (the kernel adds credentials);
+ *            bit 3: oversized frames are dropped (bx_beam_set_drop_oversized)
  *   then chunks, each a control byte c followed by the chunk's bytes:
  *            bits 0-4: length: 0..23 as is, 24..31 mean 32 << (n - 24), i.e.
  *                      32..4096 (cut short at the end of the input);
@@ -55,7 +56,8 @@ static bool verbose;
 struct rx {
 	bx_beam *b;
 	size_t limit;
-	int done; /* 0 while the receiver is live, else its final return value + 1000 */
+	bool drop; /* bx_beam_set_drop_oversized */
+	int done;  /* 0 while the receiver is live, else its final return value + 1000 */
 };
 
 /*
@@ -124,6 +126,9 @@ static bool rx_step(struct rx *r, bool eof_sent)
 	}
 	if (rc == 1) {
 		if (!f.data || f.len > r->limit || f.data[f.len] != '\0')
+			abort();
+		/* A dropped frame: only in drop mode, over the limit, with nothing kept. */
+		if (f.dropped && (!r->drop || f.dropped <= r->limit || f.len != 0))
 			abort();
 		if (f.fd >= 0 && !(fcntl(f.fd, F_GETFD) & FD_CLOEXEC))
 			abort();
@@ -233,7 +238,8 @@ static void run(const uint8_t *data, size_t size)
 	if (bx_beam_new(sv[0], &r.b) < 0)
 		abort();
 	r.limit = limits[data[0] & 3];
-	if (bx_beam_set_limit(r.b, r.limit) < 0)
+	r.drop = (data[0] & 8) != 0;
+	if (bx_beam_set_limit(r.b, r.limit) < 0 || bx_beam_set_drop_oversized(r.b, r.drop) < 0)
 		abort();
 
 	while (pos < size && !r.done) {

@@ -67,6 +67,10 @@ struct bx_beam {
 	size_t need;
 	size_t got;
 	int cur_fd; /* the fd claimed by the current frame's header */
+	/* bx_beam_set_drop_oversized: an over-limit payload is read and dropped. */
+	bool drop_oversized;
+	size_t drop_left; /* bytes of the current payload still to drop */
+	size_t dropped;	  /* the current frame's dropped length */
 	int fdq[BX_BEAM_FDQ_MAX];
 	size_t fdq_head;
 	size_t fdq_len;
@@ -129,6 +133,14 @@ BX_API int bx_beam_set_limit(bx_beam *b, size_t max_payload)
 	return 0;
 }
 
+BX_API int bx_beam_set_drop_oversized(bx_beam *b, int on)
+{
+	if (!b)
+		return -EINVAL;
+	b->drop_oversized = on != 0;
+	return 0;
+}
+
 BX_API void bx_frame_clear(bx_frame *f)
 {
 	if (!f)
@@ -136,6 +148,7 @@ BX_API void bx_frame_clear(bx_frame *f)
 	free(f->data);
 	f->data = NULL;
 	f->len = 0;
+	f->dropped = 0;
 	bx_close_and_reset(&f->fd);
 }
 
@@ -159,6 +172,8 @@ static void rx_drop(bx_beam *b)
 	b->need = 0;
 	b->got = 0;
 	b->hdr_got = 0;
+	b->drop_left = 0;
+	b->dropped = 0;
 	bx_close_and_reset(&b->cur_fd);
 	rx_close_queue(b);
 }
@@ -299,7 +314,7 @@ static BEAM_MUST_CHECK int rx_header(bx_beam *b, bx_error *err)
 		     (uint32_t)b->hdr[2] << 8 | (uint32_t)b->hdr[3];
 	size_t len = (size_t)(h & BEAM_LEN_MASK);
 
-	if (len > b->limit)
+	if (len > b->limit && !b->drop_oversized)
 		return rx_fatal(b,
 				bx_fail(err, -EMSGSIZE, b->frame_off,
 					"frame header announces %zu bytes, over the limit of %zu",
@@ -311,6 +326,12 @@ static BEAM_MUST_CHECK int rx_header(bx_beam *b, bx_error *err)
 		b->cur_fd = b->fdq[b->fdq_head];
 		b->fdq_head = (b->fdq_head + 1) % BX_BEAM_FDQ_MAX;
 		b->fdq_len--;
+	}
+	if (len > b->limit) {
+		/* Dropped as it arrives: nothing the size of len is ever allocated. */
+		b->drop_left = len;
+		b->dropped = len;
+		len = 0;
 	}
 	/* One spare byte: callers may treat the payload as a C string. */
 	b->payload = malloc(len + 1);
@@ -344,6 +365,11 @@ static int rx_eof(bx_beam *b, bx_error *err)
 	{
 		size_t have = b->got, need = b->need;
 
+		if (b->dropped) {
+			have = b->dropped - b->drop_left;
+			need = b->dropped;
+		}
+
 		return rx_fatal(b, bx_fail(err, -EBADMSG, b->frame_off,
 					   "EOF inside a frame payload (%zu of %zu bytes)", have,
 					   need));
@@ -359,6 +385,7 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 			       "connection unusable after an earlier receive error");
 
 	for (;;) {
+		uint8_t scratch[4096];
 		uint8_t *dst;
 		size_t want, n = 0;
 		int r;
@@ -366,6 +393,9 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 		if (b->hdr_got < BEAM_HDR_LEN) {
 			dst = b->hdr + b->hdr_got;
 			want = BEAM_HDR_LEN - b->hdr_got;
+		} else if (b->drop_left > 0) {
+			dst = scratch;
+			want = b->drop_left < sizeof(scratch) ? b->drop_left : sizeof(scratch);
 		} else if (b->got < b->need) {
 			dst = b->payload + b->got;
 			want = b->need - b->got;
@@ -374,6 +404,8 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 			b->payload = NULL;
 			out->len = b->need;
 			out->fd = bx_steal_fd(&b->cur_fd);
+			out->dropped = b->dropped;
+			b->dropped = 0;
 			b->hdr_got = 0;
 			b->need = 0;
 			b->got = 0;
@@ -393,6 +425,8 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 				if (r < 0)
 					return r;
 			}
+		} else if (b->drop_left > 0) {
+			b->drop_left -= n;
 		} else {
 			b->got += n;
 		}

@@ -35,6 +35,8 @@ struct bx_engine {
 	bx_handler_fn catchall;
 	void *catchall_ctx;
 	bool catchall_raw;
+	void (*on_free)(bx_engine *eng, void *ctx);
+	void *on_free_ctx;
 };
 
 static const char builtin_commands[] = "commands";
@@ -63,6 +65,8 @@ BX_API void bx_engine_free(bx_engine *eng)
 {
 	if (!eng)
 		return;
+	if (eng->on_free)
+		eng->on_free(eng, eng->on_free_ctx);
 	for (size_t i = 0; i < eng->nhandlers; i++)
 		free(eng->handlers[i].name);
 	free(eng->handlers);
@@ -118,6 +122,12 @@ void bx_engine_set_catchall_raw(bx_engine *eng, bx_handler_fn fn, void *ctx)
 void *bx_engine_catchall_ctx(const bx_engine *eng)
 {
 	return eng->catchall_ctx;
+}
+
+void bx_engine_set_on_free(bx_engine *eng, void (*fn)(bx_engine *eng, void *ctx), void *ctx)
+{
+	eng->on_free = fn;
+	eng->on_free_ctx = ctx;
 }
 
 /* ---------------------------------------------------------------- jobs */

@@ -60,6 +60,12 @@ void bx_engine_set_catchall_raw(bx_engine *eng, bx_handler_fn fn, void *ctx);
 /* The catch-all's context (the proxy's state, freed by its owner). */
 void *bx_engine_catchall_ctx(const bx_engine *eng);
 
+/*
+ * Makes bx_engine_free(eng) call fn(eng, ctx) first: an engine that owns
+ * more than its handlers (an attached proxy's state and connection).
+ */
+void bx_engine_set_on_free(bx_engine *eng, void (*fn)(bx_engine *eng, void *ctx), void *ctx);
+
 /* Gives the job an fd it will own and close, as stream 0, 1 or 2 (worker side). */
 int bx_job_adopt_stream(bx_job *job, int stream, int fd) __attribute__((warn_unused_result));
 

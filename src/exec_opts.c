@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "policy/api.h"
 #include "policy/policy_internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -40,64 +41,10 @@
 
 /* ================================================================ policies by name */
 
-const char *bx_exec_policy_names(char *buf, size_t len)
-{
-	size_t used = 0;
-
-	if (len == 0)
-		return buf;
-	buf[0] = '\0';
-	for (size_t i = 0; i < bx_embedded_policies_count; i++) {
-		const char *n = bx_embedded_policies[i].name;
-		size_t nl = strlen(n);
-
-		if (strchr(n, '/') || nl < 8 || strcmp(n + nl - 7, ".policy") != 0)
-			continue; /* common/ fragments are not policies */
-		int w =
-		    snprintf(buf + used, len - used, "%s%.*s", used ? " " : "", (int)(nl - 7), n);
-		if (w < 0 || (size_t)w >= len - used)
-			break;
-		used += (size_t)w;
-	}
-	return buf;
-}
-
-static bool is_file_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return strchr(s, '/') || (n >= 7 && strcmp(s + n - 7, ".policy") == 0);
-}
-
+/* NAME or FILE as the CLI takes it (src/policy/api.c); none means the built-in default. */
 int bx_exec_policy_load(const char *name, struct bx_policy **out, bx_error *err)
 {
-	static const struct bx_policy_parse_opts opts = {.include = bx_policy_read_embedded};
-	char file[128], names[512];
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!name || !*name)
-		name = "default";
-	if (is_file_name(name))
-		return bx_policy_load_file(name, out, err);
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-		      *c == '_'))
-			return bx_fail(
-			    err, -EINVAL, BX_NO_OFFSET,
-			    "policy '%.64s': a NAME is lower-case letters, digits, '-' and "
-			    "'_'; a FILE needs a '/' or the .policy suffix",
-			    name);
-	if ((size_t)snprintf(file, sizeof(file), "%s.policy", name) >= sizeof(file) ||
-	    bx_policy_read_embedded(NULL, file, &text, &len, NULL) < 0)
-		return bx_fail(
-		    err, -ENOENT, BX_NO_OFFSET,
-		    "no shipped policy named '%.64s' (shipped: %s); a FILE needs a '/' or "
-		    "the .policy suffix",
-		    name, bx_exec_policy_names(names, sizeof(names)));
-	r = bx_policy_parse(file, text, len, &opts, out, err);
-	return r;
+	return bx_policy_load_spec(name && *name ? name : "default", out, err);
 }
 
 /* ================================================================ hooks (run in the child) */

@@ -52,12 +52,10 @@ int bx_exec_confined_ext(const struct bx_policy *policy, const char *prog, char 
 /*
  * Loads a policy by NAME (a shipped policy: policies/NAME.policy, embedded in
  * the library) or FILE (has a '/' or ends in ".policy"). NULL or "" name:
- * the built-in default. Errors name the shipped policies.
+ * the built-in default.
  */
 int bx_exec_policy_load(const char *name_or_file, struct bx_policy **out, bx_error *err)
     __attribute__((warn_unused_result));
 
-/* The shipped policies' names, space-separated ("default greet ..."). */
-const char *bx_exec_policy_names(char *buf, size_t len);
 
 #endif

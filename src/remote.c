@@ -265,6 +265,7 @@ struct job_run {
 	int status;
 	bool log_seen[3];
 	char worker_error[BX_ERROR_TEXT_MAX];
+	int worker_errno; /* from a beambox/1 worker's `error` frame; 0: unknown */
 };
 
 static void kill_worker(struct job_run *jr)
@@ -406,6 +407,29 @@ out:
 	return 0;
 }
 
+/*
+ * The errno of a beambox/1 worker's `error` frame (errno=[1..4095]), kept for
+ * bx_job_run. An original worker has none: its failures stay -EREMOTEIO.
+ */
+static int read_worker_errno(struct job_run *jr, const bx_msg *m)
+{
+	const bx_bytes *v;
+	size_t n;
+	uint64_t e;
+
+	if (!jr->rem->peer.takes_fds || bx_msg_get(m, "errno", &v, &n) < 0)
+		return 0;
+	if (n != 1 || bx_parse_u64(v[0].p, v[0].len, BX_REMOTE_ERRNO_MAX, &e) < 0 || e == 0) {
+		char shown[72];
+
+		return job_error(jr, -EPROTO, true, "worker sent a bad errno '%s'",
+				 n ? bx_printable(v[0].p, v[0].len, 16, 0, shown, sizeof(shown))
+				   : "");
+	}
+	jr->worker_errno = (int)e;
+	return 0;
+}
+
 /* Handles one frame from the worker on the job channel. 0 to go on, -errno to end. */
 static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 {
@@ -442,7 +466,7 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 	} else if (bytes_eq(&cmd[0], "error") && n == 2 && f->fd < 0) {
 		bx_printable(cmd[1].p, cmd[1].len, 200, 0, jr->worker_error,
 			     sizeof(jr->worker_error));
-		r = 0;
+		r = read_worker_errno(jr, m);
 	} else if (bytes_eq(&cmd[0], "log") && n == 2 && f->fd >= 0) {
 		int i = stream_index(&cmd[1]);
 
@@ -694,7 +718,13 @@ static int send_job(struct job_run *jr, int chan_worker_end)
 	if (r < 0) {
 		char how[96];
 
-		describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how, sizeof(how));
+		if (jr->rem->peer.describe_exit)
+			describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how,
+					sizeof(how));
+		else /* attached (bx_remote_attach): no process to ask */
+			snprintf(how, sizeof(how), "%s",
+				 r == -EPIPE ? "the worker closed the connection"
+					     : "the worker's state is unknown");
 		r = bx_job_fail(jr->job, r == -EPIPE ? -ECHILD : r,
 				"job '%.64s': sending the request: %s; %s", jr->job->name,
 				strerror(-r), how);
@@ -757,8 +787,9 @@ static int remote_sender(bx_job *job, void *ctx)
 	r = run_loop(jr);
 	if (r == 0) {
 		if (jr->worker_error[0])
-			r = bx_job_fail(job, -EREMOTEIO, "job '%.64s' failed in the worker: %s",
-					job->name, jr->worker_error);
+			r = bx_job_fail(job, jr->worker_errno ? -jr->worker_errno : -EREMOTEIO,
+					"job '%.64s' failed in the worker: %s", job->name,
+					jr->worker_error);
 		else
 			r = jr->status;
 	}
@@ -923,6 +954,13 @@ out:
 
 /* ================================================================ worker side */
 
+/* One worker's connection to its parent. */
+struct serve_state {
+	bx_engine *eng;
+	/* The parent announced beambox: it takes beambox/1 `error` frames. */
+	bool beambox_parent;
+};
+
 /* Reads the fds the parent passed for the streams named in fds=[...]. */
 static int receive_passed_streams(bx_beam *chan, bx_job *job, const bx_bytes *names, size_t n,
 				  bool have[3])
@@ -956,30 +994,58 @@ static int receive_passed_streams(bx_beam *chan, bx_job *job, const bx_bytes *na
 	return 0;
 }
 
-/* Original protocol: the worker makes pipes and hands the parent their other ends. */
-static int make_log_pipes(bx_beam *chan, bx_job *job, const bool have[3])
+/*
+ * Original protocol: a pipe for each stream the parent did not pass, whose
+ * other end goes to the parent (log stdout, log stderr, log stdin, in the
+ * original's order). ours[i] receives the end the worker keeps (-1 for passed
+ * streams); nothing is left open on failure.
+ */
+static int send_log_pipes(bx_beam *chan, const bool have[3], int ours[3])
 {
 	static const int order[3] = {1, 2, 0}; /* stdout, stderr, stdin, as the original */
+	int r = 0;
 
+	for (int i = 0; i < 3; i++)
+		ours[i] = -1;
 	for (int k = 0; k < 3; k++) {
-		int i = order[k], p[2], give, keep, r;
+		int i = order[k], p[2], give;
 
 		if (have[i])
 			continue;
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return bx_job_fail(job, -errno, "pipe: %m");
-		keep = i == 0 ? p[0] : p[1];
-		give = i == 0 ? p[1] : p[0];
-		r = bx_job_adopt_stream(job, i, keep);
-		if (r < 0) {
-			close(p[0]);
-			close(p[1]);
-			return r;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			r = -errno;
+			break;
 		}
+		ours[i] = i == 0 ? p[0] : p[1];
+		give = i == 0 ? p[1] : p[0];
 		r = send_cmd(chan, give, "log", stream_names[i]);
 		close(give);
 		if (r < 0)
-			return bx_job_fail(job, r, "sending log %s", stream_names[i]);
+			break;
+	}
+	if (r < 0)
+		for (int i = 0; i < 3; i++)
+			bx_close_and_reset(&ours[i]);
+	return r;
+}
+
+/* The job's streams that the parent did not pass become pipes (send_log_pipes). */
+static int make_log_pipes(bx_beam *chan, bx_job *job, const bool have[3])
+{
+	int ours[3];
+	int r = send_log_pipes(chan, have, ours);
+
+	if (r < 0)
+		return bx_job_fail(job, r, "sending the job's pipes: %s", strerror(-r));
+	for (int i = 0; i < 3; i++) {
+		if (ours[i] < 0)
+			continue;
+		r = bx_job_adopt_stream(job, i, ours[i]);
+		if (r < 0) {
+			for (int j = i; j < 3; j++)
+				bx_close_and_reset(&ours[j]);
+			return bx_job_fail(job, r, "adopting the job's pipes: %s", strerror(-r));
+		}
 	}
 	return 0;
 }
@@ -1018,8 +1084,108 @@ static int decode_env(bx_job *job, const bx_msg *req)
 	return r < 0 ? bx_job_fail(job, r, "env: %s", strerror(-r)) : 0;
 }
 
+/*
+ * The original's way to report a failure (Docker 1.0's job.Errorf): the
+ * text and a newline on the job's stderr; the status follows. A reader that
+ * is gone is fine: a worker ignores SIGPIPE (spawn.c), so this gets EPIPE.
+ */
+static void write_error_line(int fd, const char *text)
+{
+	char line[BX_ERROR_TEXT_MAX + 1];
+	size_t len, off = 0;
+
+	if (fd < 0)
+		return;
+	snprintf(line, sizeof(line) - 1, "%s", text);
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		len--;
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = write(fd, line + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+/* beambox/1: cmd=[error, TEXT] errno=[N] (N omitted when unknown). */
+static int send_error(bx_beam *chan, const char *text, int errnum)
+{
+	char num[16];
+	bx_msg *m = NULL;
+	int r;
+
+	r = bx_msg_new(&m);
+	if (r < 0)
+		return r;
+	r = bx_msg_add(m, "cmd", "error");
+	if (r == 0)
+		r = bx_msg_add(m, "cmd", text);
+	if (r == 0 && errnum > 0 && errnum <= BX_REMOTE_ERRNO_MAX) {
+		snprintf(num, sizeof(num), "%d", errnum);
+		r = bx_msg_add(m, "errno", num);
+	}
+	if (r == 0)
+		r = send_msg(chan, m, -1);
+	bx_msg_free(m);
+	return r;
+}
+
+/*
+ * Tells the parent why a job failed, in its own vocabulary: a beambox parent
+ * gets an `error` frame with the errno; an original parent gets the text on
+ * the job's stderr, as a Go worker's failing handler wrote it, with the log
+ * pipes sent first if the job never got them.
+ */
+static void report_failure(const struct serve_state *st, bx_beam *chan, bx_job *job,
+			   const bool have[3], bool logs_tried, const char *text, int errnum)
+{
+	int ours[3] = {-1, -1, -1};
+
+	if (st->beambox_parent) {
+		bx_ignore(send_error(chan, text, errnum));
+		return;
+	}
+	if (logs_tried) {
+		write_error_line(job ? job->streams[2].fd : -1, text);
+		return;
+	}
+	if (send_log_pipes(chan, have, ours) < 0)
+		return;
+	write_error_line(have[2] && job ? job->streams[2].fd : ours[2], text);
+	for (int i = 0; i < 3; i++)
+		bx_close_and_reset(&ours[i]);
+}
+
+/*
+ * For a request refused unread: the frames a beambox parent put on the
+ * channel before it (its passed fds) are read and dropped, so that closing
+ * the channel does not reset it under the parent. They are all there already:
+ * the parent sends them before the request. Bounded, never blocks.
+ */
+static void drain_channel(bx_beam *chan)
+{
+	int flags = fcntl(bx_beam_fd(chan), F_GETFL);
+
+	if (flags < 0 || fcntl(bx_beam_fd(chan), F_SETFL, flags | O_NONBLOCK) < 0)
+		return;
+	for (int k = 0; k < 4; k++) {
+		bx_frame f = {.fd = -1};
+		int r = bx_beam_recv(chan, &f, NULL);
+
+		bx_frame_clear(&f);
+		if (r != 1)
+			break;
+	}
+	bx_ignore(fcntl(bx_beam_fd(chan), F_SETFL, flags));
+}
+
 /* Runs one request whose job channel is chan_fd (owned). */
-static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
+static void serve_one(const struct serve_state *st, const bx_frame *req_frame, int chan_fd)
 {
 	bx_beam *chan = NULL;
 	bx_msg *req = NULL;
@@ -1027,8 +1193,9 @@ static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
 	const bx_bytes *cmd, *fds;
 	size_t ncmd, nfds = 0;
 	bool have[3] = {false, false, false};
+	bool logs_tried = false, fds_taken = false;
 	bx_error derr;
-	int status = 1, r;
+	int status = 1, errnum = 0, r;
 	char reason[BX_ERROR_TEXT_MAX] = "";
 	char statusbuf[16];
 
@@ -1036,17 +1203,33 @@ static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
 		close(chan_fd);
 		return;
 	}
+	if (req_frame->dropped) {
+		errnum = E2BIG;
+		snprintf(reason, sizeof(reason),
+			 "job request of %zu bytes refused: over the worker's limit of %zu bytes",
+			 req_frame->dropped, BX_REMOTE_REQUEST_MAX);
+		goto answer;
+	}
 	r = bx_msg_decode(req_frame->data, req_frame->len, 0, &req, &derr);
 	if (r < 0) {
+		errnum = EBADMSG;
 		snprintf(reason, sizeof(reason), "bad job request: %.200s", derr.text);
 		goto answer;
 	}
-	if (bx_msg_get(req, "cmd", &cmd, &ncmd) < 0 || ncmd < 1 || ncmd > BX_JOB_ARGS_MAX + 1 ||
-	    cmd[0].len == 0 || cmd[0].len > BX_JOB_NAME_MAX || memchr(cmd[0].p, 0, cmd[0].len)) {
+	if (bx_msg_get(req, "cmd", &cmd, &ncmd) < 0 || ncmd < 1 || cmd[0].len == 0 ||
+	    cmd[0].len > BX_JOB_NAME_MAX || memchr(cmd[0].p, 0, cmd[0].len)) {
+		errnum = EBADMSG;
 		snprintf(reason, sizeof(reason), "bad job request: no valid cmd");
 		goto answer;
 	}
-	r = bx_job_new(eng, cmd[0].p, &job);
+	if (ncmd > BX_JOB_ARGS_MAX + 1) {
+		errnum = E2BIG;
+		snprintf(reason, sizeof(reason),
+			 "job '%.64s' refused: %zu arguments, over the worker's limit of %d",
+			 cmd[0].p, ncmd - 1, BX_JOB_ARGS_MAX);
+		goto answer;
+	}
+	r = bx_job_new(st->eng, cmd[0].p, &job);
 	for (size_t i = 1; r == 0 && i < ncmd; i++)
 		r = memchr(cmd[i].p, 0, cmd[i].len)
 			? bx_job_fail(job, -EBADMSG, "argument %zu contains a NUL byte", i)
@@ -1056,40 +1239,68 @@ static void serve_one(bx_engine *eng, const bx_frame *req_frame, int chan_fd)
 	if (r == 0 && bx_msg_get(req, "fds", &fds, &nfds) == 0)
 		r = nfds <= 3 ? receive_passed_streams(chan, job, fds, nfds, have)
 			      : bx_job_fail(job, -EPROTO, "fds has %zu values", nfds);
-	if (r == 0)
+	if (r == 0) {
+		fds_taken = true;
+		logs_tried = true;
 		r = make_log_pipes(chan, job, have);
+	}
 	if (r < 0) {
+		errnum = -r;
 		snprintf(reason, sizeof(reason), "%s",
 			 job && job->errtext[0] ? job->errtext : strerror(-r));
 		goto answer;
 	}
 	r = bx_job_run(job, &derr);
-	if (r >= 0)
+	if (r >= 0) {
 		status = r;
-	else
+	} else {
+		errnum = -r;
 		snprintf(reason, sizeof(reason), "%s", derr.text);
+	}
 answer:
+	if (reason[0] && !fds_taken)
+		drain_channel(chan);
+	if (reason[0])
+		report_failure(st, chan, job, have, logs_tried, reason, errnum);
 	/* Close our ends of the streams first, so the parent sees their EOF. */
 	bx_job_free(job);
-	if (reason[0])
-		bx_ignore(send_cmd(chan, -1, "error", reason));
 	snprintf(statusbuf, sizeof(statusbuf), "%d", status);
 	bx_ignore(send_cmd(chan, -1, "status", statusbuf));
 	bx_msg_free(req);
 	bx_beam_free(chan);
 }
 
-int bx_remote_serve(bx_beam *main, bx_engine *eng)
+int bx_remote_serve_with(bx_beam *main, bx_engine *eng, const struct bx_remote_serve_opts *opts)
 {
+	const struct serve_state st = {
+	    .eng = eng,
+	    .beambox_parent = opts ? opts->beambox_parent : true,
+	};
+	int r;
+
+	/*
+	 * The parent is trusted: a request over the limit is its mistake, refused
+	 * as a job error (its payload dropped unread) while the worker serves on.
+	 */
+	r = bx_beam_set_limit(main, BX_REMOTE_REQUEST_MAX);
+	if (r == 0)
+		r = bx_beam_set_drop_oversized(main, 1);
+	if (r < 0)
+		return r;
 	for (;;) {
 		bx_frame f = {.fd = -1};
 		bx_error berr;
-		int r = bx_beam_recv(main, &f, &berr);
 
+		r = bx_beam_recv(main, &f, &berr);
 		if (r == -EINTR)
 			continue;
 		if (r == 0)
 			return 0;
+		if (r == -ECONNRESET) {
+			/* The parent closed its end with bytes unread: still its close. */
+			bx_log(BX_LOG_INFO, "worker: the parent reset the connection");
+			return 0;
+		}
 		if (r < 0) {
 			bx_log(BX_LOG_ERROR, "worker: main connection: %s", berr.text);
 			return r;
@@ -1100,11 +1311,16 @@ int bx_remote_serve(bx_beam *main, bx_engine *eng)
 			bx_frame_clear(&f);
 			continue;
 		}
-		serve_one(eng, &f, bx_steal_fd(&f.fd));
+		serve_one(&st, &f, bx_steal_fd(&f.fd));
 		bx_frame_clear(&f);
 		/* As pid 1 of its namespace the worker inherits orphans: reap them between jobs. */
 		if (getpid() == 1)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 	}
+}
+
+int bx_remote_serve(bx_beam *main, bx_engine *eng)
+{
+	return bx_remote_serve_with(main, eng, NULL);
 }

@@ -14,12 +14,19 @@
  *     cmd=[fd, stdin|stdout|stderr] with that fd attached (the caller's own fd)
  *   job channel, worker -> parent:
  *     cmd=[log, stdout|stderr] + pipe read end, cmd=[log, stdin] + pipe write
- *     end (only for streams the parent did not pass), *cmd=[error, TEXT],
+ *     end (only for streams the parent did not pass), *cmd=[error, TEXT]
+ *     errno=[N] (N: the failure's errno, 1..4095, omitted when unknown),
  *     then cmd=[status, N] (decimal 0..255), then EOF.
+ *
+ * A worker sends the extensions only to a parent that announced beambox (a
+ * config frame, see spawn.c). To an original parent it is a Go worker: no
+ * `ready`, and a failure is its text and a newline on the job's stderr (the
+ * original's job.Errorf), then status 1.
  */
 #ifndef BX_REMOTE_H
 #define BX_REMOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +41,10 @@
 #define BX_REMOTE_DRAIN_GRACE_MS 2000
 /* How long to wait for the worker's exit after its channel closed without a status. */
 #define BX_REMOTE_DEATH_GRACE_MS 2000
+/* Largest job request a worker takes (bigger ones are refused as a job error). */
+#define BX_REMOTE_REQUEST_MAX BX_BEAM_DEFAULT_LIMIT
+/* Largest errno an `error` frame may carry (the kernel's MAX_ERRNO). */
+#define BX_REMOTE_ERRNO_MAX 4095
 
 /* How the proxy learns about and acts on the worker process (spawn.c). */
 struct bx_remote_peer {
@@ -63,10 +74,26 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
 /* Frees a proxy engine made by bx_remote_proxy_new. */
 void bx_remote_proxy_free(bx_engine *proxy);
 
+/* How a worker talks to its parent. */
+struct bx_remote_serve_opts {
+	/*
+	 * The parent announced beambox (bx_spawn sends a config frame first): it
+	 * gets `error` frames with the errno. false: Docker 1.0's engine.NewSender,
+	 * which gets the original's vocabulary only (see the top of this file).
+	 */
+	bool beambox_parent;
+};
+
 /*
- * Worker side: serves jobs from main on eng until the parent closes main.
- * Returns 0 at a clean EOF, or -errno when the main connection breaks.
+ * Worker side: serves jobs from main on eng until the parent closes main (an
+ * EOF, or a reset: the parent closed with bytes unread). Returns 0 then, or
+ * -errno when the main connection breaks. A request over
+ * BX_REMOTE_REQUEST_MAX bytes or BX_JOB_ARGS_MAX arguments is refused as a
+ * job error (-E2BIG) and the worker serves on. opts NULL: a beambox parent.
  */
+int bx_remote_serve_with(bx_beam *main, bx_engine *eng, const struct bx_remote_serve_opts *opts)
+    __attribute__((warn_unused_result));
+/* bx_remote_serve_with(main, eng, NULL). */
 int bx_remote_serve(bx_beam *main, bx_engine *eng) __attribute__((warn_unused_result));
 
 /* What a worker says when it is ready (beambox extension of the original). */

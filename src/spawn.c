@@ -107,10 +107,11 @@ static void worker_die(bx_beam *main, const char *fmt, ...)
 /*
  * The policy: from the parent's config frame (bx_spawn sends one, with the
  * compiled filter attached), or the built-in default for a parent that does
- * not know beambox (the original Go parent sends none).
+ * not know beambox (the original Go parent sends none). *beambox_parent says
+ * which: only a parent that announced beambox is sent beambox's extensions.
  */
 static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
-			 bool *userns_entered, char *why, size_t len)
+			 bool *userns_entered, bool *beambox_parent, char *why, size_t len)
 {
 	const char *config = getenv(BX_SPAWN_CONFIG_ENV);
 	bx_frame f = {.fd = -1};
@@ -120,7 +121,8 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 	int r;
 
 	*bpf_fd = -1;
-	if (!config || strcmp(config, "1") != 0) {
+	*beambox_parent = config && strcmp(config, "1") == 0;
+	if (!*beambox_parent) {
 		r = bx_policy_default(policy);
 		if (r < 0)
 			snprintf(why, len, "default policy: %s", strerror(-r));
@@ -154,7 +156,8 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 }
 
 /* The confinement step: the whole sequence of src/confine/. */
-static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, char *why, size_t len)
+static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, bool *beambox_parent,
+			  char *why, size_t len)
 {
 	struct bx_policy *policy = NULL;
 	struct bx_confine_opts opts = {
@@ -167,7 +170,8 @@ static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, char *wh
 	bx_error err;
 	int r;
 
-	r = worker_policy(main, &policy, &opts.bpf_fd, &opts.userns_entered, why, len);
+	r = worker_policy(main, &policy, &opts.bpf_fd, &opts.userns_entered, beambox_parent, why,
+			  len);
 	if (r < 0)
 		return r;
 	bx_error_clear(&err);
@@ -193,6 +197,11 @@ static __attribute__((noreturn)) void worker_main(void)
 
 	/* Grandchildren must not mistake themselves for workers. */
 	unsetenv(BX_SPAWN_MARKER);
+	/*
+	 * A parent that stops reading a job's pipes must not kill the worker
+	 * (and every later job): writes get EPIPE instead, as in a Go worker.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (getsockopt(BX_SPAWN_BEAM_FD, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
 	    type != SOCK_STREAM)
@@ -205,24 +214,26 @@ static __attribute__((noreturn)) void worker_main(void)
 
 	/* Confinement comes before any handler code exists in this process. */
 	struct bx_remote_hello hello;
+	struct bx_remote_serve_opts serve = {.beambox_parent = false};
 	char why[BX_ERROR_TEXT_MAX];
 	memset(&hello, 0, sizeof(hello));
-	r = worker_confine(main, &hello, why, sizeof(why));
+	r = worker_confine(main, &hello, &serve.beambox_parent, why, sizeof(why));
+	/* An original parent reads nothing on main: it is not sent beambox's messages. */
+	bx_beam *reply = serve.beambox_parent ? main : NULL;
 	if (r < 0)
-		worker_die(main, "%s", why);
+		worker_die(reply, "%s", why);
 
 	r = bx_engine_new(&eng);
 	if (r < 0)
-		worker_die(main, "engine: %s", strerror(-r));
+		worker_die(reply, "engine: %s", strerror(-r));
 	if (worker_installer) {
 		r = worker_installer(eng, worker_installer_ctx);
 		if (r < 0)
-			worker_die(main, "installer failed: %s", strerror(-r));
+			worker_die(reply, "installer failed: %s", strerror(-r));
 	}
-	r = bx_remote_send_ready(main, &hello);
-	if (r < 0)
+	if (serve.beambox_parent && bx_remote_send_ready(main, &hello) < 0)
 		_exit(1); /* the parent is gone */
-	r = bx_remote_serve(main, eng);
+	r = bx_remote_serve_with(main, eng, &serve);
 	bx_engine_free(eng);
 	bx_beam_free(main);
 	exit(r < 0 ? 1 : 0);

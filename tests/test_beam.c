@@ -1242,6 +1242,91 @@ static void test_send_to_closed_peer(void **state)
 	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 }
 
+/*
+ * bx_beam_set_drop_oversized (a worker reading its trusted parent): a frame
+ * over the limit is read and dropped as it arrives, with its fd, and the
+ * connection goes on; blocking and non-blocking, and EOF inside a dropped
+ * payload is still a truncated frame.
+ */
+static int recv_waiting(bx_beam *b, bx_frame *f, bx_error *err)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = bx_beam_fd(b), .events = POLLIN};
+		int r = bx_beam_recv(b, f, err);
+
+		if (r != -EAGAIN)
+			return r;
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+	}
+}
+
+static void test_drop_oversized(void **state)
+{
+	static const size_t lens[] = {100000, 10, 5000, 4096, 4097};
+	static const bool with_fd[] = {true, false, false, true, false};
+	const size_t n = sizeof(lens) / sizeof(lens[0]);
+
+	(void)state;
+	assert_int_equal(bx_beam_set_drop_oversized(NULL, 1), -EINVAL);
+	for (int nonblocking = 0; nonblocking < 2; nonblocking++) {
+		uint8_t *buf = malloc(100000);
+		int sv[2], p[2];
+		bx_beam *a, *b;
+		struct sender s;
+
+		assert_non_null(buf);
+		mkpair(sv);
+		mkpipe(p);
+		a = wrap(sv[0]);
+		b = wrap(sv[1]);
+		assert_int_equal(bx_beam_set_limit(b, 4096), 0);
+		assert_int_equal(bx_beam_set_drop_oversized(b, 1), 0);
+		if (nonblocking)
+			set_nonblock(sv[1]);
+		for (size_t i = 0; i < n; i++) {
+			bx_frame f = {.fd = -1};
+
+			fill_pattern(buf, lens[i], (unsigned)i);
+			send_async(&s, a, buf, lens[i], with_fd[i] ? p[1] : -1);
+			assert_int_equal(recv_waiting(b, &f, NULL), 1);
+			assert_int_equal(send_join(&s), 0);
+			assert_non_null(f.data);
+			assert_int_equal(f.fd >= 0, with_fd[i]);
+			if (f.fd >= 0)
+				assert_same_file(f.fd, p[1]);
+			if (lens[i] > 4096) {
+				assert_int_equal(f.len, 0);
+				assert_int_equal(f.dropped, lens[i]);
+				assert_int_equal(f.data[0], 0);
+			} else {
+				assert_int_equal(f.len, lens[i]);
+				assert_int_equal(f.dropped, 0);
+				assert_memory_equal(f.data, buf, lens[i]);
+			}
+			bx_frame_clear(&f);
+			assert_int_equal(f.dropped, 0);
+		}
+		/* EOF inside a payload being dropped: truncated, as for any frame. */
+		{
+			uint8_t hdr[4] = {0x00, 0x01, 0x00, 0x00}; /* 65536 bytes announced */
+			bx_frame f = {.fd = -1};
+			bx_error err;
+
+			assert_int_equal(send(sv[0], hdr, 4, MSG_NOSIGNAL), 4);
+			assert_int_equal(send(sv[0], buf, 1000, MSG_NOSIGNAL), 1000);
+			assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+			bx_error_clear(&err);
+			assert_int_equal(recv_waiting(b, &f, &err), -EBADMSG);
+			assert_non_null(strstr(err.text, "(1000 of 65536 bytes)"));
+		}
+		bx_beam_free(a);
+		bx_beam_free(b);
+		close(p[0]);
+		close(p[1]);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1261,6 +1346,7 @@ int main(void)
 	    bx_fd_test(test_concurrent_senders),
 	    bx_fd_test(test_blocking_recv_eintr_keeps_state),
 	    bx_fd_test(test_send_to_closed_peer),
+	    bx_fd_test(test_drop_oversized),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

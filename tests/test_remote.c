@@ -20,6 +20,8 @@
 #include <beambox/beam.h>
 #include <beambox/data.h>
 #include <beambox/engine.h>
+#include <beambox/remote.h>
+#include <beambox/spawn.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "remote.h"
@@ -326,6 +330,7 @@ struct worker {
 	int parent; /* our end of the main socket, as the original parent holds it */
 	bx_beam *main;
 	bx_engine *eng;
+	struct bx_remote_serve_opts opts;
 	int rc;
 };
 
@@ -351,22 +356,42 @@ static void *serve_thread(void *arg)
 {
 	struct worker *w = arg;
 
-	w->rc = bx_remote_serve(w->main, w->eng);
+	w->rc = bx_remote_serve_with(w->main, w->eng, &w->opts);
 	return NULL;
 }
 
-static void worker_start(struct worker *w, const char *want_foo)
+/*
+ * A handler failing the way a Go handler did with job.Errorf: something on
+ * stderr first, then a failure with its errno.
+ */
+static int fail_errno_handler(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_eprintf(job, "partial\n");
+	return bx_job_fail(job, -EIO, "disk on fire");
+}
+
+/* A worker serving on a thread; beambox_parent: whether its parent announced beambox. */
+static void worker_start_as(struct worker *w, const char *want_foo, bool beambox_parent)
 {
 	int sv[2];
 
 	memset(w, 0, sizeof(*w));
+	w->opts.beambox_parent = beambox_parent;
 	mkpair(sv);
 	assert_int_equal(bx_engine_new(&w->eng), 0);
 	assert_int_equal(bx_engine_register(w->eng, "echo", echo_handler, (void *)want_foo), 0);
+	assert_int_equal(bx_engine_register(w->eng, "fail_errno", fail_errno_handler, NULL), 0);
 	assert_int_equal(bx_beam_new(sv[1], &w->main), 0);
 	w->parent = sv[0];
 	w->rc = -1;
 	assert_int_equal(pthread_create(&w->th, NULL, serve_thread, w), 0);
+}
+
+/* This section's worker: the parent is an original one (no config frame). */
+static void worker_start(struct worker *w, const char *want_foo)
+{
+	worker_start_as(w, want_foo, false);
 }
 
 /* The original parent exits: its end of main closes; the worker must return 0. */
@@ -548,44 +573,234 @@ static void test_worker_drops_request_without_channel(void **state)
 	assert_non_null(strstr(last_warning, "without a channel"));
 }
 
-static void test_worker_malformed_request(void **state)
+/*
+ * A failure, as an original parent sees it: exactly the capture's log
+ * frames (fds at 0, 33, 66), M6 "status 1", EOF; the reason is on the
+ * stderr pipe, ending in a newline. This is what Docker 1.0's worker sent
+ * for a handler that failed with job.Errorf(...).
+ */
+static void expect_original_failure(int chan, const char *want_stderr_prefix,
+				    const char *want_stderr_suffix)
 {
-	/* "15:" announces more than the key list holds. */
-	static const char req[] = "000;3:cmd,15:4:echo,,";
+	int fds[3];
+	char err[1024];
+	ssize_t n;
+
+	expect_job_stream(chan, HEX_LOG_FRAMES "0000001b" HEX_M6, fds);
+	expect_pipe(fds[0], "");
+	n = read_to_eof(fds[1], err, sizeof(err) - 1);
+	assert_true(n > 0);
+	err[n] = '\0';
+	if (strncmp(err, want_stderr_prefix, strlen(want_stderr_prefix)) != 0 ||
+	    (want_stderr_suffix &&
+	     (strlen(err) < strlen(want_stderr_suffix) ||
+	      strcmp(err + strlen(err) - strlen(want_stderr_suffix), want_stderr_suffix) != 0)) ||
+	    err[n - 1] != '\n')
+		fail_msg("stderr pipe: \"%s\"", err);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+}
+
+/*
+ * A failure, as a beambox parent sees it (no fds passed here, so the log
+ * frames come first when the job got that far): cmd=[error, TEXT]
+ * errno=[N], then exactly M6, then EOF.
+ */
+static void expect_beambox_failure(int chan, bool with_logs, const char *want_text, int want_errno)
+{
 	static struct raw_stream rs;
-	struct worker w;
 	uint8_t status[64];
 	size_t nstatus = unhex("0000001b" HEX_M6, status, sizeof(status));
+	size_t off = with_logs ? 98 : 0; /* the three log frames: 33 + 33 + 32 bytes */
 	uint32_t elen;
 	bx_msg *m = NULL;
 	const bx_bytes *cmd;
+	bx_bytes num;
 	size_t ncmd;
+	char want_num[16];
+
+	raw_init(&rs);
+	assert_int_equal(raw_read(chan, 0, &rs), 0);
+	assert_true(rs.eof);
+	assert_int_equal(rs.nfds, with_logs ? 3 : 0);
+	raw_close_fds(&rs);
+	assert_true(rs.len > off + 4 + nstatus);
+	elen = (uint32_t)rs.bytes[off] << 24 | (uint32_t)rs.bytes[off + 1] << 16 |
+	       (uint32_t)rs.bytes[off + 2] << 8 | rs.bytes[off + 3];
+	assert_int_equal(elen & 0x80000000u, 0);
+	assert_int_equal(off + 4 + elen + nstatus, rs.len);
+	assert_int_equal(bx_msg_decode(rs.bytes + off + 4, elen, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_nkeys(m), 2);
+	assert_int_equal(bx_msg_get(m, "cmd", &cmd, &ncmd), 0);
+	assert_int_equal(ncmd, 2);
+	assert_string_equal(cmd[0].p, "error");
+	if (!strstr((const char *)cmd[1].p, want_text))
+		fail_msg("error text \"%s\", want \"%s\" in it", cmd[1].p, want_text);
+	assert_int_equal(bx_msg_get_one(m, "errno", &num), 0);
+	snprintf(want_num, sizeof(want_num), "%d", want_errno);
+	assert_string_equal(num.p, want_num);
+	bx_msg_free(m);
+	assert_memory_equal(rs.bytes + off + 4 + elen, status, nstatus);
+}
+
+/* The capture's request and answer: the worker is still serving as before. */
+static void expect_capture_served(struct worker *w)
+{
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	int fds[3];
+	int chan = send_request(w, req, n);
+
+	expect_job_stream(chan, HEX_JOB_STREAM, fds);
+	expect_pipe(fds[0], "hello\n");
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	expect_eof(chan);
+	close(chan);
+}
+
+/* "15:" announces more than the key list holds. */
+static const char malformed_req[] = "000;3:cmd,15:4:echo,,";
+
+static void test_worker_malformed_request(void **state)
+{
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start(&w, "bar");
+	chan = send_request(&w, malformed_req, strlen(malformed_req));
+	/* No `error` frame for an original parent: its router knew no such verb. */
+	expect_original_failure(chan, "bad job request: ", NULL);
+	close(chan);
+	expect_capture_served(&w);
+	worker_stop(&w);
+}
+
+static void test_worker_malformed_request_beambox(void **state)
+{
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start_as(&w, "bar", true);
+	chan = send_request(&w, malformed_req, strlen(malformed_req));
+	expect_beambox_failure(chan, false, "bad job request", EBADMSG);
+	close(chan);
+	worker_stop(&w);
+}
+
+/* bx_job_fail in a handler, for an original parent: its text on stderr, then status 1. */
+static void test_worker_job_fail_original(void **state)
+{
+	static const char req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+	struct worker w;
 	int chan;
 
 	(void)state;
 	worker_start(&w, "bar");
 	chan = send_request(&w, req, strlen(req));
-	raw_init(&rs);
-	assert_int_equal(raw_read(chan, 0, &rs), 0);
-	assert_true(rs.eof);
-	assert_int_equal(rs.nfds, 0); /* no log pipes for a job that never started */
-	/* beambox extension: an error frame, no fd... */
-	assert_true(rs.len > 4 + nstatus);
-	elen = (uint32_t)rs.bytes[0] << 24 | (uint32_t)rs.bytes[1] << 16 |
-	       (uint32_t)rs.bytes[2] << 8 | rs.bytes[3];
-	assert_int_equal(elen & 0x80000000u, 0);
-	assert_int_equal(4 + elen + nstatus, rs.len);
-	assert_int_equal(bx_msg_decode(rs.bytes + 4, elen, 0, &m, NULL), 0);
-	assert_int_equal(bx_msg_nkeys(m), 1);
-	assert_int_equal(bx_msg_get(m, "cmd", &cmd, &ncmd), 0);
-	assert_int_equal(ncmd, 2);
-	assert_string_equal(cmd[0].p, "error");
-	assert_non_null(strstr(cmd[1].p, "bad job request"));
-	bx_msg_free(m);
-	/* ...then exactly M6 "status 1", framed without an fd, then EOF. */
-	assert_memory_equal(rs.bytes + 4 + elen, status, nstatus);
+	expect_original_failure(chan, "partial\ndisk on fire\n", "partial\ndisk on fire\n");
 	close(chan);
 	worker_stop(&w);
+}
+
+/* The same failure for a beambox parent: its stderr as written, the errno in an error frame. */
+static void test_worker_job_fail_beambox(void **state)
+{
+	static const char req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+	struct worker w;
+	int chan;
+
+	(void)state;
+	worker_start_as(&w, "bar", true);
+	chan = send_request(&w, req, strlen(req));
+	expect_beambox_failure(chan, true, "disk on fire", EIO);
+	close(chan);
+	worker_stop(&w);
+}
+
+/* cmd=[echo, ARG...] env=["000;"]: n args of arg_len 'a's each, encoded (malloc'd). */
+static char *build_request(size_t nargs, size_t arg_len, size_t *len)
+{
+	bx_msg *m = NULL;
+	char *arg = malloc(arg_len + 1), *buf = NULL;
+
+	assert_non_null(arg);
+	memset(arg, 'a', arg_len);
+	arg[arg_len] = '\0';
+	assert_int_equal(bx_msg_new(&m), 0);
+	assert_int_equal(bx_msg_add(m, "cmd", "echo"), 0);
+	for (size_t i = 0; i < nargs; i++)
+		assert_int_equal(bx_msg_add(m, "cmd", arg), 0);
+	assert_int_equal(bx_msg_add(m, "env", "000;"), 0);
+	assert_int_equal(bx_msg_encode(m, &buf, len), 0);
+	bx_msg_free(m);
+	free(arg);
+	return buf;
+}
+
+/*
+ * The parent is trusted: a request over 1 MiB or with more than 4096
+ * arguments is its mistake. The worker refuses that job cleanly (the
+ * oversized payload is dropped as it arrives, never allocated) and serves on.
+ */
+static void test_worker_refuses_oversized_requests(void **state)
+{
+	static const struct {
+		size_t nargs, arg_len;
+		const char *want;
+	} cases[] = {
+	    {1, 1024 * 1024, NULL},
+	    {4097, 1, "job 'echo' refused: 4097 arguments, over the worker's limit of 4096"},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int beambox = 0; beambox < 2; beambox++) {
+			struct worker w;
+			size_t len = 0;
+			char *req = build_request(cases[c].nargs, cases[c].arg_len, &len);
+			char want[160];
+			int chan;
+
+			if (cases[c].nargs == 1) /* the text names the request's size */
+				snprintf(want, sizeof(want),
+					 "job request of %zu bytes refused: over the worker's "
+					 "limit of 1048576 bytes",
+					 len);
+			else
+				snprintf(want, sizeof(want), "%s", cases[c].want);
+			assert_true(len > 1024 * 1024 || cases[c].nargs > 4096);
+			worker_start_as(&w, "bar", beambox);
+			chan = send_request(&w, req, len);
+			if (beambox)
+				expect_beambox_failure(chan, false, want, E2BIG);
+			else
+				expect_original_failure(chan, want, "\n");
+			close(chan);
+			free(req);
+			expect_capture_served(&w);
+			expect_capture_served(&w);
+			worker_stop(&w);
+		}
+	}
+}
+
+/*
+ * The parent closes its end with bytes of ours unread (a Go parent never
+ * reads the main socket): the worker sees a reset, which is still the
+ * parent's close, so it ends cleanly (exit 0 in a real worker).
+ */
+static void test_worker_parent_reset_is_clean_end(void **state)
+{
+	struct worker w;
+
+	(void)state;
+	worker_start(&w, "bar");
+	assert_int_equal(send_all(bx_beam_fd(w.main), "unread", 6), 0);
+	worker_stop(&w); /* closes the parent's end unread; asserts the loop returned 0 */
 }
 
 static void test_worker_returns_0_when_main_closes(void **state)
@@ -607,6 +822,7 @@ enum fake_mode {
 	FAKE_LOG_NO_FD,
 	FAKE_LOG_TWICE,
 	FAKE_GARBAGE,
+	FAKE_ERROR_ERRNO,
 };
 
 /* The original Go worker (engine/remote.go Receiver), serving one job. */
@@ -689,6 +905,7 @@ static void *fake_worker_thread(void *arg)
 	static const char status_256[] = "000;3:cmd,15:6:status,3:256,,";
 	static const char frob[] = "000;3:cmd,7:4:frob,,";
 	static const uint8_t garbage[] = {0x7f, 0xff, 0xff, 0xff, 'j', 'u', 'n', 'k'};
+	static const char error_errno[] = "000;3:cmd,15:5:error,4:boom,,5:errno,4:1:2,,";
 	struct fake_worker *fw = arg;
 	struct raw_stream *rs = calloc(1, sizeof(*rs));
 	int chan = -1, p[2][2] = {{-1, -1}, {-1, -1}};
@@ -749,6 +966,11 @@ static void *fake_worker_thread(void *arg)
 	case FAKE_GARBAGE:
 		FAKE_CHECK(fw, send_all(chan, garbage, sizeof(garbage)) == 0);
 		FAKE_CHECK(fw, wait_closed(chan) == 0);
+		break;
+	case FAKE_ERROR_ERRNO:
+		/* beambox/1's error frame with an errno, from a peer that never said beambox/1. */
+		FAKE_CHECK(fw, orig_send(chan, error_errno, strlen(error_errno), -1) == 0);
+		FAKE_CHECK(fw, orig_send_hex(chan, HEX_M6, -1) == 0);
 		break;
 	}
 out:
@@ -1049,6 +1271,744 @@ static void test_worker_status_1_is_m6(void **state)
 	worker_stop(&w);
 }
 
+/* ================================================== 4. errno of a failure, beambox/1 only */
+
+/* A proxy for a beambox/1 worker (it takes passed fds) with no process to watch. */
+static void beambox_proxy_new(bx_beam *main, bx_engine **proxy)
+{
+	const struct bx_remote_peer peer = {.exit_fd = -1, .takes_fds = 1};
+
+	assert_int_equal(bx_remote_proxy_new(main, &peer, proxy), 0);
+}
+
+/* A handler's errno comes back as it was, with its text (both ends are beambox). */
+static void test_errno_carried_between_beambox_peers(void **state)
+{
+	struct worker w;
+	bx_beam *main = NULL;
+	bx_engine *proxy = NULL;
+	bx_error err;
+	bx_job *job = NULL;
+	char *big = malloc(1024 * 1024 + 1);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', 1024 * 1024);
+	big[1024 * 1024] = '\0';
+	worker_start_as(&w, "bar", true);
+	assert_int_equal(bx_beam_new(w.parent, &main), 0);
+	beambox_proxy_new(main, &proxy);
+
+	assert_int_equal(bx_job_new(proxy, "fail_errno", &job), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 4096), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	bx_error_clear(&err);
+	assert_int_equal(bx_job_run(job, &err), -EIO);
+	assert_non_null(strstr(err.text, "job 'fail_errno' failed in the worker: disk on fire"));
+	/* What the handler wrote is there as written; the reason is not added to it. */
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "partial\n");
+	bx_job_free(job);
+
+	/* A request the worker refuses: -E2BIG, and the worker serves on. */
+	assert_int_equal(bx_job_new(proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, big), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	if (bx_job_run(job, &err) != -E2BIG)
+		fail_msg("big request: %s", err.text);
+	assert_non_null(strstr(err.text, "over the worker's limit of 1048576 bytes"));
+	bx_job_free(job);
+	job = new_echo_job(proxy, true);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "hello\n");
+	bx_job_free(job);
+
+	bx_remote_proxy_free(proxy);
+	bx_beam_free(main); /* closes w.parent: the worker's loop ends */
+	assert_int_equal(pthread_join(w.th, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	bx_beam_free(w.main);
+	bx_engine_free(w.eng);
+	free(big);
+}
+
+/* From a peer that never said beambox/1, an `error` frame stays -EREMOTEIO. */
+static void test_errno_ignored_from_original_peer(void **state)
+{
+	struct proxy_rig rig;
+	uint8_t req[128];
+	size_t n = unhex(HEX_M8_1, req, sizeof(req));
+	bx_error err;
+	bx_job *job;
+
+	(void)state;
+	rig_start(&rig, FAKE_ERROR_ERRNO, (const char *)req, n);
+	job = new_echo_job(rig.proxy, true);
+	bx_error_clear(&err);
+	assert_int_equal(bx_job_run(job, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.text, "failed in the worker: boom"));
+	bx_job_free(job);
+	rig_stop(&rig, NULL, 0);
+}
+
+/* A fake beambox/1 worker: answers one job with `error` + the given errno values, then M6. */
+struct errno_worker {
+	pthread_t th;
+	bx_beam *main;
+	const char *const *values; /* NULL-terminated; none: no errno key */
+	char fail[128];
+};
+
+static void *errno_worker_thread(void *arg)
+{
+	struct errno_worker *ew = arg;
+	bx_frame f = {.fd = -1};
+	bx_beam *chan = NULL;
+	bx_msg *m = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (bx_beam_recv(ew->main, &f, NULL) != 1 || f.fd < 0 || bx_beam_new(f.fd, &chan) < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "no request with a channel");
+		goto out;
+	}
+	f.fd = -1; /* the channel owns it now */
+	/* The three passed stdio fds come first on the channel: take them. */
+	for (int i = 0; i < 3; i++) {
+		bx_frame fd = {.fd = -1};
+
+		if (bx_beam_recv(chan, &fd, NULL) != 1 || fd.fd < 0)
+			snprintf(ew->fail, sizeof(ew->fail), "fd frame %d missing", i);
+		bx_frame_clear(&fd);
+	}
+	if (bx_msg_new(&m) < 0 || bx_msg_add(m, "cmd", "error") < 0 ||
+	    bx_msg_add(m, "cmd", "boom") < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "building the error frame");
+		goto out;
+	}
+	for (size_t i = 0; ew->values && ew->values[i]; i++)
+		if (bx_msg_add(m, "errno", ew->values[i]) < 0)
+			snprintf(ew->fail, sizeof(ew->fail), "adding errno");
+	if (bx_msg_encode(m, &buf, &len) < 0 || bx_beam_send(chan, buf, len, -1) < 0) {
+		snprintf(ew->fail, sizeof(ew->fail), "sending the error frame");
+		goto out;
+	}
+	/* The proxy may stop reading (and close) after a bad errno: a failure here is fine. */
+	(void)orig_send_hex(bx_beam_fd(chan), HEX_M6, -1);
+	(void)wait_closed(bx_beam_fd(chan));
+out:
+	free(buf);
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+	bx_beam_free(chan);
+	return NULL;
+}
+
+static void test_errno_checked_from_beambox_worker(void **state)
+{
+	static const char *const ok[] = {"2", NULL};
+	static const char *const zero[] = {"0", NULL};
+	static const char *const big[] = {"4096", NULL};
+	static const char *const word[] = {"EPERM", NULL};
+	static const char *const sign[] = {"-5", NULL};
+	static const char *const two[] = {"2", "3", NULL};
+	static const struct {
+		const char *const *values;
+		int want;
+		const char *text;
+	} cases[] = {
+	    {ok, -ENOENT, "failed in the worker: boom"},
+	    {NULL, -EREMOTEIO, "failed in the worker: boom"}, /* no errno: unknown */
+	    {zero, -EPROTO, "bad errno '0'"},
+	    {big, -EPROTO, "bad errno '4096'"},
+	    {word, -EPROTO, "bad errno 'EPERM'"},
+	    {sign, -EPROTO, "bad errno '-5'"},
+	    {two, -EPROTO, "bad errno '2'"},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct errno_worker ew = {.values = cases[c].values};
+		bx_beam *main = NULL;
+		bx_engine *proxy = NULL;
+		bx_error err;
+		bx_job *job = NULL;
+		int sv[2], r;
+
+		mkpair(sv);
+		assert_int_equal(bx_beam_new(sv[0], &main), 0);
+		assert_int_equal(bx_beam_new(sv[1], &ew.main), 0);
+		beambox_proxy_new(main, &proxy);
+		assert_int_equal(pthread_create(&ew.th, NULL, errno_worker_thread, &ew), 0);
+		assert_int_equal(bx_job_new(proxy, "anything", &job), 0);
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		bx_error_clear(&err);
+		r = bx_job_run(job, &err);
+		bx_job_free(job);
+		bx_remote_proxy_free(proxy);
+		bx_beam_free(main);
+		assert_int_equal(pthread_join(ew.th, NULL), 0);
+		bx_beam_free(ew.main);
+		if (ew.fail[0])
+			fail_msg("case %zu: fake worker: %s", c, ew.fail);
+		if (r != cases[c].want || !strstr(err.text, cases[c].text))
+			fail_msg("case %zu: r=%d (want %d), \"%s\"", c, r, cases[c].want, err.text);
+	}
+}
+
+/* ================================================== 5. a real worker, an original parent */
+
+/*
+ * This program is also the worker (bx_spawn_init in main): started the
+ * original's way, by a C stand-in for Docker 1.0's Go parent — ENGINESPAWN=1,
+ * the socket on fd 3, no BEAMBOX_CONFIG and no config frame. It confines
+ * itself with the built-in default and must look exactly like a Go worker.
+ */
+static int live_install(bx_engine *eng, void *ctx)
+{
+	int r;
+
+	(void)ctx;
+	r = bx_engine_register(eng, "echo", echo_handler, (void *)"bar");
+	if (r == 0)
+		r = bx_engine_register(eng, "fail_errno", fail_errno_handler, NULL);
+	return r;
+}
+
+/* Starts this program as a worker on sock, as the original parent did; returns its pidfd. */
+static int start_original_worker(int sock, pid_t *pid)
+{
+	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"};
+	char *envp[8] = {"ENGINESPAWN=1"};
+	char *argv[] = {"beambox-worker", NULL};
+	size_t n = 1;
+	int pidfd;
+
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		const char *v = getenv(pass[i]);
+		char *e;
+
+		if (v && asprintf(&e, "%s=%s", pass[i], v) > 0)
+			envp[n++] = e;
+	}
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/* Spawn's way: stdio on /dev/null, the beam socket on fd 3. */
+		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 ||
+		    (sock == 3 ? fcntl(3, F_SETFD, 0) : dup2(sock, 3)) < 0)
+			_exit(126);
+		execve("/proc/self/exe", argv, envp);
+		_exit(127);
+	}
+	for (size_t i = 1; i < n; i++)
+		free(envp[i]);
+	pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+	assert_true(pidfd >= 0);
+	return pidfd;
+}
+
+static void test_process_original_parent(void **state)
+{
+	struct worker w = {.rc = -1};
+	size_t len = 0;
+	char *big = build_request(1, 1024 * 1024, &len);
+	char *many = NULL;
+	size_t many_len = 0;
+	struct pollfd pfd;
+	siginfo_t si;
+	pid_t pid;
+	int sv[2], pidfd, chan;
+	char byte;
+
+	(void)state;
+	mkpair(sv);
+	pidfd = start_original_worker(sv[1], &pid);
+	close(sv[1]);
+	w.parent = sv[0];
+
+	/* 1. The captured job, byte for byte. */
+	expect_capture_served(&w);
+	/* 2. No `ready` or anything else on main: an original parent never reads it. */
+	assert_int_equal(recv(w.parent, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* 3. bx_job_fail: the capture's log frames, the text on stderr, M6. */
+	{
+		static const char fail_req[] = "000;3:cmd,14:10:fail_errno,,3:env,7:4:000;,,";
+
+		chan = send_request(&w, fail_req, strlen(fail_req));
+		expect_original_failure(chan, "partial\ndisk on fire\n", "partial\ndisk on fire\n");
+		close(chan);
+	}
+	/* 4. Over 1 MiB, and over 4096 arguments: clean job errors, and it serves on. */
+	chan = send_request(&w, big, len);
+	expect_original_failure(chan, "job request of ",
+				"over the worker's limit of 1048576 bytes\n");
+	close(chan);
+	many = build_request(4097, 1, &many_len);
+	chan = send_request(&w, many, many_len);
+	expect_original_failure(chan, "job 'echo' refused: 4097 arguments", "\n");
+	close(chan);
+	expect_capture_served(&w);
+	assert_int_equal(recv(w.parent, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* 5. The parent closes: a clean end, exit status 0. */
+	close(w.parent);
+	pfd = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&pfd, 1, 10000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pidfd);
+		fail_msg("the worker did not exit after its parent closed");
+	}
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	close(pidfd);
+	if (si.si_code != CLD_EXITED || si.si_status != 0)
+		fail_msg("worker ended with code %d status %d, want exit 0", si.si_code,
+			 si.si_status);
+	free(big);
+	free(many);
+}
+
+/* ================================================== 6. bx_remote_attach, any beam worker */
+
+/*
+ * An original-protocol worker, written here from Docker 1.0's
+ * engine/remote.go Receiver and engine.go with nothing of beambox's code
+ * (its own framing, its own netstring decoder), run as a separate process.
+ * Handlers: echo ARGS (joined by spaces), env (each KEY=VALUE of the job's
+ * env), cat (stdin to stdout), status N, fail WHY (job.Errorf: "failing:
+ * WHY\n" on stderr, status 1), die (sends its log pipes, then the process
+ * exits 3 mid-job), commands (the sorted names), anything else: "NAME:
+ * command not found\n" on stderr, status 127.
+ */
+#define ORIG_MSG_MAX (256 * 1024)
+
+/* Reads exactly len bytes, collecting the fds that come along (at most 4 queued). */
+static int orig_read_exact(int sock, uint8_t *buf, size_t len, int *fdq, size_t *nfdq)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+		} ctl;
+		struct iovec iov = {.iov_base = buf + got, .iov_len = len - got};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? 0 : -1;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			size_t k = ((size_t)c->cmsg_len - (size_t)CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				if (*nfdq < 4)
+					fdq[(*nfdq)++] = fd;
+				else
+					close(fd);
+			}
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* One frame: 1 with the payload and its fd (or -1), 0 at EOF, -1 on error. */
+static int orig_recv(int sock, uint8_t *buf, size_t cap, size_t *len, int *fd)
+{
+	static int fdq[4];
+	static size_t nfdq;
+	uint8_t h[4];
+	uint32_t v;
+	int r = orig_read_exact(sock, h, 4, fdq, &nfdq);
+
+	if (r <= 0)
+		return r;
+	v = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	*len = v & 0x7fffffffu;
+	if (*len > cap || orig_read_exact(sock, buf, *len, fdq, &nfdq) <= 0)
+		return -1;
+	*fd = -1;
+	if (v & 0x80000000u) {
+		if (nfdq == 0)
+			return -1;
+		*fd = fdq[0];
+		memmove(fdq, fdq + 1, --nfdq * sizeof(int));
+	}
+	return 1;
+}
+
+/* A netstring at *p (within end): its bytes and length; advances *p. */
+static const uint8_t *orig_netstring(const uint8_t **p, const uint8_t *end, size_t *len)
+{
+	size_t n = 0;
+	const uint8_t *q = *p, *v;
+
+	while (q < end && *q >= '0' && *q <= '9')
+		n = n * 10 + (size_t)(*q++ - '0');
+	if (q == *p || q >= end || *q != ':' || (size_t)(end - q - 1) < n + 1 || q[1 + n] != ',')
+		return NULL;
+	v = q + 1;
+	*p = v + n + 1;
+	*len = n;
+	return v;
+}
+
+/* The values of key in a data.Message (NUL-terminated copies into vals, at most max). */
+static size_t orig_get(const uint8_t *msg, size_t len, const char *key, char **vals, size_t max)
+{
+	const uint8_t *p = msg + 4, *end = msg + len;
+	size_t n = 0;
+
+	if (len < 4 || memcmp(msg, "000;", 4) != 0)
+		return 0;
+	while (p < end) {
+		size_t klen, llen;
+		const uint8_t *k = orig_netstring(&p, end, &klen);
+		const uint8_t *l = k ? orig_netstring(&p, end, &llen) : NULL;
+
+		if (!l)
+			return n;
+		if (klen != strlen(key) || memcmp(k, key, klen) != 0)
+			continue;
+		for (const uint8_t *q = l; q < l + llen && n < max;) {
+			size_t vlen;
+			const uint8_t *v = orig_netstring(&q, l + llen, &vlen);
+
+			if (!v)
+				break;
+			vals[n] = strndup((const char *)v, vlen);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* dprintf, ignoring a reader that is gone (SIGPIPE is ignored in this process). */
+#define ORIG_PRINTF(fd, ...) ((void)!dprintf(fd, __VA_ARGS__))
+
+/* Runs one job: log pipes, the handler, the status (engine/remote.go's Receiver). */
+static void orig_serve_job(int chan, const uint8_t *req, size_t len)
+{
+	static const char *const names[] = {"cat", "commands", "die",	"echo",
+					    "env", "fail",     "status"};
+	char *cmd[64] = {NULL}, *env[1] = {NULL}, *kv[32] = {NULL};
+	size_t ncmd = orig_get(req, len, "cmd", cmd, 64), nenv = 0;
+	int out[2], err[2], in[2], status = 0;
+	char st[96];
+
+	if (orig_get(req, len, "env", env, 1) == 1)
+		nenv = orig_get((const uint8_t *)env[0], strlen(env[0]), "FOO", kv, 32);
+	if (ncmd == 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
+	    pipe2(in, O_CLOEXEC) < 0)
+		_exit(2);
+	if (orig_send_hex(chan, HEX_M2, out[0]) < 0 || orig_send_hex(chan, HEX_M3, err[0]) < 0 ||
+	    orig_send_hex(chan, HEX_M4, in[1]) < 0)
+		_exit(2);
+	close(out[0]);
+	close(err[0]);
+	close(in[1]);
+	if (strcmp(cmd[0], "echo") == 0) {
+		for (size_t i = 1; i < ncmd; i++)
+			ORIG_PRINTF(out[1], "%s%s", i > 1 ? " " : "", cmd[i]);
+		ORIG_PRINTF(out[1], "\n");
+	} else if (strcmp(cmd[0], "env") == 0) {
+		for (size_t i = 0; i < nenv; i++)
+			ORIG_PRINTF(out[1], "FOO=%s\n", kv[i]);
+	} else if (strcmp(cmd[0], "cat") == 0) {
+		char buf[65536];
+		ssize_t n;
+
+		while ((n = read(in[0], buf, sizeof(buf))) > 0)
+			if (write(out[1], buf, (size_t)n) != n)
+				break;
+	} else if (strcmp(cmd[0], "status") == 0 && ncmd == 2) {
+		status = atoi(cmd[1]);
+	} else if (strcmp(cmd[0], "fail") == 0) {
+		ORIG_PRINTF(err[1], "failing: %s\n", ncmd > 1 ? cmd[1] : "");
+		status = 1;
+	} else if (strcmp(cmd[0], "die") == 0) {
+		_exit(3);
+	} else if (strcmp(cmd[0], "commands") == 0) {
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			ORIG_PRINTF(out[1], "%s\n", names[i]);
+	} else {
+		ORIG_PRINTF(err[1], "%s: command not found\n", cmd[0]);
+		status = 127;
+	}
+	close(out[1]);
+	close(err[1]);
+	close(in[0]);
+	{
+		char num[16], inner[64];
+
+		snprintf(num, sizeof(num), "%d", status);
+		snprintf(inner, sizeof(inner), "6:status,%zu:%s,", strlen(num), num);
+		snprintf(st, sizeof(st), "000;3:cmd,%zu:%s,", strlen(inner), inner);
+	}
+	for (size_t i = 0; i < ncmd; i++)
+		free(cmd[i]);
+	for (size_t i = 0; i < nenv; i++)
+		free(kv[i]);
+	free(env[0]);
+	if (orig_send(chan, st, strlen(st), -1) < 0)
+		_exit(2);
+}
+
+static void __attribute__((noreturn)) orig_worker_main(int sock)
+{
+	uint8_t *buf = malloc(ORIG_MSG_MAX);
+
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		size_t len = 0;
+		int chan = -1;
+		int r = orig_recv(sock, buf, ORIG_MSG_MAX, &len, &chan);
+
+		if (r == 0)
+			_exit(0); /* the parent closed: done */
+		if (r < 0 || chan < 0)
+			_exit(2);
+		orig_serve_job(chan, buf, len);
+		close(chan);
+	}
+}
+
+/* Forks the original worker on one end of a socketpair; the other end is *parent_end. */
+static pid_t orig_worker_start(int *parent_end)
+{
+	int sv[2];
+	pid_t pid;
+
+	mkpair(sv);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		orig_worker_main(sv[1]);
+	}
+	close(sv[1]);
+	*parent_end = sv[0];
+	return pid;
+}
+
+/* Runs NAME ARGS... on eng; stdout/stderr captured into *out / *errout (owned by the caller). */
+static int attach_run(bx_engine *eng, bx_error *err, const char *stdin_text, char **out,
+		      char **errout, const char *name, ...)
+{
+	bx_job *job = NULL;
+	const char *a;
+	va_list ap;
+	int r;
+
+	assert_int_equal(bx_job_new(eng, name, &job), 0);
+	va_start(ap, name);
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		if (strncmp(a, "FOO=", 4) == 0)
+			assert_int_equal(bx_job_add_env(job, "FOO", a + 4), 0);
+		else
+			assert_int_equal(bx_job_add_arg(job, a), 0);
+	}
+	va_end(ap);
+	if (stdin_text)
+		assert_int_equal(bx_job_set_stdin_buf(job, stdin_text, strlen(stdin_text)), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 1 << 20), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 4096), 0);
+	bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+	bx_error_clear(err);
+	r = bx_job_run(job, err);
+	if (out)
+		*out = strdup(bx_job_output(job, 1, NULL, NULL) ? bx_job_output(job, 1, NULL, NULL)
+								: "");
+	if (errout)
+		*errout = strdup(
+		    bx_job_output(job, 2, NULL, NULL) ? bx_job_output(job, 2, NULL, NULL) : "");
+	bx_job_free(job);
+	return r;
+}
+
+static void expect_run(bx_engine *eng, const char *stdin_text, int want, const char *want_out,
+		       const char *want_err, const char *name, const char *arg1, const char *arg2)
+{
+	char *out = NULL, *errout = NULL;
+	bx_error err;
+	int r = attach_run(eng, &err, stdin_text, &out, &errout, name, arg1, arg2, (char *)NULL);
+
+	if (r != want || strcmp(out, want_out) != 0 || strcmp(errout, want_err) != 0)
+		fail_msg("job %s: status %d (want %d), stdout \"%s\", stderr \"%s\", err \"%s\"",
+			 name, r, want, out, errout, err.text);
+	free(out);
+	free(errout);
+}
+
+static void test_process_attach_original_worker(void **state)
+{
+	char *big = malloc(300 * 1024 + 1);
+	bx_engine *eng = NULL;
+	bx_error err;
+	char *out = NULL;
+	siginfo_t si;
+	pid_t pid;
+	int sock, r, wfd[2];
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < 300 * 1024; i++)
+		big[i] = (char)('a' + i % 26);
+	big[300 * 1024] = '\0';
+	pid = orig_worker_start(&sock);
+	bx_error_clear(&err);
+	assert_int_equal(bx_remote_attach(sock, &eng, &err), 0);
+	/* The engine took the socket over: the caller's number is closed. */
+	assert_int_equal(fcntl(sock, F_GETFD), -1);
+
+	expect_run(eng, NULL, 0, "hello beam world\n", "", "echo", "hello", "beam world");
+	expect_run(eng, NULL, 0, "FOO=bar\nFOO=baz\n", "", "env", "FOO=bar", "FOO=baz");
+	expect_run(eng, NULL, 0, "cat\ncommands\ndie\necho\nenv\nfail\nstatus\n", "", "commands",
+		   NULL, NULL);
+	expect_run(eng, NULL, 1, "", "failing: on purpose\n", "fail", "on purpose", NULL);
+	expect_run(eng, NULL, 127, "", "nosuch: command not found\n", "nosuch", NULL, NULL);
+	expect_run(eng, NULL, 42, "", "", "status", "42", NULL);
+	/* stdin through the worker's `log stdin` pipe, larger than a pipe holds. */
+	r = attach_run(eng, &err, big, &out, NULL, "cat", (char *)NULL);
+	assert_int_equal(r, 0);
+	assert_string_equal(out, big);
+	free(out);
+	/* stdout straight to a caller's fd. */
+	{
+		bx_job *job = NULL;
+		char got[64];
+		ssize_t n;
+
+		assert_int_equal(pipe2(wfd, O_CLOEXEC), 0);
+		assert_int_equal(bx_job_new(eng, "echo", &job), 0);
+		assert_int_equal(bx_job_add_arg(job, "to an fd"), 0);
+		assert_int_equal(bx_job_set_stdout_fd(job, wfd[1]), 0);
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		assert_int_equal(bx_job_run(job, &err), 0);
+		bx_job_free(job);
+		close(wfd[1]);
+		n = read_to_eof(wfd[0], got, sizeof(got));
+		close(wfd[0]);
+		assert_int_equal(n, 9);
+		assert_memory_equal(got, "to an fd\n", 9);
+	}
+
+	/* The worker dies in the middle of a job: a clear error, never status 0. */
+	r = attach_run(eng, &err, NULL, NULL, NULL, "die", (char *)NULL);
+	if (r != -EPROTO || !strstr(err.text, "job 'die': worker closed the job channel without "
+					      "a status"))
+		fail_msg("die: %d \"%s\"", r, err.text);
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 3);
+	/* Later jobs fail at once, without hanging. */
+	r = attach_run(eng, &err, NULL, NULL, NULL, "echo", "again", (char *)NULL);
+	if (r != -ECHILD || !strstr(err.text, "job 'echo': sending the request: Broken pipe; the "
+					      "worker closed the connection"))
+		fail_msg("after the death: %d \"%s\"", r, err.text);
+	bx_engine_free(eng);
+	free(big);
+}
+
+/* When the caller closes the engine, an original worker sees EOF and exits 0. */
+static void test_process_attach_free_ends_worker(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	siginfo_t si;
+	pid_t pid;
+	int sock;
+
+	(void)state;
+	pid = orig_worker_start(&sock);
+	assert_int_equal(bx_remote_attach(sock, &eng, &err), 0);
+	expect_run(eng, NULL, 0, "x\n", "", "echo", "x", NULL);
+	bx_engine_free(eng);
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 0);
+}
+
+/* What is not a connected unix stream socket is refused, and left as it was. */
+static void test_attach_refuses_non_sockets(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	int p[2], dg[2], lone;
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dg), 0);
+	lone = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lone >= 0);
+	assert_int_equal(bx_remote_attach(-1, &eng, &err), -EBADF);
+	assert_int_equal(bx_remote_attach(p[0], &eng, &err), -ENOTSOCK);
+	assert_int_equal(bx_remote_attach(dg[0], &eng, &err), -EPROTOTYPE);
+	assert_int_equal(bx_remote_attach(lone, &eng, &err), -ENOTCONN);
+	assert_non_null(strstr(err.text, "attaching to fd"));
+	assert_int_equal(bx_remote_attach(dg[0], NULL, &err), -EINVAL);
+	assert_null(eng);
+	/* Still the caller's, still blocking. */
+	assert_int_equal(fcntl(dg[0], F_GETFL) & O_NONBLOCK, 0);
+	close(p[0]);
+	close(p[1]);
+	close(dg[0]);
+	close(dg[1]);
+	close(lone);
+}
+
+/*
+ * A beambox program started as a worker by its caller (as an original
+ * parent would: test_process_original_parent's way) and driven through
+ * bx_remote_attach: it is a Go worker to us, bx_job_fail included.
+ */
+static void test_process_attach_beambox_worker(void **state)
+{
+	bx_engine *eng = NULL;
+	bx_error err;
+	siginfo_t si;
+	struct pollfd pfd;
+	pid_t pid;
+	int sv[2], pidfd;
+
+	(void)state;
+	mkpair(sv);
+	pidfd = start_original_worker(sv[1], &pid);
+	close(sv[1]);
+	assert_int_equal(bx_remote_attach(sv[0], &eng, &err), 0);
+	expect_run(eng, NULL, 0, "hello\n", "", "echo", "hello", "FOO=bar");
+	expect_run(eng, NULL, 1, "", "partial\ndisk on fire\n", "fail_errno", NULL, NULL);
+	expect_run(eng, NULL, 0, "commands\necho\nfail_errno\n", "", "commands", NULL, NULL);
+	bx_engine_free(eng);
+	pfd = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&pfd, 1, 10000) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(pidfd);
+		fail_msg("the worker did not exit after its engine was freed");
+	}
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED), 0);
+	close(pidfd);
+	assert_int_equal(si.si_code, CLD_EXITED);
+	assert_int_equal(si.si_status, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1058,6 +2018,11 @@ int main(void)
 	    bx_fd_test(test_worker_unknown_command),
 	    bx_fd_test(test_worker_drops_request_without_channel),
 	    bx_fd_test(test_worker_malformed_request),
+	    bx_fd_test(test_worker_malformed_request_beambox),
+	    bx_fd_test(test_worker_job_fail_original),
+	    bx_fd_test(test_worker_job_fail_beambox),
+	    bx_fd_test(test_worker_refuses_oversized_requests),
+	    bx_fd_test(test_worker_parent_reset_is_clean_end),
 	    bx_fd_test(test_worker_status_1_is_m6),
 	    bx_fd_test(test_worker_returns_0_when_main_closes),
 	    bx_fd_test(test_proxy_drives_original_worker),
@@ -1065,8 +2030,18 @@ int main(void)
 	    bx_fd_test(test_proxy_eof_without_status_fails),
 	    bx_fd_test(test_proxy_rejects_bad_worker_frames),
 	    bx_fd_test(test_remote_messages_match_vectors),
+	    bx_fd_test(test_errno_carried_between_beambox_peers),
+	    bx_fd_test(test_errno_ignored_from_original_peer),
+	    bx_fd_test(test_errno_checked_from_beambox_worker),
+	    bx_fd_test(test_process_original_parent),
+	    bx_fd_test(test_process_attach_original_worker),
+	    bx_fd_test(test_process_attach_free_ends_worker),
+	    bx_fd_test(test_attach_refuses_non_sockets),
+	    bx_fd_test(test_process_attach_beambox_worker),
 	};
 
+	/* In a worker started by test_process_original_parent, this never returns. */
+	bx_spawn_init(live_install, NULL);
 	/* A peer that closed early must fail a test, not kill the runner. */
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

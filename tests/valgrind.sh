@@ -35,6 +35,13 @@ for t in "${tests[@]}"; do
 	log=$build/$t.valgrind.log
 	start=$(date +%s)
 	rc=0
+	# test_remote's test_process_* run worker processes: a re-executed
+	# /proc/self/exe is valgrind's own tool, pidfd_open is unknown to valgrind
+	# 3.19, and the forked original-protocol worker dies on purpose mid-job
+	# (its _exit then reports leaks). They run everywhere else (plain, ASan, TSan).
+	skip=
+	[ "$t" = test_remote ] && skip="test_process_*"
+	BX_TEST_SKIP=$skip \
 	valgrind --quiet --error-exitcode=99 --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--track-fds=yes --child-silent-after-fork=yes --log-file="$log" \

@@ -44,6 +44,11 @@ typedef struct bx_frame {
 	uint8_t *data;
 	size_t len;
 	int fd;
+	/*
+	 * With bx_beam_set_drop_oversized: the announced length of a payload over
+	 * the limit, which was read and dropped (data is then empty, len 0). Else 0.
+	 */
+	size_t dropped;
 } bx_frame;
 
 /*
@@ -62,6 +67,15 @@ BX_API int bx_beam_fd(const bx_beam *b);
 
 /* Sets the largest payload bx_beam_recv accepts (1 .. BX_BEAM_WIRE_MAX). */
 BX_API BX_MUST_CHECK int bx_beam_set_limit(bx_beam *b, size_t max_payload);
+
+/*
+ * For a trusted peer (a worker reading its parent): a frame whose payload is
+ * over the limit no longer ends the connection. Its payload is read and
+ * dropped as it arrives (never allocated), and bx_beam_recv returns it as a
+ * frame with an empty payload, the fd it carried, and out->dropped set to the
+ * announced length, so that the receiver can refuse it and go on.
+ */
+BX_API BX_MUST_CHECK int bx_beam_set_drop_oversized(bx_beam *b, int on);
 
 /*
  * Shuts down the writing side (the peer sees EOF after the queued frames:
@@ -90,7 +104,8 @@ BX_API BX_MUST_CHECK int bx_beam_send(bx_beam *b, const void *buf, size_t len, i
  *   1          a frame in *out (caller owns out->data and out->fd)
  *   0          clean EOF at a frame boundary (nothing queued)
  *   -EAGAIN    non-blocking and no complete frame yet
- *   -EMSGSIZE  the header announces more than the limit (nothing allocated)
+ *   -EMSGSIZE  the header announces more than the limit (nothing allocated;
+ *              see bx_beam_set_drop_oversized)
  *   -EBADMSG   EOF inside a frame (truncated)
  *   -EPROTO    fd protocol violation: a header asks for an fd and none
  *              arrived, more fds than the queue holds, more than one fd in

@@ -96,6 +96,9 @@ BX_API void bx_job_set_timeout(bx_job *job, int timeout_ms);
  * Runs the job (once: a second call returns -EALREADY). Returns its status
  * 0..255, or a negative errno with err saying what went wrong, e.g.
  * "worker 4242 killed by signal 31 (SIGSYS)"; a failure is never status 0.
+ * A handler that failed with -errno in a bx_spawn worker gives that -errno
+ * here, its text in err (-EREMOTEIO from workers that speak only the
+ * original protocol, which report failures as a status and stderr text).
  */
 BX_API BX_MUST_CHECK int bx_job_run(bx_job *job, bx_error *err);
 

@@ -17,6 +17,8 @@
 #include "cli/demo.h"
 #include "cli/policy_cmd.h"
 #include "exec_opts.h"
+#include "policy/api.h"
+#include "policy/policy.h"
 
 #ifndef BX_VERSION
 #define BX_VERSION "unknown"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "confine/seccomp.h"
+#include "policy/api.h"
 #include "policy/policy_internal.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -37,7 +38,7 @@ static int load_and_compile(const char *file, struct bx_policy **out, FILE *erro
 	int r;
 
 	bx_error_clear(&err);
-	r = bx_policy_load_file(file, &p, &err);
+	r = bx_policy_load_spec(file, &p, &err);
 	if (r < 0) {
 		fprintf(errout, "%s\n", err.text);
 		return r;

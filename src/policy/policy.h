@@ -16,6 +16,8 @@
 #include <sys/types.h>
 
 #include <beambox/common.h>
+/* Its BX_API declarations export bx_policy_load_file and bx_policy_free (src/policy/api.c). */
+#include <beambox/policy.h>
 
 /* Namespaces, as bits. */
 enum bx_ns {
