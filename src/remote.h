@@ -101,7 +101,7 @@ struct bx_remote_hello {
 	int takes_fds;	     /* it speaks beambox/1 and takes passed fds */
 	pid_t pid;	     /* the serving process, as the parent's /proc sees it (0: unknown) */
 	uint32_t namespaces; /* enum bx_ns bits in effect */
-	char report[1024];   /* what confinement was applied, one line a step */
+	char report[2048];   /* what confinement was applied, one line a step */
 };
 
 /* Worker side: the ready message, and a setup failure report. */

@@ -130,7 +130,7 @@ static void test_named_without_override(void **state)
 	assert_string_equal(bx_policy_name(p), "default");
 	bx_policy_free(p);
 	assert_int_equal(load_named_in(NULL, "no-such-policy", &p, &err), -ENOENT);
-	assert_non_null(strstr(err.text, "no policy 'no-such-policy' in "));
+	assert_non_null(strstr(err.text, "no shipped policy named 'no-such-policy' in "));
 	assert_non_null(strstr(err.text, "nor built in"));
 }
 

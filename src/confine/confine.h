@@ -17,7 +17,7 @@
 
 #include "policy/policy.h"
 
-#define BX_CONFINE_REPORT_MAX 1024
+#define BX_CONFINE_REPORT_MAX 2048
 
 struct bx_confine_opts {
 	/* fds that survive step 1 besides 0-2 (-1: unused). */

@@ -146,6 +146,27 @@ BX_API int bx_policy_load_default(bx_policy **out, bx_error *err)
 	return 0;
 }
 
+/* The built-in policies' names, space-separated ("default greet ..."), for error messages. */
+static const char *embedded_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < bx_embedded_policies_count; i++) {
+		const char *n = bx_embedded_policies[i].name;
+		size_t nl = strlen(n), sl = strlen(POLICY_SUFFIX);
+		int w;
+
+		if (strchr(n, '/') || nl <= sl || strcmp(n + nl - sl, POLICY_SUFFIX) != 0)
+			continue; /* common/ fragments are not policies */
+		w = snprintf(buf + used, len - used, "%s%.*s", used ? " " : "", (int)(nl - sl), n);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
+}
+
 BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err)
 {
 	static const struct bx_policy_parse_opts embedded = {.include = bx_policy_read_embedded};
@@ -179,10 +200,15 @@ BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err
 	} else {
 		/* Not installed: the copy built into the library, if there is one. */
 		r = bx_policy_read_embedded(NULL, rel, &text, &len, NULL);
-		if (r < 0)
+		if (r < 0) {
+			char names[256];
+
 			return bx_fail(err, -ENOENT, BX_NO_OFFSET,
-				       "no policy '%s' in %.150s, nor built in", name,
-				       BX_POLICY_INSTALL_DIR);
+				       "no shipped policy named '%s' in %.100s nor built in "
+				       "(built in: %s); a FILE needs a '/' or the .policy suffix",
+				       name, BX_POLICY_INSTALL_DIR,
+				       embedded_names(names, sizeof(names)));
+		}
 		r = bx_policy_parse(rel, text, len, &embedded, &p, err);
 	}
 	if (r < 0)
