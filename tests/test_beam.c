@@ -20,9 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -1527,6 +1529,160 @@ static void test_blocking_recv_eintr_keeps_state(void **state)
 
 /* ------------------------------------------------------------------ dead peer */
 
+/* ------------------------------------------------------------------ bounded sends */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define BIG_FRAME ((size_t)3 * 1024 * 1024) /* far more than a socket buffer */
+
+struct bounded {
+	bx_beam *b;
+	const uint8_t *buf;
+	size_t len;
+	int64_t deadline;
+	int stop; /* eventfd or -1 */
+	pthread_t th;
+	int rc, cut;
+	int64_t done_at;
+};
+
+static void *bounded_main(void *p)
+{
+	struct bounded *s = p;
+
+	s->rc = bx_beam_send_until(s->b, s->buf, s->len, -1, s->deadline,
+				   s->stop >= 0 ? &s->stop : NULL, s->stop >= 0 ? 1 : 0, &s->cut);
+	s->done_at = mono_ms();
+	return NULL;
+}
+
+static void start_bounded(struct bounded *s, bx_beam *b, const uint8_t *buf, size_t len,
+			  int64_t deadline, int stop)
+{
+	*s = (struct bounded){.b = b, .buf = buf, .len = len, .deadline = deadline, .stop = stop};
+	assert_int_equal(pthread_create(&s->th, NULL, bounded_main, s), 0);
+}
+
+/* Waits until the big frame has begun to leave (the socket is full, the rest queued). */
+static void wait_pending(bx_beam *b)
+{
+	for (int i = 0; i < 2000 && bx_beam_pending(b) == 0; i++)
+		usleep(1000);
+	assert_true(bx_beam_pending(b) > 0);
+}
+
+/*
+ * A peer that never reads: a bounded send gives up on time; a frame that
+ * had begun cuts the connection (the peer sees EOF inside it) and every other
+ * sender gets -ECONNABORTED; a frame queued behind it and not begun is
+ * withdrawn and leaves the connection usable; a stop fd ends the wait with
+ * -ECANCELED; frames completed by another sender's progress return 0.
+ */
+static void test_send_until(void **state)
+{
+	uint8_t *big = calloc(1, BIG_FRAME);
+	int sv[2], stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), cut = -1;
+	struct bounded t1, t2;
+	uint64_t one = 1;
+	bx_frame f = {.fd = -1};
+	bx_beam *a, *peer;
+	int64_t t0;
+
+	(void)state;
+	assert_non_null(big);
+	assert_true(stop >= 0);
+
+	/* 1. Timed out mid-frame: cut, and the connection is dead for everyone. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_limit(peer, BIG_FRAME), 0);
+	t0 = mono_ms();
+	assert_int_equal(bx_beam_send_until(a, big, BIG_FRAME, -1, t0 + 200, NULL, 0, &cut),
+			 -ETIMEDOUT);
+	assert_true(mono_ms() - t0 >= 200);
+	assert_int_equal(cut, 1);
+	assert_int_equal(bx_beam_send(a, "x", 1, -1), -ECONNABORTED);
+	assert_int_equal(bx_beam_pending(a), 0);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), -EBADMSG); /* EOF inside the frame */
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 2. Queued behind a stuck frame, not begun: withdrawn; then a stop fd cuts the first. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	start_bounded(&t1, a, big, BIG_FRAME, -1, stop);
+	wait_pending(a);
+	t0 = mono_ms();
+	assert_int_equal(bx_beam_send_until(a, "small", 5, -1, t0 + 100, NULL, 0, &cut),
+			 -ETIMEDOUT);
+	assert_int_equal(cut, 0);
+	assert_int_equal(write(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	pthread_join(t1.th, NULL);
+	assert_int_equal(t1.rc, -ECANCELED);
+	assert_int_equal(t1.cut, 1);
+	assert_int_equal(read(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 3. A sender waiting behind a frame that gets cut returns at once, -ECONNABORTED. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	start_bounded(&t1, a, big, BIG_FRAME, -1, stop);
+	wait_pending(a);
+	start_bounded(&t2, a, (const uint8_t *)"small", 5, -1, -1);
+	usleep(50 * 1000);
+	t0 = mono_ms();
+	assert_int_equal(write(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	pthread_join(t1.th, NULL);
+	pthread_join(t2.th, NULL);
+	assert_int_equal(t1.rc, -ECANCELED);
+	assert_int_equal(t2.rc, -ECONNABORTED);
+	assert_int_equal(t2.cut, 0);
+	print_message("queued sender released %lld ms after the cut\n",
+		      (long long)(t2.done_at - t0));
+	assert_true(t2.done_at - t0 < 5000);
+	assert_int_equal(read(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 4. A reader shows up: both frames arrive whole, in order, and both senders return 0. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_limit(peer, BIG_FRAME), 0);
+	big[0] = 'B';
+	start_bounded(&t1, a, big, BIG_FRAME, mono_ms() + 60000, stop);
+	wait_pending(a);
+	start_bounded(&t2, a, (const uint8_t *)"small", 5, mono_ms() + 60000, -1);
+	usleep(20 * 1000);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), 1);
+	assert_int_equal(f.len, BIG_FRAME);
+	assert_int_equal(f.data[0], 'B');
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), 1);
+	assert_int_equal(f.len, 5);
+	assert_memory_equal(f.data, "small", 5);
+	bx_frame_clear(&f);
+	pthread_join(t1.th, NULL);
+	pthread_join(t2.th, NULL);
+	assert_int_equal(t1.rc, 0);
+	assert_int_equal(t2.rc, 0);
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	close(stop);
+	free(big);
+}
+
 static void test_send_to_closed_peer(void **state)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
@@ -1574,6 +1730,7 @@ int main(void)
 	    bx_fd_test(test_concurrent_senders),
 	    bx_fd_test(test_blocking_recv_eintr_keeps_state),
 	    bx_fd_test(test_send_to_closed_peer),
+	    bx_fd_test(test_send_until),
 	    bx_fd_test(test_kernel_drops_fds_without_control_buffer),
 	    bx_fd_test(test_unasked_fds_never_installed),
 	};
