@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "tests_common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,6 +245,155 @@ static int h_hostile(bx_job *job, void *ctx)
 		pause();
 }
 
+/* One sendmsg of buf with fd attached (-1: none); "ok" or the errno's name. */
+static const char *try_send(int sock, const void *buf, size_t len, int fd)
+{
+	ssize_t n = send_with_fds(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
+
+	if (n >= 0)
+		return "sent";
+	return errno == EPERM ? "EPERM" : strerror(errno);
+}
+
+static const char *errname(int r)
+{
+	if (r == 0)
+		return "ok";
+	switch (errno) {
+	case ENOTTY:
+		return "ENOTTY";
+	case EPERM:
+		return "EPERM";
+	case EPIPE:
+		return "EPIPE";
+	case EBADF:
+		return "EBADF";
+	default:
+		return strerror(errno);
+	}
+}
+
+/* The fd a job kept after it ended (attack "keep_fd"), for a later job. */
+static int kept_fd = -1;
+
+/*
+ * More of a handler that turns on its parent, through what the job gives
+ * it: arg 0 says what to do.
+ */
+static int h_attack(bx_job *job, void *ctx)
+{
+	const char *how = bx_job_arg(job, 0);
+	const char *arg = bx_job_argc(job) > 1 ? bx_job_arg(job, 1) : "";
+	char buf[256], m[160];
+	size_t n;
+
+	(void)ctx;
+	if (!how)
+		return 90;
+	if (strcmp(how, "stop_reading") == 0) {
+		/*
+		 * Answer the job, then never return: the serve loop, which reads
+		 * the main socket, is this very handler, so the worker stops
+		 * reading its main socket with the parent none the wiser.
+		 */
+		int ch = find_channel();
+
+		if (ch < 0)
+			return 99;
+		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+		put_all(ch, buf, n);
+		for (;;)
+			pause();
+	}
+	if (strcmp(how, "sleep") == 0) {
+		/* An honest slow job. */
+		sleep_ms(atol(arg));
+		bx_job_printf(job, "slept %s ms\n", arg);
+		return 0;
+	}
+	if (strcmp(how, "lockfd") == 0) {
+		/*
+		 * Stdin is a file the parent holds a POSIX lock on: send its fd
+		 * back in every place the parent asks for none. If the parent ever
+		 * installed it, its close would release the lock.
+		 */
+		int fd = bx_job_stdin(job), ch = find_channel();
+		char f1[64], f2[64];
+		const char *r[6];
+
+		if (ch < 0)
+			return 99;
+		n = frame(f1, cmd_msg(m, sizeof(m), "status", "0"), true);
+		r[0] = try_send(ch, f1, n, fd); /* a status announcing an fd */
+		n = frame(f1, cmd_msg(m, sizeof(m), "status", "0"), false);
+		r[1] = try_send(ch, f1, n, fd); /* a status announcing none */
+		n = frame(f2, cmd_msg(m, sizeof(m), "error", "x"), false);
+		r[2] = try_send(ch, f2, 1, fd); /* the header's first byte only */
+		if (strcmp(r[2], "sent") != 0)
+			r[2] = try_send(ch, f2 + 2, n - 2, fd); /* the middle of a frame */
+		n = frame(f1, cmd_msg(m, sizeof(m), "echo", "hi"), true);
+		r[3] = try_send(3, f1, n, fd); /* the main socket, announced */
+		n = frame(f1, cmd_msg(m, sizeof(m), "echo", "hi"), false);
+		r[4] = try_send(3, f1, n, fd);	/* the main socket, unannounced */
+		r[5] = try_send(3, "x", 1, fd); /* the main socket, one byte */
+		bx_job_printf(job, "channel %s %s %s; main %s %s %s\n", r[0], r[1], r[2], r[3],
+			      r[4], r[5]);
+		return 0;
+	}
+	if (strcmp(how, "tty") == 0) {
+		/* What a terminal in a worker's hands could do to the parent (issue #11, 4). */
+		struct winsize ws = {.ws_row = 11, .ws_col = 22};
+		struct termios t;
+		int out = bx_job_stdout(job), r1, r2, r3;
+
+		r1 = ioctl(out, TIOCSWINSZ, &ws);
+		const char *e1 = errname(r1);
+		r2 = tcgetattr(out, &t);
+		if (r2 == 0) {
+			t.c_lflag &= ~(tcflag_t)ECHO;
+			t.c_cc[VINTR] = 'a';
+			t.c_iflag |= IXON;
+			r2 = tcsetattr(out, TCSANOW, &t);
+		}
+		const char *e2 = errname(r2);
+		r3 = tcflow(out, TCOOFF);
+		const char *e3 = errname(r3);
+		bx_job_printf(job, "isatty %d; TIOCSWINSZ %s; tcsetattr %s; TCOOFF %s\n",
+			      isatty(out), e1, e2, e3);
+		if (strcmp(arg, "read") == 0) {
+			/* And input: a line the user types reaches the handler through the relay.
+			 */
+			char line[64] = "";
+			ssize_t got = read(bx_job_stdin(job), line, sizeof(line) - 1);
+
+			bx_job_printf(job, "read %zd: %s", got, got > 0 ? line : "\n");
+		}
+		return 0;
+	}
+	if (strcmp(how, "keep_fd") == 0) {
+		/* Keep the job's stdout after the job (a passed fd is the caller's, for good). */
+		sigset_t pipe_set;
+
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+		kept_fd = dup(bx_job_stdout(job));
+		bx_job_printf(job, "kept\n");
+		return kept_fd >= 0 ? 0 : 98;
+	}
+	if (strcmp(how, "use_kept_fd") == 0) {
+		/* A later job: write into the old stdout, and change its flags. */
+		int w = (int)write(kept_fd, "late\n", 5);
+		const char *e1 = errname(w < 0 ? -1 : 0);
+		int fl = fcntl(kept_fd, F_GETFL);
+		int r2 = fl < 0 ? -1 : fcntl(kept_fd, F_SETFL, fl | O_NONBLOCK | O_APPEND);
+
+		bx_job_printf(job, "late write %s; F_SETFL %s\n", e1, errname(r2));
+		return 0;
+	}
+	return 95;
+}
+
 static int h_echo(bx_job *job, void *ctx)
 {
 	(void)ctx;
@@ -255,6 +407,8 @@ static int install(bx_engine *eng, void *ctx)
 
 	(void)ctx;
 	r = bx_engine_register(eng, "hostile", h_hostile, NULL);
+	if (r == 0)
+		r = bx_engine_register(eng, "attack", h_attack, NULL);
 	if (r == 0)
 		r = bx_engine_register(eng, "echo", h_echo, NULL);
 	return r;
@@ -517,6 +671,228 @@ static void test_garbage_on_main_socket(void **state)
 	bx_worker_free(w);
 }
 
+/* ---------------------------------------------------------------- the request itself (#11, 1) */
+
+/* Threads of this process, to check that none is left behind. */
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A job's run from another thread. */
+struct runner {
+	bx_job *job;
+	pthread_t th;
+	int rc;
+	bx_error err;
+	int64_t start, end;
+};
+
+static void *runner_main(void *p)
+{
+	struct runner *r = p;
+
+	r->start = now_ms();
+	r->rc = bx_job_run(r->job, &r->err);
+	r->end = now_ms();
+	return NULL;
+}
+
+static void start_runner(struct runner *r, bx_job *job)
+{
+	memset(r, 0, sizeof(*r));
+	r->job = job;
+	assert_int_equal(pthread_create(&r->th, NULL, runner_main, r), 0);
+}
+
+#define BIG_ARG ((size_t)300 * 1000) /* more than a socket buffer holds */
+
+/* "echo" with a 300 KB argument: a request the socket cannot take while nobody reads. */
+static bx_job *big_job(bx_worker *w, int timeout_ms)
+{
+	char *arg = malloc(BIG_ARG + 1);
+	bx_job *job = NULL;
+
+	assert_non_null(arg);
+	memset(arg, 'a', BIG_ARG);
+	arg[BIG_ARG] = '\0';
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, arg), 0);
+	free(arg);
+	bx_job_set_timeout(job, timeout_ms);
+	return job;
+}
+
+/* A worker whose handler answered its job and then stopped reading its main socket. */
+static bx_worker *worker_that_stopped_reading(void)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "stop_reading"), 0);
+	bx_job_set_timeout(job, 10000);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	bx_job_free(job);
+	return w;
+}
+
+/* A request larger than the socket buffer, to a worker that does not read: the timeout holds. */
+static void test_request_blocked_times_out(void **state)
+{
+	int threads = count_threads();
+	bx_worker *w = worker_that_stopped_reading();
+	bx_job *job = big_job(w, 1000);
+	bx_error err;
+	int64_t start = now_ms(), took;
+	int r;
+
+	(void)state;
+	r = bx_job_run(job, &err);
+	took = now_ms() - start;
+	bx_job_free(job);
+	print_message("300 KB request, 1 s timeout: %d '%s' after %lld ms\n", r, err.text,
+		      (long long)took);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_non_null(strstr(err.text, "sending the request"));
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	assert_true(took >= 1000);
+	assert_true(took <= 1000 + 5000);
+	/* The worker is gone; the next job says so at once. */
+	assert_true(echo_once(w, "after") < 0);
+	bx_worker_free(w);
+	assert_int_equal(count_threads(), threads);
+}
+
+/* The same request, no timeout, cancelled from another thread while it is stuck in the send. */
+static void test_request_blocked_cancel(void **state)
+{
+	int threads = count_threads();
+	bx_worker *w = worker_that_stopped_reading();
+	bx_job *job = big_job(w, 0);
+	struct runner r;
+	int64_t cancelled_at;
+
+	(void)state;
+	start_runner(&r, job);
+	sleep_ms(500);
+	cancelled_at = now_ms();
+	bx_job_cancel(job);
+	pthread_join(r.th, NULL);
+	print_message("cancelled: %d '%s' %lld ms after the cancel\n", r.rc, r.err.text,
+		      (long long)(r.end - cancelled_at));
+	assert_int_equal(r.rc, -ECANCELED);
+	assert_non_null(strstr(r.err.text, "cancelled while sending the request"));
+	assert_non_null(strstr(r.err.text, "killed by signal 9 (SIGKILL)"));
+	assert_true(r.end - cancelled_at <= 5000);
+	bx_job_free(job);
+	bx_worker_free(w);
+	assert_int_equal(count_threads(), threads);
+}
+
+/*
+ * Threads queued behind a request stuck in the send (no timeout): each
+ * returns an error once that request is cancelled (the worker is killed), and
+ * those with a timeout of their own return at it, without waiting.
+ */
+static void test_request_blocked_queue(void **state)
+{
+	enum { N = 4 };
+	int threads = count_threads();
+	bx_worker *w = worker_that_stopped_reading();
+	bx_job *stuck = big_job(w, 0), *queued[N];
+	struct runner rs, rq[N];
+	int64_t cancelled_at;
+
+	(void)state;
+	start_runner(&rs, stuck);
+	sleep_ms(300);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(bx_job_new(bx_worker_engine(w), "echo", &queued[i]), 0);
+		assert_int_equal(bx_job_add_arg(queued[i], "queued"), 0);
+		/* Half wait for ever, half have a timeout of their own. */
+		bx_job_set_timeout(queued[i], i % 2 ? 800 : 0);
+		start_runner(&rq[i], queued[i]);
+	}
+	sleep_ms(1500);
+	cancelled_at = now_ms();
+	bx_job_cancel(stuck);
+	pthread_join(rs.th, NULL);
+	assert_int_equal(rs.rc, -ECANCELED);
+	for (int i = 0; i < N; i++) {
+		pthread_join(rq[i].th, NULL);
+		print_message("queued %d: %d '%s' after %lld ms\n", i, rq[i].rc, rq[i].err.text,
+			      (long long)(rq[i].end - rq[i].start));
+		if (i % 2) {
+			/* Its own timeout, while waiting: nothing sent, nothing killed by it. */
+			assert_int_equal(rq[i].rc, -ETIMEDOUT);
+			assert_non_null(strstr(rq[i].err.text, "waiting for the worker"));
+			assert_true(rq[i].end <= cancelled_at);
+		} else {
+			assert_int_equal(rq[i].rc, -ECHILD);
+			assert_non_null(strstr(rq[i].err.text, "killed by signal 9 (SIGKILL)"));
+			assert_true(rq[i].end - cancelled_at <= 5000);
+		}
+		bx_job_free(queued[i]);
+	}
+	bx_job_free(stuck);
+	bx_worker_free(w);
+	assert_int_equal(count_threads(), threads);
+}
+
+/*
+ * An honest slow job on one thread; on another, a 300 KB request with a 1 s
+ * timeout: it times out on time, waiting for its turn (before: 7.7 s, after
+ * the slow job), and the slow job is not harmed (before: killed with it).
+ */
+static void test_slow_job_keeps_other_timeouts(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *slow = NULL, *big;
+	struct runner rs;
+	bx_error err;
+	int64_t start, end;
+	int r;
+
+	(void)state;
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &slow), 0);
+	assert_int_equal(bx_job_add_arg(slow, "sleep"), 0);
+	assert_int_equal(bx_job_add_arg(slow, "4000"), 0);
+	assert_int_equal(bx_job_capture_stdout(slow, 64), 0);
+	bx_job_set_timeout(slow, 30000);
+	start_runner(&rs, slow);
+	sleep_ms(200);
+	big = big_job(w, 1000);
+	start = now_ms();
+	r = bx_job_run(big, &err);
+	end = now_ms();
+	print_message("1 s job behind a 4 s one: %d '%s' after %lld ms\n", r, err.text,
+		      (long long)(end - start));
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_non_null(strstr(err.text, "nothing was sent"));
+	pthread_join(rs.th, NULL);
+	print_message("the slow job: %d after %lld ms\n", rs.rc, (long long)(rs.end - rs.start));
+	assert_int_equal(rs.rc, 0);
+	assert_string_equal(bx_job_output(slow, 1, NULL, NULL), "slept 4000 ms\n");
+	assert_true(end < rs.end); /* it did not wait for the slow job */
+	assert_true(end - start <= 1000 + 2500);
+	/* The worker still serves. */
+	assert_int_equal(echo_once(w, "still here"), 0);
+	bx_job_free(big);
+	bx_job_free(slow);
+	bx_worker_free(w);
+}
+
 int main(void)
 {
 	/* First thing: in a worker this never returns. */
@@ -535,11 +911,20 @@ int main(void)
 	bx_worker_free(warm);
 
 	const struct CMUnitTest tests[] = {
-	    T(test_truncated_frame),	   T(test_huge_length),
-	    T(test_fd_promised_none_sent), T(test_hundreds_of_fds),
-	    T(test_fds_of_every_kind),	   T(test_unasked_statuses),
-	    T(test_never_answers),	   T(test_one_byte_at_a_time),
-	    T(test_flood_of_valid_frames), T(test_garbage_on_main_socket),
+	    T(test_truncated_frame),
+	    T(test_huge_length),
+	    T(test_fd_promised_none_sent),
+	    T(test_hundreds_of_fds),
+	    T(test_fds_of_every_kind),
+	    T(test_unasked_statuses),
+	    T(test_never_answers),
+	    T(test_one_byte_at_a_time),
+	    T(test_flood_of_valid_frames),
+	    T(test_garbage_on_main_socket),
+	    T(test_request_blocked_times_out),
+	    T(test_request_blocked_cancel),
+	    T(test_request_blocked_queue),
+	    T(test_slow_job_keeps_other_timeouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
