@@ -79,6 +79,7 @@
 
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/quarantine.h"
 
 #define BEAM_HDR_LEN  4u
 #define BEAM_FD_BIT   0x80000000u
@@ -129,6 +130,8 @@ struct bx_beam {
 	int fd_cur;	/* the current frame's fd, once it arrived */
 	int fd_next;	/* the next frame's fd, arrived early (rule B) */
 	size_t carried; /* bytes of the next header already in hdr (read with the payload) */
+	bx_beam_fd_check_fn fd_check; /* an fd must pass this before it is installed */
+	void *fd_check_ctx;
 	uint8_t la[BEAM_LOOKAHEAD]; /* where a peek looks past the current frame */
 
 	/* Send side: everything below is under tx_lock. */
@@ -209,6 +212,15 @@ BX_API int bx_beam_set_fd_policy(bx_beam *b, int policy)
 	    errno != ENOPROTOOPT && errno != EINVAL)
 		return -errno;
 	b->fd_policy = policy;
+	return 0;
+}
+
+BX_API int bx_beam_set_fd_check(bx_beam *b, bx_beam_fd_check_fn check, void *ctx)
+{
+	if (!b)
+		return -EINVAL;
+	b->fd_check = check;
+	b->fd_check_ctx = ctx;
 	return 0;
 }
 
@@ -320,6 +332,36 @@ static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bo
 	res->n = 0;
 	res->fd = -1;
 	res->ctrunc = false;
+	if (room && b->fd_check) {
+		/* The fd may be the wrong kind: it lands in the quarantine's fd table first. */
+		struct bx_quarantine_res q;
+		int r = bx_quarantine_recv(b->sock, iov, cnt, b->fd_check, b->fd_check_ctx, &q);
+
+		if (r == -EAGAIN)
+			return bx_fail(err, -EAGAIN, b->rx_off, "recvmsg: no complete frame yet");
+		if (r < 0)
+			return rx_fatal(b, bx_fail(err, r == -EIO ? -EIO : -EPROTO, b->rx_off,
+						   "cannot receive an fd without installing it "
+						   "unchecked: %s",
+						   strerror(-r)));
+		res->n = q.n;
+		res->fd = q.fd;
+		res->ctrunc = q.ctrunc;
+		b->rx_off += q.n;
+		if (q.refused || q.other_cmsg || q.ctrunc) {
+			bx_close_and_reset(&res->fd);
+			return rx_fatal(
+			    b,
+			    bx_fail(err, -EPROTO, b->rx_off,
+				    q.refused
+					? "the fd for the frame at offset %zu is not the kind "
+					  "expected (%s); refused unopened"
+					: "recvmsg: more control data than one fd for the frame at "
+					  "offset %zu (%s); dropped unopened",
+				    b->frame_off, q.refused ? strerror(-q.refused) : "MSG_CTRUNC"));
+		}
+		return 0;
+	}
 	if (room) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;

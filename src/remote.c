@@ -740,6 +740,17 @@ out:
 
 /* ---------------------------------------------------------------- the job channel */
 
+/* An fd an original-protocol worker may send at all: a pipe (checked before it is installed). */
+static int is_pipe(int fd, void *ctx)
+{
+	struct stat st;
+
+	(void)ctx;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) ? 0 : -EBADF;
+}
+
 /*
  * An original-protocol worker's `log` fd: a pipe, the read end for stdout
  * and stderr, the write end for stdin. Anything else (a file the parent has
@@ -1075,6 +1086,12 @@ static int remote_sender(bx_job *job, void *ctx)
 	if (r == 0)
 		r = bx_beam_set_fd_policy(
 		    jr->chan, jr->rem->peer.takes_fds ? BX_BEAM_FDS_NONE : BX_BEAM_FDS_ANNOUNCED);
+	/*
+	 * An original worker's `log` fds: nothing but a pipe enters this process
+	 * (a file we hold a lock on would lose the lock when we closed it).
+	 */
+	if (r == 0 && !jr->rem->peer.takes_fds)
+		r = bx_beam_set_fd_check(jr->chan, is_pipe, NULL);
 	if (r == 0 && fcntl(bx_beam_fd(jr->chan), F_SETFL, O_NONBLOCK) < 0)
 		r = -errno;
 	if (r < 0) {

@@ -1153,6 +1153,69 @@ static void test_unasked_fds_never_installed(void **state)
 	close(lock);
 }
 
+static int only_pipes(int fd, void *ctx)
+{
+	struct stat st;
+
+	(*(int *)ctx)++;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) ? 0 : -EBADF;
+}
+
+/*
+ * Where an fd is asked for, a peer can still send the wrong kind. With a
+ * check, the fd is received in a helper thread's own fd table, checked
+ * there, and a refused one is closed there: the lock survives. A pipe
+ * passes and arrives as usual.
+ */
+static void test_fd_check_before_install(void **state)
+{
+	static const char *const file_steps[] = {"+80000004" FRAME4};
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path)), sv[2], p[2], calls = 0;
+	bx_frame f = {.fd = -1};
+	bx_error err;
+	bx_beam *b;
+	uint8_t wire[8];
+
+	(void)state;
+	assert_true(lock >= 0);
+	mkpair(sv);
+	b = wrap(sv[0]);
+	assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
+	assert_int_equal(send_steps_from_child(sv[1], file_steps, 1, path), 0);
+	assert_int_equal(bx_beam_recv(b, &f, &err), -EPROTO);
+	assert_non_null(strstr(err.text, "not the kind expected"));
+	assert_int_equal(calls, 1);
+	assert_int_equal(bx_test_fd_open_on(path), 1);
+	assert_int_equal(bx_test_lock_held(path), 1);
+	bx_beam_free(b);
+	close(sv[1]);
+
+	mkpair(sv);
+	b = wrap(sv[0]);
+	assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
+	mkpipe(p);
+	raw_send(sv[1], wire, unhex("80000004" FRAME4, wire, sizeof(wire)), p[1], 1);
+	raw_send(sv[1], wire, unhex("00000004" FRAME4, wire, sizeof(wire)), -1, 0);
+	close(sv[1]);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+	assert_int_equal(calls, 2);
+	assert_true(f.fd >= 0);
+	assert_int_equal(ino_of(f.fd), ino_of(p[0]));
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+	assert_int_equal(f.fd, -1);
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 0);
+	bx_beam_free(b);
+	close(p[0]);
+	close(p[1]);
+	unlink(path);
+	close(lock);
+}
+
 /* SO_PASSCRED makes the kernel add SCM_CREDENTIALS: not beam's business. */
 static void test_unexpected_cmsg(void **state)
 {
@@ -1733,6 +1796,7 @@ int main(void)
 	    bx_fd_test(test_send_until),
 	    bx_fd_test(test_kernel_drops_fds_without_control_buffer),
 	    bx_fd_test(test_unasked_fds_never_installed),
+	    bx_fd_test(test_fd_check_before_install),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

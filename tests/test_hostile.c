@@ -36,6 +36,8 @@
 
 #include <beambox/spawn.h>
 
+#include "remote.h"
+
 /* ---------------------------------------------------------------- handlers (run in the worker) */
 
 /* The job channel: the socket among this process's fds that is not the main socket (fd 3). */
@@ -893,6 +895,170 @@ static void test_slow_job_keeps_other_timeouts(void **state)
 	bx_worker_free(w);
 }
 
+/* ---------------------------------------------------------------- the parent's locks (#11, 2) */
+
+/*
+ * The parent holds a POSIX lock on a file and gives the worker an fd of it
+ * (its stdin); the worker sends that fd back on its job channel and on the
+ * main socket, in every place it can. If the parent ever installed one, the
+ * close that follows would release the lock. The kernel refuses the sends
+ * (SO_PASSRIGHTS is off on both of the parent's ends, Linux 6.16+), or beam
+ * reads without a control buffer so the kernel drops the fds unopened; the
+ * job ends cleanly either way and the lock is still held.
+ */
+static void test_locked_file_fd_sent_back(void **state)
+{
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path));
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = NULL;
+	bx_error err;
+	int r;
+
+	(void)state;
+	assert_true(lock >= 0);
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "lockfd"), 0);
+	assert_int_equal(bx_job_set_stdin_fd(job, lock), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
+	bx_job_set_timeout(job, 10000);
+	bx_error_clear(&err);
+	r = bx_job_run(job, &err);
+	print_message("lockfd: %d '%s' '%s'\n", r, err.text,
+		      r == 0 ? bx_job_output(job, 1, NULL, NULL) : "");
+	if (r == 0)
+		assert_string_equal(bx_job_output(job, 1, NULL, NULL),
+				    "channel EPERM EPERM EPERM; main EPERM EPERM EPERM\n");
+	else
+		assert_int_equal(r, -EPROTO); /* kernels without SO_PASSRIGHTS */
+	bx_job_free(job);
+	assert_int_equal(bx_test_fd_open_on(path), 1); /* ours, nothing installed */
+	assert_int_equal(bx_test_lock_held(path), 1);
+	bx_worker_free(w);
+	assert_int_equal(bx_test_lock_held(path), 1);
+	unlink(path);
+	close(lock);
+}
+
+/*
+ * A worker speaking the original protocol (no passed fds: it sends `log`
+ * pipes), played by a child process: for each job it sends an fd of the
+ * locked file where the job's argument says.
+ */
+static void original_worker(int sock, const char *path)
+{
+	bx_beam *b = NULL;
+
+	if (bx_beam_new(sock, &b) < 0)
+		_exit(1);
+	for (;;) {
+		bx_frame f = {.fd = -1};
+		char buf[256], m[160], m2[160];
+		int fd, ch;
+		size_t n;
+
+		if (bx_beam_recv(b, &f, NULL) != 1)
+			_exit(0);
+		ch = f.fd;
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (ch < 0 || fd < 0)
+			_exit(2);
+		if (strstr((char *)f.data, "log_stdout")) {
+			/* Where an fd is asked for, but of the wrong kind: a file, not a pipe. */
+			n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdout"), true);
+			send_with_fds(ch, buf, n, &fd, 1);
+		} else if (strstr((char *)f.data, "log_stdin")) {
+			n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdin"), true);
+			send_with_fds(ch, buf, n, &fd, 1);
+		} else if (strstr((char *)f.data, "status_announced")) {
+			n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), true);
+			send_with_fds(ch, buf, n, &fd, 1);
+		} else if (strstr((char *)f.data, "status_plain")) {
+			n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+			send_with_fds(ch, buf, n, &fd, 1);
+		} else if (strstr((char *)f.data, "payload")) {
+			/* On the payload of a log frame whose own pipe came with its header. */
+			int p[2];
+
+			if (pipe2(p, O_CLOEXEC) < 0)
+				_exit(3);
+			n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdout"), true);
+			send_with_fds(ch, buf, 4, &p[0], 1);
+			send_with_fds(ch, buf + 4, n - 4, &fd, 1);
+			close(p[0]);
+			close(p[1]);
+		} else if (strstr((char *)f.data, "early")) {
+			/* Early: on an error frame, up to the first byte of a log frame. */
+			size_t k = frame(buf, cmd_msg(m, sizeof(m), "error", "x"), false);
+
+			k += frame(buf + k, cmd_msg(m2, sizeof(m2), "log", "stderr"), true);
+			send_with_fds(ch, buf, k, &fd, 1);
+		}
+		/* The parent fails the job; it has no way to kill us: end the job ourselves. */
+		close(fd);
+		close(ch);
+		bx_frame_clear(&f);
+	}
+}
+
+static void test_locked_file_fd_original_worker(void **state)
+{
+	static const struct {
+		const char *how, *what;
+	} cases[] = {
+	    {"log_stdout", "not the kind expected"},
+	    {"log_stdin", "not the kind expected"},
+	    {"status_announced", "not the kind expected"},
+	    {"status_plain", "unopened"},
+	    {"payload", "unopened"},
+	    {"early", "not the kind expected"},
+	};
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path)), sv[2], status;
+	bx_engine *proxy = NULL;
+	bx_beam *main_b = NULL;
+	pid_t child;
+
+	(void)state;
+	assert_true(lock >= 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(sv[0]);
+		original_worker(sv[1], path);
+		_exit(0);
+	}
+	close(sv[1]);
+	assert_int_equal(bx_beam_new(sv[0], &main_b), 0);
+	assert_int_equal(bx_remote_proxy_new(main_b, NULL, &proxy), 0); /* takes_fds 0 */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bx_job *job = NULL;
+		bx_error err;
+		int r;
+
+		assert_int_equal(bx_job_new(proxy, "lock", &job), 0);
+		assert_int_equal(bx_job_add_arg(job, cases[i].how), 0);
+		assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+		bx_job_set_timeout(job, 10000);
+		bx_error_clear(&err);
+		r = bx_job_run(job, &err);
+		print_message("original worker, %s: %d '%s'\n", cases[i].how, r, err.text);
+		assert_int_equal(r, -EPROTO);
+		assert_non_null(strstr(err.text, cases[i].what));
+		bx_job_free(job);
+		assert_int_equal(bx_test_fd_open_on(path), 1);
+		assert_int_equal(bx_test_lock_held(path), 1);
+	}
+	bx_remote_proxy_free(proxy);
+	bx_beam_free(main_b); /* the child sees EOF and exits */
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(bx_test_lock_held(path), 1);
+	unlink(path);
+	close(lock);
+}
+
 int main(void)
 {
 	/* First thing: in a worker this never returns. */
@@ -925,6 +1091,8 @@ int main(void)
 	    T(test_request_blocked_cancel),
 	    T(test_request_blocked_queue),
 	    T(test_slow_job_keeps_other_timeouts),
+	    T(test_locked_file_fd_sent_back),
+	    T(test_locked_file_fd_original_worker),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,19 @@ enum bx_beam_fds {
 BX_API BX_MUST_CHECK int bx_beam_set_fd_policy(bx_beam *b, int policy);
 
 /*
+ * A check every received fd must pass before it enters this process: 0 to
+ * accept, -errno to refuse (e.g. "not a pipe"). It runs in a helper thread
+ * that has its own fd table, where the fd is received; a refused fd is
+ * closed there, which releases none of this process's POSIX record locks
+ * (closing any fd of a file here would). Only a frame announcing an fd pays
+ * for it (a few system calls and two thread switches). check must only look
+ * at the fd (fstat, fcntl F_GETFL), never keep or close it. NULL: none.
+ * A refused fd is -EPROTO. Returns 0 or -EINVAL.
+ */
+typedef int (*bx_beam_fd_check_fn)(int fd, void *ctx);
+BX_API BX_MUST_CHECK int bx_beam_set_fd_check(bx_beam *b, bx_beam_fd_check_fn check, void *ctx);
+
+/*
  * Shuts down the writing side (the peer sees EOF after the queued frames:
  * this first waits, like bx_beam_send, until the outbound queue is written).
  */
