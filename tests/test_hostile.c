@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1059,6 +1060,253 @@ static void test_locked_file_fd_original_worker(void **state)
 	close(lock);
 }
 
+/* ---------------------------------------------------------------- terminals and caller fds (#11, 4
+ * and 5) */
+
+/* A pseudo-terminal: *master, and its slave (the "caller's terminal"), 24x80. */
+static bool open_pty(int *master, int *slave)
+{
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	char *name;
+
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 ||
+	    !(name = ptsname(*master))) {
+		if (*master >= 0)
+			close(*master);
+		return false;
+	}
+	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*slave < 0 || ioctl(*slave, TIOCSWINSZ, &ws) < 0) {
+		close(*master);
+		if (*slave >= 0)
+			close(*slave);
+		return false;
+	}
+	return true;
+}
+
+/* What the master has to read now (the terminal's output), NUL-terminated. */
+static void read_master(int master, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = master, .events = POLLIN};
+		ssize_t n;
+
+		if (got + 1 >= len || poll(&p, 1, 200) <= 0)
+			break;
+		n = read(master, buf + got, len - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+}
+
+static bool same_termios(const struct termios *a, const struct termios *b)
+{
+	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag && a->c_lflag == b->c_lflag &&
+	       memcmp(a->c_cc, b->c_cc, sizeof(a->c_cc)) == 0;
+}
+
+/*
+ * The job's stdin and stdout are the caller's terminal. By default it is
+ * relayed: the worker gets pipes, so resizing it (SIGWINCH), changing its
+ * settings (ECHO, VINTR, IXON) and stopping its output (TCOOFF) all fail
+ * with ENOTTY and the terminal is as it was, while output and a typed line
+ * still go through.
+ */
+static void test_terminal_relayed(void **state)
+{
+	int master, slave;
+	struct termios before, after;
+	struct winsize ws;
+	bx_worker *w;
+	bx_job *job = NULL;
+	bx_error err;
+	char out[1024];
+	int r;
+
+	(void)state;
+	if (!open_pty(&master, &slave))
+		bx_test_skip("no pseudo-terminal here (posix_openpt: %s)", strerror(errno));
+	assert_int_equal(tcgetattr(slave, &before), 0);
+	w = spawn_or_fail();
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "tty"), 0);
+	assert_int_equal(bx_job_add_arg(job, "read"), 0);
+	assert_int_equal(bx_job_set_stdin_fd(job, slave), 0);
+	assert_int_equal(bx_job_set_stdout_fd(job, slave), 0);
+	bx_job_set_timeout(job, 10000);
+	/* The user types a line before the job reads it. */
+	assert_int_equal(write(master, "hello\n", 6), 6);
+	r = bx_job_run(job, &err);
+	read_master(master, out, sizeof(out));
+	print_message("relayed terminal: %d '%s', the terminal shows:\n%s", r, r ? err.text : "",
+		      out);
+	assert_int_equal(r, 0);
+	assert_non_null(
+	    strstr(out, "isatty 0; TIOCSWINSZ ENOTTY; tcsetattr ENOTTY; TCOOFF ENOTTY"));
+	assert_non_null(strstr(out, "read 6: hello"));
+	assert_int_equal(tcgetattr(slave, &after), 0);
+	assert_true(same_termios(&before, &after));
+	assert_int_equal(ioctl(slave, TIOCGWINSZ, &ws), 0);
+	assert_int_equal(ws.ws_row, 24);
+	assert_int_equal(ws.ws_col, 80);
+	/* The terminal's output still flows (no TCOOFF took hold). */
+	assert_int_equal(write(slave, "still\n", 6), 6);
+	read_master(master, out, sizeof(out));
+	assert_non_null(strstr(out, "still"));
+	bx_job_free(job);
+	bx_worker_free(w);
+	close(slave);
+	close(master);
+}
+
+struct tty_run {
+	bx_job *job;
+	int rc;
+	bx_error err;
+};
+
+static void *tty_run_main(void *p)
+{
+	struct tty_run *t = p;
+
+	t->rc = bx_job_run(t->job, &t->err);
+	return NULL;
+}
+
+/*
+ * BX_FD_PASS is the explicit opt-in to hand the terminal over as is: then
+ * the worker can do all of it (the attack is real), which is why it is not
+ * the default.
+ */
+static void test_terminal_passed_on_request(void **state)
+{
+	int master, slave;
+	struct termios before, after;
+	struct winsize ws;
+	struct tty_run t = {0};
+	pthread_t th;
+	bx_worker *w;
+	char out[1024];
+
+	(void)state;
+	if (!open_pty(&master, &slave))
+		bx_test_skip("no pseudo-terminal here (posix_openpt: %s)", strerror(errno));
+	assert_int_equal(tcgetattr(slave, &before), 0);
+	w = spawn_or_fail();
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &t.job), 0);
+	assert_int_equal(bx_job_add_arg(t.job, "tty"), 0);
+	assert_int_equal(bx_job_set_stdout_fd(t.job, slave), 0);
+	assert_int_equal(bx_job_set_fd_mode(t.job, 1, BX_FD_PASS), 0);
+	bx_job_set_timeout(t.job, 10000);
+	assert_int_equal(pthread_create(&th, NULL, tty_run_main, &t), 0);
+	/* The worker stopped the terminal's output: its own report is stuck until we resume. */
+	sleep_ms(500);
+	assert_int_equal(tcflow(slave, TCOON), 0);
+	pthread_join(th, NULL);
+	read_master(master, out, sizeof(out));
+	print_message("passed terminal: %d, the terminal shows:\n%s", t.rc, out);
+	assert_int_equal(t.rc, 0);
+	assert_non_null(strstr(out, "isatty 1; TIOCSWINSZ ok; tcsetattr ok; TCOOFF ok"));
+	assert_int_equal(ioctl(slave, TIOCGWINSZ, &ws), 0);
+	assert_int_equal(ws.ws_row, 11);
+	assert_int_equal(tcgetattr(slave, &after), 0);
+	assert_false(same_termios(&before, &after));
+	assert_int_equal(after.c_cc[VINTR], 'a');
+	bx_job_free(t.job);
+	bx_worker_free(w);
+	close(slave);
+	close(master);
+}
+
+/* Runs "attack how" on w with stdout = fd in the given mode (-1: capture); returns the status. */
+static int attack_with_stdout(bx_worker *w, const char *how, int fd, int mode, char *out,
+			      size_t outlen)
+{
+	bx_job *job = NULL;
+	bx_error err;
+	int r;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, how), 0);
+	if (fd >= 0) {
+		assert_int_equal(bx_job_set_stdout_fd(job, fd), 0);
+		assert_int_equal(bx_job_set_fd_mode(job, 1, mode), 0);
+	} else {
+		assert_int_equal(bx_job_capture_stdout(job, outlen - 1), 0);
+	}
+	bx_job_set_timeout(job, 10000);
+	r = bx_job_run(job, &err);
+	if (r != 0)
+		print_message("attack %s: %d '%s'\n", how, r, err.text);
+	if (out)
+		snprintf(out, outlen, "%s",
+			 r == 0 && fd < 0 ? bx_job_output(job, 1, NULL, NULL) : "");
+	bx_job_free(job);
+	return r;
+}
+
+/* The whole content of a small file. */
+static void slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, len - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * A passed fd outlives the job: the worker keeps a duplicate, writes into
+ * the caller's file later and changes the caller's own file flags (the
+ * documented price of passing). Relayed (BX_FD_RELAY), the worker only ever
+ * had a pipe: after the job its writes go nowhere (EPIPE) and the caller's
+ * flags are untouched.
+ */
+static void test_relay_ends_with_the_job(void **state)
+{
+	char path[] = "/tmp/beambox-out.XXXXXX", text[256], out[256];
+	int fd = mkostemp(path, O_CLOEXEC), fl;
+	bx_worker *w;
+
+	(void)state;
+	assert_true(fd >= 0);
+	fl = fcntl(fd, F_GETFL);
+
+	/* Relayed. */
+	w = spawn_or_fail();
+	assert_int_equal(attack_with_stdout(w, "keep_fd", fd, BX_FD_RELAY, NULL, 0), 0);
+	assert_int_equal(attack_with_stdout(w, "use_kept_fd", -1, 0, out, sizeof(out)), 0);
+	print_message("relayed: the worker says '%s'", out);
+	assert_string_equal(out, "late write EPIPE; F_SETFL ok\n");
+	slurp(path, text, sizeof(text));
+	assert_string_equal(text, "kept\n");
+	assert_int_equal(fcntl(fd, F_GETFL), fl);
+	bx_worker_free(w);
+
+	/* Passed as is (a regular file's default): what the documentation warns of. */
+	w = spawn_or_fail();
+	assert_int_equal(attack_with_stdout(w, "keep_fd", fd, BX_FD_AUTO, NULL, 0), 0);
+	assert_int_equal(attack_with_stdout(w, "use_kept_fd", -1, 0, out, sizeof(out)), 0);
+	print_message("passed: the worker says '%s'", out);
+	assert_string_equal(out, "late write ok; F_SETFL ok\n");
+	slurp(path, text, sizeof(text));
+	assert_string_equal(text, "kept\nkept\nlate\n");
+	assert_int_equal(fcntl(fd, F_GETFL), fl | O_NONBLOCK | O_APPEND);
+	bx_worker_free(w);
+
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	/* First thing: in a worker this never returns. */
@@ -1093,6 +1341,9 @@ int main(void)
 	    T(test_slow_job_keeps_other_timeouts),
 	    T(test_locked_file_fd_sent_back),
 	    T(test_locked_file_fd_original_worker),
+	    T(test_terminal_relayed),
+	    T(test_terminal_passed_on_request),
+	    T(test_relay_ends_with_the_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
