@@ -33,6 +33,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
+#include "util/pump.h"
 
 static const char *const stream_names[3] = {"stdin", "stdout", "stderr"};
 
@@ -119,262 +120,13 @@ struct bx_remote {
 	int turn_efd; /* EFD_SEMAPHORE, one token: the job the worker is on */
 };
 
-/*
- * One end of a pump, used without ever blocking: our own pipe ends are
- * non-blocking; a caller's terminal or pipe is reopened non-blocking through
- * /proc/self/fd (a new open file description, so that the caller's flags
- * stay untouched); a socket is used with MSG_DONTWAIT; regular files and
- * block devices do not block for long. Only if a reopen fails is a
- * blocking fd used as is ("guarded": only after poll, in small pieces).
- */
-struct endpoint {
-	int fd;	    /* -1: none */
-	bool owned; /* ours to close */
-	bool sock;  /* use send/recv with MSG_DONTWAIT */
-	bool guarded;
-};
-
-#define GUARDED_CHUNK 512
-
-static void ep_init(struct endpoint *ep)
-{
-	*ep = (struct endpoint){.fd = -1};
-}
-
-static void ep_own(struct endpoint *ep, int fd)
-{
-	*ep = (struct endpoint){.fd = fd, .owned = true};
-}
-
-static void ep_close(struct endpoint *ep)
-{
-	if (ep->owned)
-		bx_close_and_reset(&ep->fd);
-	ep_init(ep);
-}
-
-/* An endpoint on a caller's fd (borrowed), for reading or for writing. */
-static void ep_open_caller(struct endpoint *ep, int fd, bool for_write)
-{
-	struct stat st;
-	char path[40];
-	int fl, nfd;
-
-	ep_init(ep);
-	ep->fd = fd;
-	if (fstat(fd, &st) < 0)
-		return; /* the I/O will report it */
-	if (S_ISSOCK(st.st_mode)) {
-		ep->sock = true;
-		return;
-	}
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
-		return;
-	fl = fcntl(fd, F_GETFL);
-	if (fl >= 0 && (fl & O_NONBLOCK))
-		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	nfd = open(path, (for_write ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (nfd >= 0) {
-		ep_own(ep, nfd);
-		return;
-	}
-	ep->guarded = true;
-}
-
-/*
- * write() to an fd the worker gave us (a pipe or socket it may have closed)
- * or to a caller's pipe without letting SIGPIPE kill the parent: SIGPIPE is
- * blocked in this thread for the call, and one it raised is taken back off
- * the pending set.
- */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
-{
-	sigset_t pipe_set, old, pending;
-	bool was_pending;
-	ssize_t n;
-	int saved;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	n = write(fd, buf, len);
-	saved = errno;
-	if (n < 0 && saved == EPIPE && !was_pending) {
-		const struct timespec zero = {0, 0};
-
-		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return n;
-}
-
-static bool ready(int fd, short events)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-
-	return poll(&p, 1, 0) > 0;
-}
-
-/* read() that never blocks: -1 with errno EAGAIN when nothing is there. */
-static ssize_t ep_read(const struct endpoint *ep, void *buf, size_t len)
-{
-	if (ep->sock)
-		return recv(ep->fd, buf, len, MSG_DONTWAIT);
-	if (ep->guarded) {
-		if (!ready(ep->fd, POLLIN)) {
-			errno = EAGAIN;
-			return -1;
-		}
-	}
-	return read(ep->fd, buf, len);
-}
-
-static ssize_t ep_write(const struct endpoint *ep, const void *buf, size_t len)
-{
-	if (ep->sock)
-		return send(ep->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (ep->guarded) {
-		if (!ready(ep->fd, POLLOUT)) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (len > GUARDED_CHUNK)
-			len = GUARDED_CHUNK;
-	}
-	return write_nosigpipe(ep->fd, buf, len);
-}
-
-/*
- * Bytes the parent moves for one stream while a job runs: from src to dst,
- * or from src into a bounded capture, or from src into nothing. [1] and [2]
- * are the worker's output (src: our pipe end), [0] its input (dst: our pipe
- * end).
- */
-struct pump {
-	struct endpoint src, dst;
-	bool active;  /* set up for this job */
-	bool input;   /* [0]: when dst (the worker's stdin) is gone, stop reading src */
-	bool capture; /* into buf, at most max bytes */
-	size_t max;
-	char *buf;
-	size_t len;
-	bool truncated;
-	bool src_eof;
-	char pending[65536]; /* read from src, not yet written to dst */
-	size_t pending_off, pending_len;
-};
-
-static void pump_init(struct pump *p)
-{
-	memset(p, 0, offsetof(struct pump, pending));
-	ep_init(&p->src);
-	ep_init(&p->dst);
-}
-
-static void pump_close(struct pump *p)
-{
-	ep_close(&p->src);
-	ep_close(&p->dst);
-	p->pending_off = p->pending_len = 0;
-	p->active = false;
-}
-
-static bool pump_done(const struct pump *p)
-{
-	return !p->active;
-}
-
-/* Reads per pump_run call (1 MiB) before the poll loop checks its deadlines again. */
-#define PUMP_BATCH 16
-
-/*
- * Moves what can be moved now. Returns 0 when the pump is finished (src at
- * its end and everything delivered, or the destination gone for input), 1
- * when it waits for src or dst, or -errno when reading src fails.
- */
-static int pump_run(struct pump *p)
-{
-	for (int k = 0; k < PUMP_BATCH; k++) {
-		if (p->pending_off == p->pending_len) {
-			ssize_t n;
-
-			if (p->src_eof || p->src.fd < 0) {
-				pump_close(p);
-				return 0;
-			}
-			n = ep_read(&p->src, p->pending, sizeof(p->pending));
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return 1;
-				return -errno;
-			}
-			if (n == 0) {
-				p->src_eof = true;
-				continue;
-			}
-			if (p->capture) {
-				size_t room = p->max - p->len;
-				size_t keep = (size_t)n < room ? (size_t)n : room;
-
-				if (keep) {
-					memcpy(p->buf + p->len, p->pending, keep);
-					p->len += keep;
-				}
-				if ((size_t)n > keep)
-					p->truncated = true;
-				continue;
-			}
-			if (p->dst.fd < 0)
-				continue; /* nobody wants it: drained and dropped */
-			p->pending_off = 0;
-			p->pending_len = (size_t)n;
-		}
-		ssize_t w =
-		    ep_write(&p->dst, p->pending + p->pending_off, p->pending_len - p->pending_off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 1;
-			if (p->input) {
-				/* The worker closed its stdin: nothing more to give it. */
-				pump_close(p);
-				return 0;
-			}
-			/* The caller's destination is gone: stop writing, keep draining. */
-			p->truncated = p->pending_len > p->pending_off;
-			ep_close(&p->dst);
-			p->pending_off = p->pending_len = 0;
-			continue;
-		}
-		p->pending_off += (size_t)w;
-	}
-	return 1;
-}
-
-/* What the pump waits for: src readable or dst writable. */
-static struct pollfd pump_pollfd(const struct pump *p)
-{
-	if (p->pending_off < p->pending_len && p->dst.fd >= 0)
-		return (struct pollfd){.fd = p->dst.fd, .events = POLLOUT};
-	return (struct pollfd){.fd = p->src.fd, .events = POLLIN};
-}
-
 struct job_run {
 	struct bx_remote *rem;
 	bx_job *job;
 	bx_beam *chan;
 	int64_t deadline; /* CLOCK_MONOTONIC ms, -1: none; from the start of bx_job_run */
 	bool has_turn;
-	struct pump out[3]; /* [1], [2]: outputs; [0]: stdin */
+	struct bx_pump out[3]; /* [1], [2]: outputs; [0]: stdin */
 	bool status_seen;
 	int status;
 	bool log_seen[3];
@@ -527,7 +279,7 @@ static int job_send(struct job_run *jr, bx_beam *b, const bx_msg *m, int fd, con
 			       &cut);
 	if (r == 0)
 		return 0;
-	if (r == -ECANCELED && peer->exit_fd >= 0 && ready(peer->exit_fd, POLLIN))
+	if (r == -ECANCELED && peer->exit_fd >= 0 && bx_fd_ready(peer->exit_fd, POLLIN))
 		return worker_died(jr, cut ? ", while the request was being sent" : "");
 	if (r == -ETIMEDOUT)
 		return job_error(jr, r, cut != 0,
@@ -602,7 +354,7 @@ static bool relayed(const bx_job *job, int i)
 static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_owned)
 {
 	struct bx_stream *s = &jr->job->streams[i];
-	struct pump *p = &jr->out[i];
+	struct bx_pump *p = &jr->out[i];
 	int pipefd[2], r;
 
 	*pass_owned = -1;
@@ -617,13 +369,13 @@ static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_own
 		if (r < 0)
 			return r;
 		if (i == 0) {
-			ep_open_caller(&p->src, s->fd, false);
-			ep_own(&p->dst, pipefd[1]);
+			bx_ep_open_caller(&p->src, s->fd, false);
+			bx_ep_own(&p->dst, pipefd[1]);
 			p->input = true;
 			*pass_owned = pipefd[0];
 		} else {
-			ep_own(&p->src, pipefd[0]);
-			ep_open_caller(&p->dst, s->fd, true);
+			bx_ep_own(&p->src, pipefd[0]);
+			bx_ep_open_caller(&p->dst, s->fd, true);
 			*pass_owned = pipefd[1];
 		}
 		p->active = true;
@@ -643,7 +395,7 @@ static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_own
 		r = make_pipe(pipefd, 1);
 		if (r < 0)
 			return r;
-		ep_own(&p->src, pipefd[0]);
+		bx_ep_own(&p->src, pipefd[0]);
 		p->active = true;
 		*pass_owned = pipefd[1];
 		*pass_fd = pipefd[1];
@@ -774,7 +526,7 @@ static int check_log_fd(int fd, int i)
 static int adopt_log_pipe(struct job_run *jr, int i, int fd)
 {
 	struct bx_stream *s = &jr->job->streams[i];
-	struct pump *p = &jr->out[i];
+	struct bx_pump *p = &jr->out[i];
 
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		int r = -errno;
@@ -784,19 +536,19 @@ static int adopt_log_pipe(struct job_run *jr, int i, int fd)
 	}
 	if (i == 0) {
 		if (s->kind == BX_STREAM_FD) {
-			ep_open_caller(&p->src, s->fd, false);
+			bx_ep_open_caller(&p->src, s->fd, false);
 		} else if (s->kind == BX_STREAM_BUF || s->kind == BX_STREAM_OWNED) {
 			p->src.fd = s->fd; /* a sealed memfd: reading never blocks */
 		} else {
 			close(fd); /* no stdin: the worker sees EOF at once */
 			return 0;
 		}
-		ep_own(&p->dst, fd);
+		bx_ep_own(&p->dst, fd);
 		p->input = true;
 	} else {
-		ep_own(&p->src, fd);
+		bx_ep_own(&p->src, fd);
 		if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_OWNED)
-			ep_open_caller(&p->dst, s->fd, true);
+			bx_ep_open_caller(&p->dst, s->fd, true);
 	}
 	p->active = true;
 	return 0;
@@ -874,7 +626,7 @@ out:
 
 static bool outputs_done(const struct job_run *jr)
 {
-	return pump_done(&jr->out[1]) && pump_done(&jr->out[2]);
+	return bx_pump_done(&jr->out[1]) && bx_pump_done(&jr->out[2]);
 }
 
 /* Frames handled per read_channel call before the poll loop checks its deadlines again. */
@@ -923,7 +675,7 @@ static int run_loop(struct job_run *jr)
 
 		if (jr->status_seen) {
 			/* The handler is done: its stdin no longer matters. */
-			pump_close(&jr->out[0]);
+			bx_pump_close(&jr->out[0]);
 			if (outputs_done(jr))
 				break;
 		}
@@ -941,9 +693,9 @@ static int run_loop(struct job_run *jr)
 		idx_cancel = nfds;
 		pfd[nfds++] = (struct pollfd){.fd = jr->job->cancel_efd, .events = POLLIN};
 		for (int i = 0; i < 3; i++)
-			if (!pump_done(&jr->out[i])) {
+			if (!bx_pump_done(&jr->out[i])) {
 				idx_pump[i] = nfds;
-				pfd[nfds++] = pump_pollfd(&jr->out[i]);
+				pfd[nfds++] = bx_pump_pollfd(&jr->out[i]);
 			}
 
 		timeout = poll_timeout(deadline);
@@ -972,11 +724,11 @@ static int run_loop(struct job_run *jr)
 			 * caller's fd that takes no more (a stopped terminal): stop.
 			 */
 			for (int i = 1; i < 3; i++)
-				if (!pump_done(&jr->out[i])) {
+				if (!bx_pump_done(&jr->out[i])) {
 					jr->out[i].truncated = true;
-					pump_close(&jr->out[i]);
+					bx_pump_close(&jr->out[i]);
 				}
-			pump_close(&jr->out[0]);
+			bx_pump_close(&jr->out[0]);
 			continue;
 		}
 		if (r == 0)
@@ -988,10 +740,10 @@ static int run_loop(struct job_run *jr)
 		}
 		for (int i = 0; i < 3; i++)
 			if (idx_pump[i] >= 0 && pfd[idx_pump[i]].revents) {
-				r = pump_run(&jr->out[i]);
+				r = bx_pump_run(&jr->out[i]);
 				if (r < 0 && i == 0) {
 					/* The caller's stdin failed: the worker sees its end. */
-					pump_close(&jr->out[0]);
+					bx_pump_close(&jr->out[0]);
 				} else if (r < 0) {
 					return job_error(jr, r, false, "reading %s: %s",
 							 stream_names[i], strerror(-r));
@@ -1056,7 +808,7 @@ static int remote_sender(bx_job *job, void *ctx)
 	jr->job = job;
 	jr->deadline = job->timeout_ms ? now_ms() + job->timeout_ms : -1;
 	for (int i = 0; i < 3; i++)
-		pump_init(&jr->out[i]);
+		bx_pump_init(&jr->out[i]);
 
 	r = bx_job_arm_cancel(job);
 	if (r != 0) {
@@ -1122,7 +874,7 @@ static int remote_sender(bx_job *job, void *ctx)
 out:
 	give_turn(jr);
 	for (int i = 0; i < 3; i++) {
-		pump_close(&jr->out[i]);
+		bx_pump_close(&jr->out[i]);
 		free(jr->out[i].buf);
 	}
 	bx_close_and_reset(&sv[1]);
