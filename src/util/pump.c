@@ -132,7 +132,8 @@ ssize_t bx_ep_write(const struct bx_endpoint *ep, const void *buf, size_t len)
 
 void bx_pump_init(struct bx_pump *p)
 {
-	memset(p, 0, offsetof(struct bx_pump, pending));
+	memset(p, 0, offsetof(struct bx_pump, pending)); /* not the 64 KiB buffer */
+	p->pending_off = p->pending_len = 0;
 	bx_ep_init(&p->src);
 	bx_ep_init(&p->dst);
 }
