@@ -523,6 +523,10 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 	struct rx_res res;
 	int r;
 
+	if (!dst)
+		return rx_fatal(b,
+				-EIO); /* cannot happen: a payload is allocated with its header */
+
 	if (b->fd_policy == BX_BEAM_FDS_ANNOUNCED) {
 		struct rx_view v = {.dst = dst, .want = want, .la = b->la};
 
@@ -586,8 +590,10 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 		*eof = true;
 		return 0;
 	}
-	if (res.fd >= 0)
+	if (res.fd >= 0 && fd_slot)
 		*fd_slot = res.fd; /* room was given only while the slot was empty */
+	else if (res.fd >= 0)
+		close(res.fd); /* cannot happen: no room, no fd */
 	if (in_hdr) {
 		b->hdr_got += res.n;
 		return 0;
@@ -726,6 +732,8 @@ static void wake(int efd)
 
 static void outframe_free(struct bx_outframe *f)
 {
+	if (!f)
+		return;
 	bx_close_and_reset(&f->fd);
 	free(f);
 }
@@ -935,23 +943,21 @@ BX_API int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd, i
 	if (r == -EAGAIN) {
 		/* The rest waits in the queue; whoever finds the socket writable advances it. */
 		r = outframe_new(hdr, buf, len, sent, pass, &f);
-		if (r == 0) {
-			waker = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-			if (waker < 0) {
-				r = -errno;
-				if (sent > 0) {
-					b->tx_error = r;
-					*cut = 1;
-				}
+		if (r == 0 && f) {
+			f->waker = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (f->waker < 0) {
+				r = errno ? -errno : -EMFILE;
 				outframe_free(f);
 				f = NULL;
 			}
-		} else if (sent > 0) {
+		}
+		if (r < 0 && sent > 0) {
+			/* Part of the frame left and the rest cannot follow: framing is lost. */
 			b->tx_error = r;
 			*cut = 1;
 		}
-		if (r == 0) {
-			f->waker = waker;
+		if (r == 0 && f) {
+			waker = f->waker;
 			tx_append_locked(b, f);
 			seq = f->seq;
 		}
@@ -1053,7 +1059,7 @@ BX_API int bx_beam_queue(bx_beam *b, const void *buf, size_t len, int fd)
 
 	pthread_mutex_lock(&b->tx_lock);
 	r = b->tx_error;
-	if (r == 0) {
+	if (r == 0 && f) {
 		tx_append_locked(b, f);
 		f = NULL;
 	}
