@@ -4,53 +4,58 @@
  * with Docker 1.0's pkg/beam (the contract is in include/beambox/beam.h).
  *
  * Receiving is a resumable state machine so that one implementation serves
- * blocking sockets and poll loops alike. It never asks the kernel for more
- * bytes than the current frame still needs (plus, at most, the next
- * header's first byte), and it decides before every read whether that read
- * may take an fd at all.
+ * blocking sockets and poll loops alike. Each read covers the rest of the
+ * current frame's header or payload (plus, after a payload, as much of the
+ * next header as has come), and before it, the receiver decides whether
+ * that read may take an fd at all.
  *
  * Which fds get installed (the receive rule)
  * ------------------------------------------
  * Installing an fd is not harmless: closing any fd of a file drops every
  * POSIX record lock this process holds on it, so an fd a hostile peer
- * pushes at us and we close as "unexpected" can already have done damage.
- * So the receiver passes the kernel a control buffer only on reads that may
- * rightly carry a frame's fd, and that buffer has room for exactly one fd.
- * Every other read passes none: the kernel then drops whatever fds ride on
- * those bytes without installing them and sets MSG_CTRUNC, which ends the
- * connection with -EPROTO. (Checked on the running kernel by test_beam.c:
- * test_unasked_fds_never_installed, which holds a lock across the attack.)
+ * pushes at us and we close as "unexpected" has already done the damage.
+ * So a read gets a control buffer only where it may rightly carry a frame's
+ * fd, and that buffer has room for exactly one fd (CMSG_LEN, not
+ * CMSG_SPACE, whose padding would fit a second). Every other read has none:
+ * the kernel then drops the fds riding on its bytes without installing them
+ * and sets MSG_CTRUNC, which ends the connection with -EPROTO. (Checked on
+ * the running kernel: test_beam.c test_kernel_drops_fds_without_control_buffer
+ * and test_unasked_fds_never_installed, which hold a lock across it.)
  *
- * A frame's fd travels by SCM_RIGHTS with the sk_buff that carries the
- * first byte of its header (the original sender sends header[0] alone with
- * it; beambox sends header and payload in one sendmsg). The kernel gives a
- * reader the fds of the first fd-carrying sk_buff its read touches, and a
- * read touches only the sk_buffs that hold the bytes it asks for. Hence:
+ * What the kernel does, which the rule rests on: a unix stream read returns
+ * the fds of the first fd-carrying sk_buff it touches and stops after it; a
+ * read touches only the sk_buffs holding the bytes it asks for; a peek
+ * (MSG_PEEK) without a control buffer installs nothing, and it walks the
+ * queue until the end of the first fd-carrying sk_buff, so a peek that
+ * returns fewer bytes than asked with MSG_CTRUNC says exactly where that
+ * sk_buff ends. A sender attaches a frame's fd to the sk_buff that starts
+ * with the frame's first header byte (the original sends header[0] alone
+ * with it; beambox sends header and payload in one sendmsg); a relay that
+ * re-chunks the stream (the original's own capture) may instead deliver it
+ * on a chunk that starts in the previous frame and ends with that byte.
  *
- *  (A) At a frame boundary the receiver first peeks the header's first byte
- *      (MSG_PEEK, no control buffer: nothing is installed by a peek either).
- *      Only if its top bit announces an fd is the header read with a
- *      one-fd control buffer; the fd it yields rides on the header of the
- *      frame that asked for it.
- *  (B) An fd may arrive early: a peer (or a relay that re-chunks the
- *      stream, as in the original's own capture) may put it on an sk_buff
- *      that starts with the previous frame's last bytes and carries the
- *      announcing header byte. Before reading the rest of a payload, the
- *      receiver peeks one byte more than it needs. A peek stops after the
- *      first fd-carrying sk_buff, so if it returned all those bytes with
- *      MSG_CTRUNC, no fd rides on any sk_buff that ends inside the payload:
- *      the first one carries the next header's first byte or lies beyond
- *      it. If that byte (now known) announces an fd, the payload is read
- *      together with it under a one-fd control buffer; that fd is then kept
- *      for the next frame (it is the "queue of early fds", at most one
- *      deep). If the peek returned fewer bytes with MSG_CTRUNC, an fd rides
- *      on payload bytes: -EPROTO without reading them.
- *  Everything else (the rest of a header, payloads, whole connections set
- *  to BX_BEAM_FDS_NONE) is read without a control buffer.
+ * The rule, on a connection that takes fds (BX_BEAM_FDS_ANNOUNCED): every
+ * read is preceded by a peek of its bytes and a little more (the lookahead),
+ * and gets a control buffer only if
+ *  (A) it reads header bytes of a frame whose first byte (peeked) announces
+ *      an fd and whose fd has not come yet: the fd, from an sk_buff that
+ *      overlaps that header, is that frame's; or
+ *  (B) the first fd-carrying sk_buff ahead ends (the peek shows where)
+ *      inside the next frame, whose first byte announces an fd and whose fd
+ *      has not come yet: the fd is that frame's, early (the original's
+ *      "queue of early fds", at most one deep).
+ * An fd-carrying sk_buff that ends inside the current frame when that frame
+ * takes none (or has its fd) is refused before anything is read; one that
+ * ends further on and is touched by a read without a control buffer is
+ * dropped by the kernel. Either way: -EPROTO, nothing installed. A frame
+ * gets at most one fd, and a frame that announces none gets none.
  *
- * BX_BEAM_FDS_NONE also sets SO_PASSRIGHTS to 0 where the kernel has it
- * (Linux 6.16+): the peer's sendmsg with fds then fails with EPERM and no
- * fd ever reaches our receive queue.
+ * BX_BEAM_FDS_NONE reads with no peek and no control buffer at all, and
+ * sets SO_PASSRIGHTS to 0 where the kernel has it (Linux 6.16+): the peer's
+ * sendmsg with fds then fails with EPERM and no fd reaches our queue. Where
+ * an fd is asked for but must be of a kind (bx_beam_set_fd_check), the read
+ * of rule (A) or (B) is made in a helper thread with its own fd table
+ * (src/util/quarantine.c), so that a refused fd is closed there.
  *
  * Sending: whole frames never interleave across threads, and no thread
  * holds the connection's lock while it waits for the peer to read. A frame
