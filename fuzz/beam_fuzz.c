@@ -29,9 +29,11 @@
  *
  * Oracles besides ASan/UBSan/LeakSanitizer: frames respect the limit and are
  * NUL-terminated, received fds are open and close-on-exec, none arrives on a
- * connection that takes none, every one passed the check when there is one,
- * errors are sticky, -EAGAIN never follows the peer's shutdown, and no pipe
- * or socket made here is left open (by identity).
+ * connection that takes none, every one passed the check when there is one
+ * (early ones too: they wait outside our fd table until a header asks),
+ * errors are sticky, -EAGAIN never follows the peer's shutdown, no pipe or
+ * socket made here is left open (by identity), and no socket of beam's own
+ * (where early fds wait) outlives bx_beam_free.
  *
  * BEAM_FUZZ_VERBOSE=1 in the environment prints every receive result, to
  * check what a seed does: ./beam_fuzz fuzz/corpus/beam_fuzz/r5_fd_early
@@ -73,11 +75,17 @@ struct rx {
  * Leak check by identity, not by count: libFuzzer's own helpers (its
  * symbolizer pipes, its RSS watcher) open fds of their own now and then.
  * Every pipe and socket this target makes is recorded by inode; after a
- * batch of runs none of them may still be open here.
+ * batch of runs none of them may still be open here. beam makes sockets of
+ * its own (the park where early fds wait, the quarantine's socketpairs):
+ * after a batch, no socket may be open but those open before the first run
+ * (libFuzzer makes none).
  */
 #define MADE_MAX 8192
 static ino_t made[MADE_MAX];
 static size_t nmade;
+#define BASELINE_MAX 64
+static ino_t baseline_socks[BASELINE_MAX];
+static size_t nbaseline;
 
 static void record_fd(int fd)
 {
@@ -87,8 +95,8 @@ static void record_fd(int fd)
 		made[nmade++] = st.st_ino;
 }
 
-/* Aborts if an fd we made (received copies included) is still open. */
-static void check_no_made_fd_open(void)
+/* Calls fn on each fd of this process (but the directory's own) and its stat. */
+static void each_fd(void (*fn)(int fd, const struct stat *st))
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -101,17 +109,47 @@ static void check_no_made_fd_open(void)
 
 		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0)
 			continue;
-		if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
-			continue;
-		for (size_t i = 0; i < nmade; i++)
-			if (made[i] == st.st_ino) {
-				fprintf(stderr,
-					"fd %d (inode %lu) made by this target is still open\n", fd,
-					(unsigned long)st.st_ino);
-				abort();
-			}
+		fn(fd, &st);
 	}
 	closedir(d);
+}
+
+static void note_baseline(int fd, const struct stat *st)
+{
+	(void)fd;
+	if (S_ISSOCK(st->st_mode) && nbaseline < BASELINE_MAX)
+		baseline_socks[nbaseline++] = st->st_ino;
+}
+
+static void check_socket_known(int fd, const struct stat *st)
+{
+	if (!S_ISSOCK(st->st_mode))
+		return;
+	for (size_t i = 0; i < nbaseline; i++)
+		if (baseline_socks[i] == st->st_ino)
+			return;
+	fprintf(stderr, "fd %d: a socket (inode %lu) left open by beam\n", fd,
+		(unsigned long)st->st_ino);
+	abort();
+}
+
+static void check_not_made(int fd, const struct stat *st)
+{
+	if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode))
+		return;
+	for (size_t i = 0; i < nmade; i++)
+		if (made[i] == st->st_ino) {
+			fprintf(stderr, "fd %d (inode %lu) made by this target is still open\n", fd,
+				(unsigned long)st->st_ino);
+			abort();
+		}
+}
+
+/* Aborts if an fd we made (received copies included), or one beam made, is still open. */
+static void check_no_made_fd_open(void)
+{
+	each_fd(check_not_made);
+	each_fd(check_socket_known);
 	nmade = 0;
 }
 
@@ -313,8 +351,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned long iterations;
 
-	if (iterations == 0)
+	if (iterations == 0) {
 		verbose = getenv("BEAM_FUZZ_VERBOSE") != NULL;
+		each_fd(note_baseline);
+	}
 	if (size < 1 || size > SCRIPT_MAX)
 		return 0;
 	run(data, size);

@@ -6,56 +6,73 @@
  * Receiving is a resumable state machine so that one implementation serves
  * blocking sockets and poll loops alike. Each read covers the rest of the
  * current frame's header or payload (plus, after a payload, as much of the
- * next header as has come), and before it, the receiver decides whether
- * that read may take an fd at all.
+ * next header as has come), and before it, the receiver decides where an fd
+ * riding on those bytes may go.
  *
  * Which fds get installed (the receive rule)
  * ------------------------------------------
  * Installing an fd is not harmless: closing any fd of a file drops every
- * POSIX record lock this process holds on it, so an fd a hostile peer
- * pushes at us and we close as "unexpected" has already done the damage.
- * So a read gets a control buffer only where it may rightly carry a frame's
- * fd, and that buffer has room for exactly one fd (CMSG_LEN, not
- * CMSG_SPACE, whose padding would fit a second). Every other read has none:
- * the kernel then drops the fds riding on its bytes without installing them
- * and sets MSG_CTRUNC, which ends the connection with -EPROTO. (Checked on
- * the running kernel: test_beam.c test_kernel_drops_fds_without_control_buffer
- * and test_unasked_fds_never_installed, which hold a lock across it.)
+ * POSIX record lock this process holds on it (the locks belong to the fd
+ * table that took them), so an fd a hostile peer pushes at us and we close
+ * as "unexpected" has already done the damage. Yet the original protocol
+ * lets an fd arrive before the frame that asks for it: its receiver queues
+ * fds and gives each to the next header that asks for one (beam-vectors.txt
+ * R5, and the capture of its section 4), and beambox takes whatever the
+ * original sender sends. So an fd enters this process's fd table only once
+ * a frame's header asks for it; until then it waits where closing it costs
+ * nothing.
  *
- * What the kernel does, which the rule rests on: a unix stream read returns
- * the fds of the first fd-carrying sk_buff it touches and stops after it; a
- * read touches only the sk_buffs holding the bytes it asks for; a peek
- * (MSG_PEEK) without a control buffer installs nothing, and it walks the
- * queue until the end of the first fd-carrying sk_buff, so a peek that
- * returns fewer bytes than asked with MSG_CTRUNC says exactly where that
- * sk_buff ends. A sender attaches a frame's fd to the sk_buff that starts
- * with the frame's first header byte (the original sends header[0] alone
- * with it; beambox sends header and payload in one sendmsg); a relay that
- * re-chunks the stream (the original's own capture) may instead deliver it
- * on a chunk that starts in the previous frame and ends with that byte.
+ * What the kernel does, which the rule rests on (checked on the running
+ * kernel: test_beam.c test_kernel_drops_fds_without_control_buffer, and
+ * test_unasked_fds_never_installed, which holds a lock across every case):
+ *  - a unix stream read returns the fds of the first fd-carrying sk_buff
+ *    among the bytes it returns, and stops at its end: a frame's fd goes
+ *    with the first read that touches any byte of its sk_buff;
+ *  - a read without a control buffer installs nothing: the kernel drops the
+ *    fds (a release, not a close of ours: no lock goes) and sets
+ *    MSG_CTRUNC; a peek without one installs nothing and leaves them queued;
+ *  - a peek reports MSG_CTRUNC when any fd-carrying sk_buff is queued at all
+ *    (it walks on past a full buffer), and stops copying at the end of the
+ *    first one: a peek that returns fewer bytes than asked, with MSG_CTRUNC,
+ *    says where that sk_buff ends.
+ * A sender attaches a frame's fd to the sk_buff that starts with the frame's
+ * first header byte (the original sends header[0] alone with it; beambox
+ * sends header and payload in one sendmsg); a relay that re-chunks the
+ * stream (the original's own capture) may deliver it on a chunk that begins
+ * in the previous frame and ends with that byte.
  *
  * The rule, on a connection that takes fds (BX_BEAM_FDS_ANNOUNCED): every
- * read is preceded by a peek of its bytes and a little more (the lookahead),
- * and gets a control buffer only if
- *  (A) it reads header bytes of a frame whose first byte (peeked) announces
- *      an fd and whose fd has not come yet: the fd, from an sk_buff that
- *      overlaps that header, is that frame's; or
- *  (B) the first fd-carrying sk_buff ahead ends (the peek shows where)
- *      inside the next frame, whose first byte announces an fd and whose fd
- *      has not come yet: the fd is that frame's, early (the original's
- *      "queue of early fds", at most one deep).
- * An fd-carrying sk_buff that ends inside the current frame when that frame
- * takes none (or has its fd) is refused before anything is read; one that
- * ends further on and is touched by a read without a control buffer is
- * dropped by the kernel. Either way: -EPROTO, nothing installed. A frame
- * gets at most one fd, and a frame that announces none gets none.
+ * read is preceded by a peek of its bytes and a little more (the
+ * lookahead). A read gets no control buffer when the peek shows no fd
+ * ahead, or shows the first fd-carrying sk_buff beginning past the bytes to
+ * read (clean_until: the sk_buff before it, whose fd was taken, ended there).
+ * Otherwise, while no fd is parked:
+ *  (A) a read of the header of a frame whose first byte (peeked) announces
+ *      an fd, and that has none yet, gets room for exactly one fd (CMSG_LEN,
+ *      not CMSG_SPACE, whose padding would fit a second): it is that frame's;
+ *  (B) a read after which the first fd-carrying sk_buff ends (the peek shows
+ *      where) inside the next frame, which announces an fd and has none yet,
+ *      gets room for one: it is that frame's, early.
+ *  (C) Any other fd is early and asked for by no header yet: the read is
+ *      made in the quarantine (a helper thread with its own fd table,
+ *      src/util/quarantine.c), and the fd, if one comes, is parked: sent
+ *      into a socketpair of this connection, where it waits in flight, in
+ *      no fd table. A header that asks for an fd takes the oldest parked one
+ *      (A and B give way while any is parked, so fds keep their order). At
+ *      most BX_BEAM_FDQ_MAX wait: one more is -EPROTO, refused in the
+ *      quarantine. Fds no frame claimed are -EPROTO at EOF, as before; at
+ *      any error and at bx_beam_free the park is closed, which releases its
+ *      fds unopened.
+ * A frame gets at most one fd, and a frame that announces none gets none.
+ * Where an fd must be of a kind (bx_beam_set_fd_check), every fd that enters
+ * our table, by (A), (B) or out of the park, passes through the quarantine
+ * first, where a refused one is closed.
  *
- * BX_BEAM_FDS_NONE reads with no peek and no control buffer at all, and
- * sets SO_PASSRIGHTS to 0 where the kernel has it (Linux 6.16+): the peer's
- * sendmsg with fds then fails with EPERM and no fd reaches our queue. Where
- * an fd is asked for but must be of a kind (bx_beam_set_fd_check), the read
- * of rule (A) or (B) is made in a helper thread with its own fd table
- * (src/util/quarantine.c), so that a refused fd is closed there.
+ * BX_BEAM_FDS_NONE (beambox/1 channels and the main socket after the hello:
+ * beambox's own protocol, where no fd is ever expected) reads with no peek
+ * and no control buffer at all, and sets SO_PASSRIGHTS to 0 where the kernel
+ * has it (Linux 6.16+): the peer's sendmsg with fds then fails with EPERM;
+ * on older kernels the fds are dropped unopened and the read is -EPROTO.
  *
  * With bx_beam_set_drop_oversized (a worker reading its trusted parent), a
  * payload over the limit is read in pieces into a buffer on the stack and
@@ -138,11 +155,14 @@ struct bx_beam {
 	size_t got;
 	/* bx_beam_set_drop_oversized: an over-limit payload is read and dropped. */
 	bool drop_oversized;
-	size_t drop_left; /* bytes of the current payload still to drop */
-	size_t dropped;	  /* the current frame's dropped length */
-	int fd_cur;	  /* the current frame's fd, once it arrived */
-	int fd_next;	  /* the next frame's fd, arrived early (rule B) */
-	size_t carried;	  /* bytes of the next header already in hdr (read with the payload) */
+	size_t drop_left;   /* bytes of the current payload still to drop */
+	size_t dropped;	    /* the current frame's dropped length */
+	int fd_cur;	    /* the current frame's fd, once it arrived */
+	int fd_next;	    /* the next frame's fd, arrived early (rule B) */
+	int park[2];	    /* where early fds wait, in flight (rule C): read, write end; -1 */
+	size_t parked;	    /* fds waiting in the park, at most BX_BEAM_FDQ_MAX */
+	size_t clean_until; /* stream offset before which no fd rides (see the rule) */
+	size_t carried;	    /* bytes of the next header already in hdr (read with the payload) */
 	bx_beam_fd_check_fn fd_check; /* an fd must pass this before it is installed */
 	void *fd_check_ctx;
 	uint8_t la[BEAM_LOOKAHEAD]; /* where a peek looks past the current frame */
@@ -192,6 +212,7 @@ BX_API int bx_beam_new(int sock, bx_beam **out)
 	b->fd_policy = BX_BEAM_FDS_ANNOUNCED;
 	b->fd_cur = -1;
 	b->fd_next = -1;
+	b->park[0] = b->park[1] = -1;
 	*out = b;
 	return 0;
 }
@@ -258,7 +279,7 @@ BX_API void bx_frame_clear(bx_frame *f)
 
 /* ------------------------------------------------------------------ receive */
 
-/* Drops the partial frame and every fd the connection holds. */
+/* Drops the partial frame and every fd the connection holds, parked ones included. */
 static void rx_drop(bx_beam *b)
 {
 	free(b->payload);
@@ -271,6 +292,10 @@ static void rx_drop(bx_beam *b)
 	b->dropped = 0;
 	bx_close_and_reset(&b->fd_cur);
 	bx_close_and_reset(&b->fd_next);
+	/* What waits in the park is in flight: closing it releases those fds unopened. */
+	bx_close_and_reset(&b->park[0]);
+	bx_close_and_reset(&b->park[1]);
+	b->parked = 0;
 }
 
 /*
@@ -284,10 +309,18 @@ static int rx_fatal(bx_beam *b, int code)
 	return code;
 }
 
+/* What a read may do with an fd riding on its bytes (the rule at the top). */
+enum rx_fd {
+	RX_NONE, /* no control buffer: the kernel drops any fd unopened (MSG_CTRUNC) */
+	RX_TAKE, /* room for one fd, which a header asks for: into our table (checked first) */
+	RX_PARK, /* an fd no header asks for yet: received in the quarantine and parked */
+};
+
 /* How one recvmsg went. */
 struct rx_res {
 	size_t n;    /* bytes read or peeked; 0 is EOF */
-	int fd;	     /* the one fd installed (only with room), else -1; owned by the caller */
+	int fd;	     /* RX_TAKE: the one fd installed, else -1; owned by the caller */
+	bool got_fd; /* an fd came (taken or parked) */
 	bool ctrunc; /* MSG_CTRUNC: control data the kernel dropped (never installed) */
 };
 
@@ -335,16 +368,102 @@ static BEAM_MUST_CHECK int rx_take_fd(bx_beam *b, struct msghdr *msg, struct rx_
 					"recvmsg: unexpected control message (level %d, type %d)",
 					bad_level, bad_type));
 	}
+	res->got_fd = res->fd >= 0;
+	return 0;
+}
+
+/* The check of a full park: whatever comes is one fd too many. */
+static int refuse_overflow(int fd, void *ctx)
+{
+	(void)fd;
+	(void)ctx;
+	return -ENOBUFS;
+}
+
+/* Makes the park (once): a socketpair whose queue holds early fds in flight. */
+static BEAM_MUST_CHECK int rx_park_open(bx_beam *b, bx_error *err)
+{
+	if (b->park[0] >= 0)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b->park) < 0) {
+		int e = errno;
+
+		b->park[0] = b->park[1] = -1;
+		return rx_fatal(b, bx_fail(err, -e, b->rx_off,
+					   "socketpair (where early fds wait): %s", strerror(e)));
+	}
 	return 0;
 }
 
 /*
- * One recvmsg into iov (cnt entries): peek leaves the bytes queued; room
- * passes a control buffer with room for exactly one fd (see the rule at the
- * top), otherwise there is none and the kernel installs nothing.
+ * A read through the quarantine (src/util/quarantine.c): RX_TAKE with a
+ * check (the fd, if one comes, is checked before it enters our table), or
+ * RX_PARK (the fd goes to the park, unchecked and uninstalled).
  */
-static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bool peek, bool room,
-				   struct rx_res *res, bx_error *err)
+static BEAM_MUST_CHECK int rx_recv_quarantined(bx_beam *b, struct iovec *iov, size_t cnt,
+					       enum rx_fd mode, struct rx_res *res, bx_error *err)
+{
+	struct bx_quarantine_res q;
+	bool full = mode == RX_PARK && b->parked >= BX_BEAM_FDQ_MAX;
+	int r;
+
+	if (mode == RX_PARK && !full) {
+		r = rx_park_open(b, err);
+		if (r < 0)
+			return r;
+	}
+	if (full)
+		r = bx_quarantine_recv(b->sock, iov, cnt, refuse_overflow, NULL, -1, &q);
+	else if (mode == RX_PARK)
+		r = bx_quarantine_recv(b->sock, iov, cnt, NULL, NULL, b->park[1], &q);
+	else
+		r = bx_quarantine_recv(b->sock, iov, cnt, b->fd_check, b->fd_check_ctx, -1, &q);
+	if (r == -EAGAIN)
+		return bx_fail(err, -EAGAIN, b->rx_off, "recvmsg: no complete frame yet");
+	if (r < 0)
+		return rx_fatal(b, bx_fail(err, r == -EIO ? -EIO : -EPROTO, b->rx_off,
+					   "cannot receive an fd without installing it: %s",
+					   strerror(-r)));
+	res->n = q.n;
+	res->fd = q.fd;
+	res->ctrunc = q.ctrunc;
+	res->got_fd = q.fd >= 0 || q.parked || q.refused;
+	b->rx_off += q.n;
+	if (q.parked)
+		b->parked++;
+	if (q.other_cmsg || q.ctrunc) {
+		bx_close_and_reset(&res->fd);
+		return rx_fatal(
+		    b, bx_fail(err, -EPROTO, b->rx_off,
+			       q.other_cmsg
+				   ? "recvmsg: unexpected control message; dropped unopened"
+				   : "recvmsg: more than one fd in one message (MSG_CTRUNC), a "
+				     "frame carries at most one; dropped unopened"));
+	}
+	if (q.refused && full)
+		return rx_fatal(b, bx_fail(err, -EPROTO, b->rx_off,
+					   "fd queue overflow: more than %d fds arrived without a "
+					   "frame claiming them; refused unopened",
+					   BX_BEAM_FDQ_MAX));
+	if (q.refused && mode == RX_PARK)
+		return rx_fatal(b, bx_fail(err, -EPROTO, b->rx_off,
+					   "cannot park an early fd (%s); refused unopened",
+					   strerror(-q.refused)));
+	if (q.refused)
+		return rx_fatal(b, bx_fail(err, -EPROTO, b->rx_off,
+					   "the fd for the frame at offset %zu is not the kind "
+					   "expected (%s); refused unopened",
+					   b->frame_off, strerror(-q.refused)));
+	return 0;
+}
+
+/*
+ * One recvmsg into iov (cnt entries). A peek leaves the bytes queued and
+ * has no control buffer (the kernel installs nothing). mode says what may
+ * happen to an fd riding on the bytes (enum rx_fd).
+ */
+static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bool peek,
+				   enum rx_fd mode, struct rx_res *res, bx_error *err)
 {
 	union {
 		struct cmsghdr align;
@@ -355,38 +474,11 @@ static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bo
 
 	res->n = 0;
 	res->fd = -1;
+	res->got_fd = false;
 	res->ctrunc = false;
-	if (room && b->fd_check) {
-		/* The fd may be the wrong kind: it lands in the quarantine's fd table first. */
-		struct bx_quarantine_res q;
-		int r = bx_quarantine_recv(b->sock, iov, cnt, b->fd_check, b->fd_check_ctx, &q);
-
-		if (r == -EAGAIN)
-			return bx_fail(err, -EAGAIN, b->rx_off, "recvmsg: no complete frame yet");
-		if (r < 0)
-			return rx_fatal(b, bx_fail(err, r == -EIO ? -EIO : -EPROTO, b->rx_off,
-						   "cannot receive an fd without installing it "
-						   "unchecked: %s",
-						   strerror(-r)));
-		res->n = q.n;
-		res->fd = q.fd;
-		res->ctrunc = q.ctrunc;
-		b->rx_off += q.n;
-		if (q.refused || q.other_cmsg || q.ctrunc) {
-			bx_close_and_reset(&res->fd);
-			return rx_fatal(
-			    b,
-			    bx_fail(err, -EPROTO, b->rx_off,
-				    q.refused
-					? "the fd for the frame at offset %zu is not the kind "
-					  "expected (%s); refused unopened"
-					: "recvmsg: more control data than one fd for the frame at "
-					  "offset %zu (%s); dropped unopened",
-				    b->frame_off, q.refused ? strerror(-q.refused) : "MSG_CTRUNC"));
-		}
-		return 0;
-	}
-	if (room) {
+	if (mode == RX_PARK || (mode == RX_TAKE && b->fd_check))
+		return rx_recv_quarantined(b, iov, cnt, mode, res, err);
+	if (mode == RX_TAKE) {
 		memset(&ctl, 0, sizeof(ctl));
 		msg.msg_control = ctl.buf;
 		/* CMSG_LEN, not CMSG_SPACE: the padding of CMSG_SPACE would fit a second fd. */
@@ -405,7 +497,7 @@ static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bo
 	}
 	res->n = (size_t)n;
 	res->ctrunc = (msg.msg_flags & MSG_CTRUNC) != 0;
-	if (room) {
+	if (mode == RX_TAKE) {
 		int r = rx_take_fd(b, &msg, res, err);
 
 		if (r < 0)
@@ -415,14 +507,70 @@ static BEAM_MUST_CHECK int rx_recv(bx_beam *b, struct iovec *iov, size_t cnt, bo
 		bx_close_and_reset(&res->fd);
 		return rx_fatal(
 		    b, bx_fail(err, -EPROTO, b->rx_off,
-			       room ? "recvmsg: more control data than one fd for one frame "
-				      "(MSG_CTRUNC); the rest was dropped unopened"
-				    : "recvmsg: fds or other control data on bytes that take "
-				      "none (of a frame that announces none, or has its fd) "
-				      "(MSG_CTRUNC); dropped unopened"));
+			       mode == RX_TAKE
+				   ? "recvmsg: more than one fd in one message (MSG_CTRUNC), a "
+				     "frame carries at most one; dropped unopened"
+				   : "recvmsg: fds or other control data on bytes that take none "
+				     "(MSG_CTRUNC); dropped unopened"));
 	}
 	if (!peek)
 		b->rx_off += (size_t)n;
+	return 0;
+}
+
+/*
+ * The oldest parked fd, for a header that asks for one: through the
+ * quarantine when there is a check (a refused one is closed there), else
+ * straight into our table. Nothing else reads the park.
+ */
+static BEAM_MUST_CHECK int rx_unpark(bx_beam *b, bx_error *err)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	uint8_t byte;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	ssize_t n;
+
+	b->parked--;
+	if (b->fd_check) {
+		struct bx_quarantine_res q;
+		int r =
+		    bx_quarantine_recv(b->park[0], &iov, 1, b->fd_check, b->fd_check_ctx, -1, &q);
+
+		if (r < 0 || q.n != 1 || q.ctrunc || q.other_cmsg)
+			return rx_fatal(b, bx_fail(err, -EPROTO, b->frame_off,
+						   "cannot take an early fd out of the park "
+						   "without installing it: %s",
+						   strerror(r < 0 ? -r : EIO)));
+		if (q.refused)
+			return rx_fatal(b,
+					bx_fail(err, -EPROTO, b->frame_off,
+						"the early fd for the frame at offset %zu is not "
+						"the kind expected (%s); refused unopened",
+						b->frame_off, strerror(-q.refused)));
+		b->fd_cur = q.fd;
+		return b->fd_cur >= 0 ? 0
+				      : rx_fatal(b, bx_fail(err, -EIO, b->frame_off,
+							    "the park lost an early fd"));
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = CMSG_LEN(sizeof(int));
+	do
+		n = recvmsg(b->park[0], &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && !(msg.msg_flags & MSG_CTRUNC)) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&b->fd_cur, CMSG_DATA(c), sizeof(int));
+	}
+	if (b->fd_cur < 0)
+		return rx_fatal(b, bx_fail(err, -EIO, b->frame_off, "the park lost an early fd"));
 	return 0;
 }
 
@@ -432,6 +580,7 @@ static BEAM_MUST_CHECK int rx_header(bx_beam *b, bx_error *err)
 	uint32_t h = (uint32_t)b->hdr[0] << 24 | (uint32_t)b->hdr[1] << 16 |
 		     (uint32_t)b->hdr[2] << 8 | (uint32_t)b->hdr[3];
 	size_t len = (size_t)(h & BEAM_LEN_MASK);
+	int r;
 
 	if (len > b->limit && !b->drop_oversized)
 		return rx_fatal(b,
@@ -443,11 +592,17 @@ static BEAM_MUST_CHECK int rx_header(bx_beam *b, bx_error *err)
 			return rx_fatal(b, bx_fail(err, -EPROTO, b->frame_off,
 						   "frame header announces an fd on a connection "
 						   "that takes none"));
+		if (b->fd_cur < 0 && b->parked > 0) {
+			/* The oldest early fd is this frame's (the original's queue). */
+			r = rx_unpark(b, err);
+			if (r < 0)
+				return r;
+		}
 		if (b->fd_cur < 0)
 			return rx_fatal(b, bx_fail(err, -EPROTO, b->frame_off,
 						   "frame header asks for an fd but none arrived"));
 	} else if (b->fd_cur >= 0) {
-		/* Cannot happen: a read takes an fd only for a header with the bit. */
+		/* Cannot happen: only a header with the bit is given an fd. */
 		return rx_fatal(b, bx_fail(err, -EPROTO, b->frame_off,
 					   "an fd arrived for a header that asks for none"));
 	}
@@ -470,8 +625,16 @@ static BEAM_MUST_CHECK int rx_header(bx_beam *b, bx_error *err)
 
 static int rx_eof(bx_beam *b, bx_error *err)
 {
-	if (b->hdr_got == 0)
+	if (b->hdr_got == 0) {
+		size_t left = b->parked + (b->fd_cur >= 0) + (b->fd_next >= 0);
+
+		/* As the original's receiver, fds no frame claimed are an error (and closed). */
+		if (left > 0)
+			return rx_fatal(b,
+					bx_fail(err, -EPROTO, b->rx_off,
+						"EOF with %zu fd(s) that no frame claimed", left));
 		return 0;
+	}
 	if (b->hdr_got < BEAM_HDR_LEN) {
 		size_t have = b->hdr_got;
 
@@ -524,8 +687,8 @@ static bool view_header(const struct rx_view *v, size_t off, uint32_t *h)
 /*
  * Rule (B): the first fd-carrying sk_buff ahead ends with the byte at
  * offset e of the view. Is that inside the next frame (which starts at
- * offset next), and does that frame announce an fd? Then it is that frame's
- * fd, early.
+ * offset next), and does that frame announce an fd? Then, with nothing
+ * parked, it is that frame's fd, early.
  */
 static bool ends_in_next_announcing(const struct rx_view *v, size_t next, size_t e)
 {
@@ -541,20 +704,56 @@ static bool ends_in_next_announcing(const struct rx_view *v, size_t next, size_t
 }
 
 /*
+ * Which way the read of the current piece takes an fd, given a peek that
+ * saw one ahead (MSG_CTRUNC): rule (A), rule (B), or the park (C). *slot is
+ * where a taken fd goes; *extra grows to cover the next header's bytes.
+ */
+static enum rx_fd rx_choose(bx_beam *b, const struct rx_view *v, bool in_hdr, bool unit_end,
+			    int **slot, size_t *extra)
+{
+	size_t e, next;
+
+	if (in_hdr && (b->hdr[0] & 0x80) && b->fd_cur < 0 && b->parked == 0) {
+		*slot = &b->fd_cur; /* (A): its header asks for it and nothing waits before it */
+		return RX_TAKE;
+	}
+	if (!unit_end || b->parked > 0 || b->fd_next >= 0 || v->n >= v->want + BEAM_LOOKAHEAD ||
+	    v->n <= v->want)
+		return RX_PARK;
+	/* The first fd-carrying sk_buff ends with the last byte peeked, past this piece. */
+	e = v->n - 1;
+	next = v->want;
+	if (in_hdr) {
+		/* This frame's length: the peek completed its header in hdr. */
+		uint32_t h = (uint32_t)b->hdr[0] << 24 | (uint32_t)b->hdr[1] << 16 |
+			     (uint32_t)b->hdr[2] << 8 | (uint32_t)b->hdr[3];
+
+		next += (size_t)(h & BEAM_LEN_MASK);
+	}
+	if (!ends_in_next_announcing(v, next, e))
+		return RX_PARK;
+	*slot = &b->fd_next; /* (B) */
+	if (!in_hdr)
+		*extra = v->n - v->want < BEAM_HDR_LEN ? v->n - v->want : BEAM_HDR_LEN;
+	return RX_TAKE;
+}
+
+/*
  * Reads the next piece of the current frame: the rest of its header (into
  * hdr) or of its payload, and, in the payload case, what has already come of
  * the next header (carried into hdr). On a connection that takes fds, a
- * peek first decides whether the read may carry an fd, and whose it is.
+ * peek first decides whether the read may carry an fd, and where it goes.
  */
 static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 {
 	bool in_hdr = b->hdr_got < BEAM_HDR_LEN;
 	uint8_t *dst = in_hdr ? b->hdr + b->hdr_got : b->payload + b->got;
 	size_t want = in_hdr ? BEAM_HDR_LEN - b->hdr_got : b->need - b->got;
-	size_t take, extra = 0;
+	size_t take, extra = 0, fd_end = 0;
 	/* Whether the bytes after these begin the next frame (not so in a long drop). */
 	bool unit_end = true;
 	uint8_t sink[4096]; /* bx_beam_set_drop_oversized: where a dropped payload goes */
+	enum rx_fd mode = RX_NONE;
 	int *fd_slot = NULL;
 	struct iovec iov[2];
 	struct rx_res res;
@@ -566,7 +765,6 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 		unit_end = want == b->drop_left;
 	}
 	take = want;
-
 	if (!dst)
 		return rx_fatal(b,
 				-EIO); /* cannot happen: a payload is allocated with its header */
@@ -576,7 +774,7 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 
 		iov[0] = (struct iovec){.iov_base = dst, .iov_len = want};
 		iov[1] = (struct iovec){.iov_base = b->la, .iov_len = sizeof(b->la)};
-		r = rx_recv(b, iov, 2, true, false, &res, err);
+		r = rx_recv(b, iov, 2, true, RX_NONE, &res, err);
 		if (r < 0)
 			return r;
 		if (res.n == 0) {
@@ -585,40 +783,16 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 		}
 		v.n = res.n;
 		take = res.n < want ? res.n : want;
+		if (res.n < want + sizeof(b->la))
+			fd_end = b->rx_off + res.n; /* where that sk_buff ends, if it is one */
 		if (!res.ctrunc) {
 			/* No fd anywhere ahead: also take what came of the next header. */
 			if (!in_hdr && unit_end && res.n > want)
 				extra = res.n - want < BEAM_HDR_LEN ? res.n - want : BEAM_HDR_LEN;
-		} else if (in_hdr && (b->hdr[0] & 0x80) && b->fd_cur < 0) {
-			/* Rule (A): an announcing header still without its fd. */
-			fd_slot = &b->fd_cur;
-		} else if (unit_end && res.n < want + sizeof(b->la)) {
-			/* The first fd-carrying sk_buff ends with the last byte peeked. */
-			size_t e = res.n - 1, next;
-			uint32_t h;
-
-			if (res.n <= want)
-				return rx_fatal(b,
-						bx_fail(err, -EPROTO, b->rx_off + e,
-							"an fd rides on bytes of the frame at "
-							"offset %zu, which announces none (or has "
-							"its own); refused unopened",
-							b->frame_off));
-			if (in_hdr) {
-				/* This frame's length: the peek completed its header in hdr. */
-				h = (uint32_t)b->hdr[0] << 24 | (uint32_t)b->hdr[1] << 16 |
-				    (uint32_t)b->hdr[2] << 8 | (uint32_t)b->hdr[3];
-				next = want + (size_t)(h & BEAM_LEN_MASK);
-			} else {
-				next = want;
-			}
-			if (b->fd_next < 0 && ends_in_next_announcing(&v, next, e)) {
-				fd_slot = &b->fd_next;
-				if (!in_hdr)
-					extra = res.n - want < BEAM_HDR_LEN ? res.n - want
-									    : BEAM_HDR_LEN;
-			}
+		} else if (b->rx_off + take > b->clean_until) {
+			mode = rx_choose(b, &v, in_hdr, unit_end, &fd_slot, &extra);
 		}
+		/* else: the fd ahead rides on an sk_buff past these bytes (see clean_until). */
 	} else {
 		/* Takes no fds: no peek; read on into the next header if it is there. */
 		if (!in_hdr && unit_end)
@@ -627,17 +801,20 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 
 	iov[0] = (struct iovec){.iov_base = dst, .iov_len = take};
 	iov[1] = (struct iovec){.iov_base = b->hdr, .iov_len = extra};
-	r = rx_recv(b, iov, extra ? 2 : 1, false, fd_slot != NULL, &res, err);
+	r = rx_recv(b, iov, extra ? 2 : 1, false, mode, &res, err);
 	if (r < 0)
 		return r;
 	if (res.n == 0) {
 		*eof = true;
 		return 0;
 	}
+	if (res.got_fd && fd_end > b->clean_until)
+		b->clean_until =
+		    fd_end; /* that sk_buff's fd is taken: no other rides before its end */
 	if (res.fd >= 0 && fd_slot)
 		*fd_slot = res.fd; /* room was given only while the slot was empty */
 	else if (res.fd >= 0)
-		close(res.fd); /* cannot happen: no room, no fd */
+		close(res.fd); /* cannot happen: no slot, no room */
 	if (in_hdr) {
 		b->hdr_got += res.n;
 		return 0;

@@ -111,7 +111,8 @@ static int64_t now_ms(void)
  * where the kernel has it), nor does the job channel of a beambox/1 worker
  * (the parent passes every stream itself). Only an original-protocol worker
  * sends fds (its `log` pipes), each announced by its frame, checked for kind
- * and direction, one per stream.
+ * (in beam's quarantine, before it is installed) and direction, one per
+ * stream; one it sends early waits outside our fd table until its frame.
  */
 
 struct bx_remote {

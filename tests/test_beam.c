@@ -653,12 +653,12 @@ static const struct rcase rcases[] = {
      {{-EPROTO, NULL, -1}},
      0,
      "asks for an fd"},
-    /* The original queued this fd for the next frame asking; beambox never installs it. */
-    {"R5 an fd on a frame that announces none is refused unopened",
+    /* As the original: queued (in beambox's park, never installed early), then claimed. */
+    {"R5 fd early with an fd-less frame goes to the next frame asking",
      {{"00000004" FRAME4, 1}, {"80000004" FRAME4, 0}, END},
-     {{-EPROTO, NULL, -1}},
+     {{1, FRAME4, -1}, {1, FRAME4, 0}, EOF_OK},
      0,
-     "announces none"},
+     NULL},
     {"R6 truncated payload then EOF",
      {{"000000043030", 0}, END},
      {{-EBADMSG, NULL, -1}},
@@ -689,26 +689,50 @@ static const struct rcase rcases[] = {
      0,
      NULL},
     {"empty payload with fd", {{"80000000", 1}, END}, {{1, "", 0}, EOF_OK}, 0, NULL},
-    {"stray fd on a frame asking none, then EOF",
+    {"stray fd then EOF",
      {{"00000004" FRAME4, 1}, END},
-     {{-EPROTO, NULL, -1}},
+     {{1, FRAME4, -1}, {-EPROTO, NULL, -1}},
      0,
-     "announces none"},
-    {"fd on the next header's first byte, which announces none",
+     "no frame claimed"},
+    {"fd without any bytes of a frame then EOF",
      {{"00000000", 0}, {"00", 1}, END},
-     {{1, "", -1}, {-EPROTO, NULL, -1}},
+     {{1, "", -1}, {-EBADMSG, NULL, -1}},
      0,
-     "announces none"},
-    {"fds on every header byte of a frame asking none",
+     "header"},
+    {"queue full (4 fds) is fine, the 5th overflows",
      {{"00", 1}, {"00", 1}, {"10", 1}, {"00", 1}, {"00", 1}, END},
      {{-EPROTO, NULL, -1}},
      0,
-     "announces none"},
-    {"a second fd on the header of a frame that has its own",
+     "overflow"},
+    {"four queued fds, one claimed, three stray at EOF",
      {{"80", 1}, {"00", 1}, {"00", 1}, {"00", 1}, END},
-     {{-EPROTO, NULL, -1}},
+     {{1, "", 0}, {-EPROTO, NULL, -1}},
      0,
-     "unopened"},
+     "no frame claimed"},
+    {"two early fds go to the next two frames asking, in order",
+     {{"00000000", 1}, {"00000000", 1}, {"80000000", 0}, {"80000000", 0}, END},
+     {{1, "", -1}, {1, "", -1}, {1, "", 0}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"an early fd goes first, before the one on the asking frame's own header",
+     {{"00000000", 1}, {"80000000", 1}, {"80000000", 0}, END},
+     {{1, "", -1}, {1, "", 0}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"four early fds on payload bytes, all claimed",
+     {{"00000004", 0},
+      {"30", 1},
+      {"30", 1},
+      {"30", 1},
+      {"30", 1},
+      {"80000000"
+       "80000000"
+       "80000000"
+       "80000000",
+       0}},
+     {{1, "30303030", -1}, {1, "", 1}, {1, "", 2}, {1, "", 3}, {1, "", 4}, EOF_OK},
+     0,
+     NULL},
     {"an fd on header byte 2 of the announcing frame is its fd",
      {{"8000", 0}, {"0000", 1}, END},
      {{1, "", 1}, EOF_OK},
@@ -729,7 +753,7 @@ static const struct rcase rcases[] = {
      {{1, "", -1}, {1, "", -1}, {1, "", 1}, EOF_OK},
      0,
      NULL},
-    {"an early fd for the frame after next is refused",
+    {"an early fd for the frame after next waits in the queue",
      {{"00000001", 0},
       {"41"
        "00000000"
@@ -737,9 +761,9 @@ static const struct rcase rcases[] = {
        1},
       {"000000", 0},
       END},
-     {{-EPROTO, NULL, -1}},
+     {{1, "41", -1}, {1, "", -1}, {1, "", 1}, EOF_OK},
      0,
-     "announces none"},
+     NULL},
     {"an early fd ending inside the next frame's payload (a relayed beambox sender)",
      {{"00000001", 0},
       {"41"
@@ -755,7 +779,12 @@ static const struct rcase rcases[] = {
      {{"80000004" FRAME4, 2}, END},
      {{-EPROTO, NULL, -1}},
      0,
-     "more control data than one fd"},
+     "at most one"},
+    {"two fds in one message, early",
+     {{"00000004" FRAME4, 2}, {"80000000", 0}, END},
+     {{-EPROTO, NULL, -1}},
+     0,
+     "at most one"},
     {"nine fds in one message (control data truncated)",
      {{"80000004" FRAME4, 9}, END},
      {{-EPROTO, NULL, -1}},
@@ -921,7 +950,7 @@ static int try_send_fd(int sock, const void *p, size_t n, int fd)
  * Plays the hostile peer in a child process (an fd of the locked file must
  * never be opened or closed in this one: that alone would drop the lock):
  * sends each hex step, a leading '+' attaching a fresh fd of path ('*': of
- * /dev/null, an fd rightly asked for). Returns
+ * /dev/null, an fd rightly asked for; '|': a pipe's read end). Returns
  * 0, or -EPERM if the kernel refused an fd at sendmsg (SO_PASSRIGHTS off).
  */
 static int send_steps_from_child(int sock, const char *const *steps, size_t n, const char *path)
@@ -941,6 +970,15 @@ static int send_steps_from_child(int sock, const char *const *steps, size_t n, c
 				fd = open(hex[0] == '+' ? path : "/dev/null", O_RDWR | O_CLOEXEC);
 				if (fd < 0)
 					_exit(4);
+				hex++;
+				len = strlen(hex) / 2;
+			} else if (hex[0] == '|') {
+				int p[2];
+
+				if (pipe2(p, O_CLOEXEC) < 0)
+					_exit(4);
+				close(p[1]);
+				fd = p[0];
 				hex++;
 				len = strlen(hex) / 2;
 			}
@@ -967,10 +1005,14 @@ static int send_steps_from_child(int sock, const char *const *steps, size_t n, c
 }
 
 /*
- * The claim the receive rule rests on, checked on the running kernel: a
+ * The claims the receive rule rests on, checked on the running kernel: a
  * recvmsg without a control buffer reports MSG_CTRUNC and installs nothing,
  * so the POSIX lock this process holds on the file survives; a peek without
- * one installs nothing either and leaves the fd queued.
+ * one installs nothing either and leaves the fd queued. A peek reports
+ * MSG_CTRUNC for an fd-carrying sk_buff anywhere in the queue (even past a
+ * full buffer) and stops copying at that sk_buff's end; a read of the bytes
+ * before it gets no fd and no MSG_CTRUNC; fds still queued when the socket
+ * is closed are released unopened (the park relies on that).
  */
 static void test_kernel_drops_fds_without_control_buffer(void **state)
 {
@@ -999,6 +1041,34 @@ static void test_kernel_drops_fds_without_control_buffer(void **state)
 	assert_int_equal(bx_test_count_fds(), before);
 	assert_int_equal(bx_test_fd_open_on(path), 1); /* our own, the one holding the lock */
 	assert_int_equal(bx_test_lock_held(path), 1);
+
+	/* Where a peek says an fd-carrying sk_buff ends, and what a read before it gets. */
+	{
+		static const char *const steps[] = {"61", "+6263", "6465", "+66"};
+		struct msghdr pm = {.msg_iov = &iov, .msg_iovlen = 1};
+		int pv[2];
+
+		mkpair(pv);
+		assert_int_equal(send_steps_from_child(pv[1], steps, 4, path), 0);
+		iov.iov_len = 1;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_PEEK | MSG_CMSG_CLOEXEC), 1);
+		assert_true(pm.msg_flags & MSG_CTRUNC); /* the fd one byte past a full buffer */
+		iov.iov_len = sizeof(buf);
+		pm.msg_flags = 0;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_PEEK | MSG_CMSG_CLOEXEC), 3);
+		assert_true(pm.msg_flags & MSG_CTRUNC); /* stopped at the end of "bc" */
+		iov.iov_len = 1;
+		pm.msg_flags = 0;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_CMSG_CLOEXEC), 1);
+		assert_false(pm.msg_flags & MSG_CTRUNC); /* "a" alone carries nothing */
+		assert_int_equal(bx_test_count_fds(), before + 2);
+		/* Two fds of the locked file still queued: closing the socket releases them. */
+		close(pv[0]);
+		close(pv[1]);
+		assert_int_equal(bx_test_count_fds(), before);
+		assert_int_equal(bx_test_lock_held(path), 1);
+		iov.iov_len = 4;
+	}
 
 	/* For contrast: the same with a control buffer installs the fd, and closing it drops
 	 * the lock. */
@@ -1029,44 +1099,93 @@ static void test_kernel_drops_fds_without_control_buffer(void **state)
 
 struct lock_case {
 	const char *name;
-	const char *steps[4]; /* hex; '+' attaches an fd of the locked file, '*' of /dev/null */
+	/* hex; '+' attaches an fd of the locked file, '*' of /dev/null, '|' a pipe's read end */
+	const char *steps[6];
 	int policy;
 	bool fallback; /* NONE with SO_PASSRIGHTS left on, as on kernels before 6.16 */
+	bool checked;  /* only pipes enter (bx_beam_set_fd_check) */
+	int frames;    /* frames received before the end */
+	int with_fd;   /* of which carry an fd (never the locked file's) */
+	int rc;	       /* the end: 0 (EOF) or -EPROTO */
 	const char *err_text;
 };
 
 static const struct lock_case lock_cases[] = {
-    {"on the first byte of a frame that announces none",
+    /* Early (the original's queue): parked, never installed; unclaimed at EOF. */
+    {"on the first byte of a frame that announces none, then EOF",
      {"+00000004" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
-    {"on header byte 2 of a frame that announces none",
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"on header byte 2 of a frame that announces none, then EOF",
      {"0000", "+0004" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
-    {"on the payload of a frame that announces none",
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"on the payload of a frame that announces none, then EOF",
      {"00000004", "+" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
     {"on the payload of a frame that announces one (none on its header)",
      {"80000004", "+" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
+     false,
+     0,
+     0,
+     -EPROTO,
      "asks for an fd"},
-    {"a second fd on the header of a frame that has its own",
+    {"a second fd on the header of a frame that has its own, then EOF",
      {"*80", "+000004" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
+     false,
+     1,
+     1,
+     -EPROTO,
+     "no frame claimed"},
     {"on the last frame's bytes, then EOF",
      {"00000004" FRAME4, "+00000004" FRAME4},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
-    {"early, for the frame after next",
+     false,
+     2,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"five early: the queue overflows",
+     {"+00", "+00", "+10", "+00", "+00"},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "overflow"},
+    /* Early, then a frame asks: only a pipe passes, a file is refused in the quarantine. */
+    {"early on a frame that announces none, then a frame asks (checked: refused)",
+     {"+00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     1,
+     0,
+     -EPROTO,
+     "not the kind expected"},
+    {"early, for the frame after next (checked: refused)",
      {"00000001",
       "+41"
       "00000000"
@@ -1074,29 +1193,79 @@ static const struct lock_case lock_cases[] = {
       "000000"},
      BX_BEAM_FDS_ANNOUNCED,
      false,
-     "unopened"},
+     true,
+     2,
+     0,
+     -EPROTO,
+     "not the kind expected"},
+    {"an early pipe on a frame that announces none, then a frame asks (checked: accepted)",
+     {"|00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     2,
+     1,
+     0,
+     NULL},
+    {"a file queued behind an early pipe: the pipe accepted, the file refused",
+     {"|00000004" FRAME4, "+00000004" FRAME4, "80000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     3,
+     1,
+     -EPROTO,
+     "not the kind expected"},
+    /* beambox's own protocol: no fd is ever expected. */
     {"on a connection that takes none (SO_PASSRIGHTS off)",
      {"+80000004" FRAME4},
      BX_BEAM_FDS_NONE,
      false,
+     false,
+     0,
+     0,
+     -EPROTO,
      "takes none"},
     {"on a connection that takes none (SO_PASSRIGHTS on: older kernels)",
      {"+80000004" FRAME4},
      BX_BEAM_FDS_NONE,
      true,
+     false,
+     0,
+     0,
+     -EPROTO,
      "dropped unopened"},
+    /* (the read of the first payload runs on into the next header, which has the fd) */
     {"on a plain frame of a connection that takes none (older kernels)",
      {"00000004" FRAME4, "+00000004" FRAME4},
      BX_BEAM_FDS_NONE,
      true,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "dropped unopened"},
+    {"early, then a frame asks, on a connection that takes none (older kernels)",
+     {"+00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_NONE,
+     true,
+     false,
+     0,
+     0,
+     -EPROTO,
      "dropped unopened"},
 };
 
+static int only_pipes(int fd, void *ctx);
+
 /*
  * A hostile peer sends an fd of a file this process holds a POSIX lock on,
- * at every place no fd is asked for: beam must refuse without ever
- * installing it (closing it would release the lock), fail with -EPROTO, and
- * the lock must still be held, as another process sees it.
+ * at every place no fd is asked for, and early, before the frame that asks
+ * for it: beam must never install it before a header asks (closing it would
+ * release the lock), queue it as the original did, refuse it where it is not
+ * the kind asked for (closed in the quarantine) or where no fd is ever
+ * expected, and release what is left unopened; the lock must still be held,
+ * as another process sees it (F_GETLK), after every case.
  */
 static void test_unasked_fds_never_installed(void **state)
 {
@@ -1111,18 +1280,20 @@ static void test_unasked_fds_never_installed(void **state)
 		bx_frame f = {.fd = -1};
 		bx_error err;
 		bx_beam *b;
-		int sv[2], rc, frames = 0;
+		int sv[2], rc, frames = 0, with_fd = 0, calls = 0;
 
 		print_message("fd of a locked file %s\n", c->name);
 		mkpair(sv);
 		b = wrap(sv[0]);
 		assert_int_equal(bx_beam_set_fd_policy(b, c->policy), 0);
+		if (c->checked)
+			assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
 		if (c->fallback) {
 			int one = 1;
 
 			(void)setsockopt(sv[0], SOL_SOCKET, SO_PASSRIGHTS, &one, sizeof(one));
 		}
-		if (send_steps_from_child(sv[1], c->steps, 4, path) == -EPERM) {
+		if (send_steps_from_child(sv[1], c->steps, 6, path) == -EPERM) {
 			/* Linux 6.16+: SO_PASSRIGHTS refused the fd at the sender. */
 			assert_int_equal(c->policy, BX_BEAM_FDS_NONE);
 			assert_false(c->fallback);
@@ -1135,18 +1306,31 @@ static void test_unasked_fds_never_installed(void **state)
 			do {
 				bx_error_clear(&err);
 				rc = bx_beam_recv(b, &f, &err);
+				/* Never installed, not even for a moment: ours is the only one. */
 				assert_int_equal(bx_test_fd_open_on(path), 1);
 				if (rc == 1) {
-					assert_int_equal(f.fd, -1);
+					if (f.fd >= 0) {
+						struct stat st;
+
+						assert_int_equal(fstat(f.fd, &st), 0);
+						assert_true(S_ISFIFO(st.st_mode) ||
+							    S_ISCHR(st.st_mode));
+						with_fd++;
+					}
 					bx_frame_clear(&f);
 					frames++;
 				}
 			} while (rc == 1);
-			print_message("  %d frame(s), then %d: %s\n", frames, rc, err.text);
-			assert_int_equal(rc, -EPROTO);
-			assert_non_null(strstr(err.text, c->err_text));
+			print_message("  %d frame(s), %d with an fd, then %d: %s\n", frames,
+				      with_fd, rc, rc < 0 ? err.text : "EOF");
+			assert_int_equal(frames, c->frames);
+			assert_int_equal(with_fd, c->with_fd);
+			assert_int_equal(rc, c->rc);
+			if (c->err_text)
+				assert_non_null(strstr(err.text, c->err_text));
 		}
 		bx_beam_free(b);
+		assert_int_equal(bx_test_fd_open_on(path), 1);
 		assert_int_equal(bx_test_lock_held(path), 1);
 	}
 	unlink(path);
@@ -1231,7 +1415,7 @@ static void test_unexpected_cmsg(void **state)
 	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)), 0);
 	raw_send(sv[1], wire, unhex("00000004" FRAME4, wire, sizeof(wire)), -1, 0);
 	assert_int_equal(bx_beam_recv(b, &f, &err), -EPROTO);
-	assert_non_null(strstr(err.text, "dropped unopened"));
+	assert_non_null(strstr(err.text, "unexpected control message"));
 	bx_beam_free(b);
 	close(sv[1]);
 }

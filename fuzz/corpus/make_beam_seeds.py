@@ -121,6 +121,16 @@ SEEDS = {
     "takes_none_plain": bytes([LIMIT_64 | NO_FDS]) + chunk(frame(M5) + frame(M5)),
     "checked_pipe": bytes([LIMIT_64 | CHECKED]) + original_send(M2, True) + original_send(M5),
     "checked_socket_refused": bytes([LIMIT_64 | CHECKED | SOCKETS]) + original_send(M2, True),
+    # early fds (R5): queued outside the fd table, claimed in order, checked when claimed
+    "early_fds_claimed_in_order": bytes([LIMIT_64])
+    + chunk(frame(E), 1)
+    + chunk(frame(E), 1)
+    + chunk(frame(M2, True))
+    + chunk(frame(M3, True)),
+    "checked_early_pipe": bytes([LIMIT_64 | CHECKED]) + chunk(frame(M5), 1) + chunk(frame(M2, True)),
+    "checked_early_socket_refused": bytes([LIMIT_64 | CHECKED | SOCKETS])
+    + chunk(frame(M5), 1)
+    + chunk(frame(M2, True)),
     # non-blocking receiver steps between single bytes
     "byte_at_a_time": bytes([LIMIT_64])
     + b"".join(

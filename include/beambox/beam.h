@@ -8,14 +8,18 @@
  * The fd travels by SCM_RIGHTS together with the header's first byte.
  *
  * Hardened against a hostile peer: the length is checked against a
- * per-connection limit before anything is allocated; an fd is installed in
- * this process only for a frame whose header announces one, from the bytes
- * of that header (or, early, from a chunk that ends with the header's first
- * byte, as a relay may deliver it): every other byte is read without a
- * control buffer, so the kernel drops fds riding on it unopened (closing an
- * fd we never asked for would already release this process's POSIX locks
- * on its file). At most one fd per frame; received fds are close-on-exec;
- * nothing is leaked on any path. The exact rule is at the top of src/beam.c.
+ * per-connection limit before anything is allocated. As in the original, an
+ * fd may arrive before the frame that asks for it (the kernel may deliver a
+ * frame's fd with the last bytes of the previous frame, a sender may send it
+ * early): such fds wait in a small bounded queue, each given to the next
+ * frame whose header asks for one, and fds left over at EOF or at a protocol
+ * error are closed. Unlike the original, an fd enters this process's fd
+ * table only once a header asks for it: an early one waits outside it (in
+ * flight, in a socket of the connection), because closing any fd of a file
+ * releases this process's POSIX locks on it, so even closing an unwanted fd
+ * would hand a peer that power. At most one fd per frame; received fds are
+ * close-on-exec; nothing is leaked on any path. The exact rule is at the top
+ * of src/beam.c.
  */
 #ifndef BEAMBOX_BEAM_H
 #define BEAMBOX_BEAM_H
@@ -33,6 +37,8 @@ extern "C" {
 #define BX_BEAM_WIRE_MAX 0x7fffffffu
 /* Default receive limit per connection. */
 #define BX_BEAM_DEFAULT_LIMIT ((size_t)1024 * 1024)
+/* Fds that may wait in a connection's queue for the frame that claims them. */
+#define BX_BEAM_FDQ_MAX 4
 
 typedef struct bx_beam bx_beam;
 
@@ -71,13 +77,17 @@ BX_API BX_MUST_CHECK int bx_beam_set_limit(bx_beam *b, size_t max_payload);
 
 /* Which fds a connection takes from its peer (bx_beam_set_fd_policy). */
 enum bx_beam_fds {
-	/* The default: one fd for each frame whose header announces one. */
+	/*
+	 * The default: one fd for each frame whose header announces one, early
+	 * ones queued (never installed before a header asks for them).
+	 */
 	BX_BEAM_FDS_ANNOUNCED = 0,
 	/*
-	 * None: every read is made without a control buffer (the kernel drops
-	 * fds unopened) and a header announcing an fd is -EPROTO. Where the
-	 * kernel has SO_PASSRIGHTS (Linux 6.16+) it is turned off too, so that
-	 * the peer's sendmsg with fds fails with EPERM.
+	 * None, for a protocol where no fd is ever expected (beambox's own):
+	 * every read is made without a control buffer (the kernel drops fds
+	 * unopened), so an fd anywhere is -EPROTO, and so is a header announcing
+	 * one. Where the kernel has SO_PASSRIGHTS (Linux 6.16+) it is turned off
+	 * too, so that the peer's sendmsg with fds fails with EPERM.
 	 */
 	BX_BEAM_FDS_NONE = 1,
 };
@@ -88,11 +98,12 @@ BX_API BX_MUST_CHECK int bx_beam_set_fd_policy(bx_beam *b, int policy);
 /*
  * A check every received fd must pass before it enters this process: 0 to
  * accept, -errno to refuse (e.g. "not a pipe"). It runs in a helper thread
- * that has its own fd table, where the fd is received; a refused fd is
- * closed there, which releases none of this process's POSIX record locks
- * (closing any fd of a file here would). Only a frame announcing an fd pays
- * for it (a few system calls and two thread switches). check must only look
- * at the fd (fstat, fcntl F_GETFL), never keep or close it. NULL: none.
+ * that has its own fd table, where the fd is received (or, for an fd that
+ * came early, taken out of the queue when a header asks for it); a refused
+ * fd is closed there, which releases none of this process's POSIX record
+ * locks (closing any fd of a file here would). Only a frame announcing an fd
+ * pays for it (a few system calls and two thread switches). check must only
+ * look at the fd (fstat, fcntl F_GETFL), never keep or close it. NULL: none.
  * A refused fd is -EPROTO. Returns 0 or -EINVAL.
  */
 typedef int (*bx_beam_fd_check_fn)(int fd, void *ctx);
@@ -155,10 +166,13 @@ BX_API BX_MUST_CHECK int bx_beam_send_until(bx_beam *b, const void *buf, size_t 
  *              see bx_beam_set_drop_oversized)
  *   -EBADMSG   EOF inside a frame (truncated)
  *   -EPROTO    fd protocol violation: a header asks for an fd and none
- *              arrived (or the connection takes none), fds riding on bytes
- *              that announce none or more than one for a frame (dropped by
- *              the kernel, never installed: MSG_CTRUNC), unexpected control
- *              messages (e.g. SCM_CREDENTIALS when SO_PASSCRED is set)
+ *              arrived (or the connection takes none), more early fds than
+ *              the queue holds (BX_BEAM_FDQ_MAX), more than one fd in one
+ *              message, fds left over at EOF, any fd on a connection that
+ *              takes none, an fd that fails the check, unexpected control
+ *              messages (e.g. SCM_CREDENTIALS when SO_PASSCRED is set).
+ *              Such fds are never installed: the kernel drops them, or they
+ *              are closed in the quarantine or released from the queue.
  *   -EINTR     a signal interrupted a blocking read; the partial frame is
  *              kept, call again
  *   -errno     from the kernel

@@ -3,10 +3,11 @@
  * The fd quarantine (see quarantine.h): each receive runs in a short-lived
  * thread that first takes its own copy of the fd table
  * (unshare(CLONE_FILES)) and drops everything in it but the socket to read
- * from and its end of a socketpair. An fd that arrives lands in that table;
- * it is checked and, if refused, closed there. One that passed goes back to
- * us over the socketpair. No state outlives a call (nothing to redo after
- * fork, no fd kept between calls).
+ * from and its end of a socketpair (or the park). An fd that arrives lands
+ * in that table; it is checked and, if refused, closed there. One that
+ * passed goes back to us over the socketpair; in park mode it goes into the
+ * park unchecked instead. No state outlives a call (nothing to redo after
+ * fork, no fd kept between calls): parked fds are the caller's park's.
  *
  * The thread makes its system calls raw (syscall(2)), so that no
  * sanitizer's fd bookkeeping mistakes its fd numbers, which belong to
@@ -30,7 +31,8 @@
 
 struct q_call {
 	int sock; /* to read from; the same number in the helper's copy */
-	int back; /* the helper's end of the socketpair */
+	int back; /* the helper's end of the socketpair, or the park (park mode) */
+	bool park;
 	struct iovec *iov;
 	size_t cnt;
 	bx_quarantine_check_fn check;
@@ -145,7 +147,17 @@ static void *helper(void *arg)
 		else
 			c->res.other_cmsg = true;
 	}
-	if (fd >= 0) {
+	if (fd >= 0 && (c->res.ctrunc || c->res.other_cmsg)) {
+		/* Not a lone fd: the caller fails; this one is never passed on. */
+	} else if (fd >= 0 && c->park) {
+		/* Unasked for yet: into the park, in flight, unchecked. */
+		long r = send_fd(c->back, fd);
+
+		if (r < 0)
+			c->res.refused = (int)r;
+		else
+			c->res.parked = true;
+	} else if (fd >= 0) {
 		c->res.refused = c->check ? c->check(fd, c->ctx) : 0;
 		if (c->res.refused == 0) {
 			long r = send_fd(c->back, fd);
@@ -155,34 +167,42 @@ static void *helper(void *arg)
 			else
 				c->sent_fd = true;
 		}
-		/* Refused or sent on: this table's copy goes, releasing no lock of ours. */
-		syscall(SYS_close, fd);
 	}
+	/* Refused, parked or sent on: this table's copy goes, releasing no lock of ours. */
+	if (fd >= 0)
+		syscall(SYS_close, fd);
 	/* The thread's table (and its copies of sock and back) goes when it exits. */
 	return NULL;
 }
 
 int bx_quarantine_recv(int sock, struct iovec *iov, size_t cnt, bx_quarantine_check_fn check,
-		       void *ctx, struct bx_quarantine_res *res)
+		       void *ctx, int park, struct bx_quarantine_res *res)
 {
 	struct q_call c = {.sock = sock, .iov = iov, .cnt = cnt, .check = check, .ctx = ctx};
 	sigset_t all, old;
 	pthread_t th;
-	int sv[2], r;
+	int sv[2] = {-1, -1}, r;
 
 	memset(res, 0, sizeof(*res));
 	res->fd = -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (park >= 0) {
+		c.back = park;
+		c.park = true;
+	} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		return -errno;
-	c.back = sv[1];
+	} else {
+		c.back = sv[1];
+	}
 	c.res.fd = -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old); /* the helper takes no signals */
 	r = pthread_create(&th, NULL, helper, &c);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
-		close(sv[0]);
-		close(sv[1]);
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
 		return -r;
 	}
 	pthread_join(th, NULL);
@@ -190,8 +210,10 @@ int bx_quarantine_recv(int sock, struct iovec *iov, size_t cnt, bx_quarantine_ch
 	res->fd = -1;
 	if (c.rc >= 0 && c.sent_fd && recv_fd(sv[0], &res->fd) < 0)
 		c.rc = -EIO;
-	close(sv[0]);
-	close(sv[1]);
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
 	if (c.rc < 0) {
 		if (res->fd >= 0)
 			close(res->fd);
