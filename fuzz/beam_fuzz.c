@@ -9,7 +9,13 @@
  * The input is a script for the peer:
  *   byte 0   bits 0-1: receive limit (8, 64, 4096, the 1 MiB default);
  *            bit 2: SO_PASSCRED on the receiver (the kernel adds credentials);
- *            bit 3: oversized frames are dropped (bx_beam_set_drop_oversized)
+ *            bit 3: the receiver takes no fds (BX_BEAM_FDS_NONE, with
+ *                   SO_PASSRIGHTS left on so that the fds still come);
+ *            bit 4: every fd must pass a check first (pipes only: the
+ *                   quarantine thread of src/util/quarantine.c);
+ *            bit 5: the fds sent are sockets instead of pipes (which that
+ *                   check refuses);
+ *            bit 6: oversized frames are dropped (bx_beam_set_drop_oversized)
  *   then chunks, each a control byte c followed by the chunk's bytes:
  *            bits 0-4: length: 0..23 as is, 24..31 mean 32 << (n - 24), i.e.
  *                      32..4096 (cut short at the end of the input);
@@ -22,9 +28,12 @@
  * reads until EOF or an error.
  *
  * Oracles besides ASan/UBSan/LeakSanitizer: frames respect the limit and are
- * NUL-terminated, received fds are open and close-on-exec, errors are
- * sticky, -EAGAIN never follows the peer's shutdown, and the process's fd
- * count does not grow across iterations.
+ * NUL-terminated, received fds are open and close-on-exec, none arrives on a
+ * connection that takes none, every one passed the check when there is one
+ * (early ones too: they wait outside our fd table until a header asks),
+ * errors are sticky, -EAGAIN never follows the peer's shutdown, no pipe or
+ * socket made here is left open (by identity), and no socket of beam's own
+ * (where early fds wait) outlives bx_beam_free.
  *
  * BEAM_FUZZ_VERBOSE=1 in the environment prints every receive result, to
  * check what a seed does: ./beam_fuzz fuzz/corpus/beam_fuzz/r5_fd_early
@@ -56,19 +65,27 @@ static bool verbose;
 struct rx {
 	bx_beam *b;
 	size_t limit;
-	bool drop; /* bx_beam_set_drop_oversized */
-	int done;  /* 0 while the receiver is live, else its final return value + 1000 */
+	bool drop;	 /* bx_beam_set_drop_oversized */
+	bool takes_none; /* BX_BEAM_FDS_NONE */
+	bool checked;	 /* only pipes pass */
+	int done;	 /* 0 while the receiver is live, else its final return value + 1000 */
 };
 
 /*
  * Leak check by identity, not by count: libFuzzer's own helpers (its
  * symbolizer pipes, its RSS watcher) open fds of their own now and then.
  * Every pipe and socket this target makes is recorded by inode; after a
- * batch of runs none of them may still be open here.
+ * batch of runs none of them may still be open here. beam makes sockets of
+ * its own (the park where early fds wait, the quarantine's socketpairs):
+ * after a batch, no socket may be open but those open before the first run
+ * (libFuzzer makes none).
  */
 #define MADE_MAX 8192
 static ino_t made[MADE_MAX];
 static size_t nmade;
+#define BASELINE_MAX 64
+static ino_t baseline_socks[BASELINE_MAX];
+static size_t nbaseline;
 
 static void record_fd(int fd)
 {
@@ -78,8 +95,8 @@ static void record_fd(int fd)
 		made[nmade++] = st.st_ino;
 }
 
-/* Aborts if an fd we made (received copies included) is still open. */
-static void check_no_made_fd_open(void)
+/* Calls fn on each fd of this process (but the directory's own) and its stat. */
+static void each_fd(void (*fn)(int fd, const struct stat *st))
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
@@ -92,17 +109,47 @@ static void check_no_made_fd_open(void)
 
 		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0)
 			continue;
-		if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
-			continue;
-		for (size_t i = 0; i < nmade; i++)
-			if (made[i] == st.st_ino) {
-				fprintf(stderr,
-					"fd %d (inode %lu) made by this target is still open\n", fd,
-					(unsigned long)st.st_ino);
-				abort();
-			}
+		fn(fd, &st);
 	}
 	closedir(d);
+}
+
+static void note_baseline(int fd, const struct stat *st)
+{
+	(void)fd;
+	if (S_ISSOCK(st->st_mode) && nbaseline < BASELINE_MAX)
+		baseline_socks[nbaseline++] = st->st_ino;
+}
+
+static void check_socket_known(int fd, const struct stat *st)
+{
+	if (!S_ISSOCK(st->st_mode))
+		return;
+	for (size_t i = 0; i < nbaseline; i++)
+		if (baseline_socks[i] == st->st_ino)
+			return;
+	fprintf(stderr, "fd %d: a socket (inode %lu) left open by beam\n", fd,
+		(unsigned long)st->st_ino);
+	abort();
+}
+
+static void check_not_made(int fd, const struct stat *st)
+{
+	if (!S_ISFIFO(st->st_mode) && !S_ISSOCK(st->st_mode))
+		return;
+	for (size_t i = 0; i < nmade; i++)
+		if (made[i] == st->st_ino) {
+			fprintf(stderr, "fd %d (inode %lu) made by this target is still open\n", fd,
+				(unsigned long)st->st_ino);
+			abort();
+		}
+}
+
+/* Aborts if an fd we made (received copies included), or one beam made, is still open. */
+static void check_no_made_fd_open(void)
+{
+	each_fd(check_not_made);
+	each_fd(check_socket_known);
 	nmade = 0;
 }
 
@@ -132,6 +179,14 @@ static bool rx_step(struct rx *r, bool eof_sent)
 			abort();
 		if (f.fd >= 0 && !(fcntl(f.fd, F_GETFD) & FD_CLOEXEC))
 			abort();
+		if (f.fd >= 0 && r->takes_none)
+			abort(); /* an fd on a connection that takes none */
+		if (f.fd >= 0 && r->checked) {
+			struct stat st;
+
+			if (fstat(f.fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+				abort(); /* an fd that did not pass the check */
+		}
 		bx_frame_clear(&f);
 		return true;
 	}
@@ -151,15 +206,32 @@ static bool rx_step(struct rx *r, bool eof_sent)
 	return false;
 }
 
+static bool send_sockets;
+
 static int fresh_fd(void)
 {
 	int p[2];
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (send_sockets) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+			abort();
+		record_fd(p[1]);
+	} else if (pipe2(p, O_CLOEXEC) < 0) {
 		abort();
+	}
 	record_fd(p[0]);
 	close(p[1]);
 	return p[0];
+}
+
+static int only_pipes(int fd, void *ctx)
+{
+	struct stat st;
+
+	(void)ctx;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) ? 0 : -EBADF;
 }
 
 /* Writes one chunk, letting the receiver drain the socket when it is full. */
@@ -238,9 +310,22 @@ static void run(const uint8_t *data, size_t size)
 	if (bx_beam_new(sv[0], &r.b) < 0)
 		abort();
 	r.limit = limits[data[0] & 3];
-	r.drop = (data[0] & 8) != 0;
+	r.drop = (data[0] & 64) != 0;
 	if (bx_beam_set_limit(r.b, r.limit) < 0 || bx_beam_set_drop_oversized(r.b, r.drop) < 0)
 		abort();
+	if (data[0] & 8) {
+		int on = 1;
+
+		if (bx_beam_set_fd_policy(r.b, BX_BEAM_FDS_NONE) < 0)
+			abort();
+		/* As on kernels before 6.16: the fds come, beam must drop them unopened. */
+		(void)setsockopt(sv[0], SOL_SOCKET, 83 /* SO_PASSRIGHTS */, &on, sizeof(on));
+		r.takes_none = true;
+	}
+	if ((data[0] & 16) && (bx_beam_set_fd_check(r.b, only_pipes, NULL) < 0))
+		abort();
+	r.checked = (data[0] & 16) != 0;
+	send_sockets = (data[0] & 32) != 0;
 
 	while (pos < size && !r.done) {
 		uint8_t c = data[pos++];
@@ -266,8 +351,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned long iterations;
 
-	if (iterations == 0)
+	if (iterations == 0) {
 		verbose = getenv("BEAM_FUZZ_VERBOSE") != NULL;
+		each_fd(note_baseline);
+	}
 	if (size < 1 || size > SCRIPT_MAX)
 		return 0;
 	run(data, size);

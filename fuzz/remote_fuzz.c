@@ -10,13 +10,17 @@
  * A thread plays the worker: it receives the request frame (and the job
  * channel with it) on the main socket, writes the input's bytes into the
  * channel with fds attached where the input says, then closes everything.
- * The proxy has no peer (NULL): it speaks the original protocol (log frames
- * carry pipes) and cannot kill anyone. The job has a short timeout.
+ * The proxy has no process to watch or kill; by default it speaks the
+ * original protocol (log frames carry pipes, checked in the quarantine
+ * before they enter the parent). The job has a short timeout.
  *
  * The input:
  *   byte 0   bit 0: capture stdout; bit 1: capture stderr; bit 2: stdin from a
  *            buffer; bit 3: stdout to /dev/null instead (when not captured);
- *            bits 4-5: capture limit (0, 1, 64, 4096 bytes)
+ *            bits 4-5: capture limit (0, 1, 64, 4096 bytes); bit 6: the worker
+ *            said beambox/1 (the parent passes every stream, its job channel
+ *            takes no fds); bit 7: that /dev/null stdout is relayed
+ *            (BX_FD_RELAY: a pipe in between, pumped by the parent)
  *   then chunks, each a control byte c then the chunk's bytes:
  *            bits 0-4: length: 0..23 as is, 24..31 mean 32 << (n - 24)
  *                      (cut short at the end of the input);
@@ -241,6 +245,7 @@ static void run(const uint8_t *data, size_t size)
 	uint8_t flags = data[0];
 	size_t limit = capture_limits[(flags >> 4) & 3];
 	bx_beam *main_b = NULL;
+	struct bx_remote_peer peer;
 	bx_engine *proxy = NULL;
 	bx_job *job = NULL;
 	bx_error err;
@@ -255,7 +260,8 @@ static void run(const uint8_t *data, size_t size)
 	w.sock = sv[1];
 	if (pthread_create(&th, NULL, worker_main, &w) != 0)
 		abort();
-	if (bx_remote_proxy_new(main_b, NULL, &proxy) < 0 || bx_job_new(proxy, "fuzz", &job) < 0 ||
+	peer = (struct bx_remote_peer){.exit_fd = -1, .takes_fds = (flags & 64) != 0};
+	if (bx_remote_proxy_new(main_b, &peer, &proxy) < 0 || bx_job_new(proxy, "fuzz", &job) < 0 ||
 	    bx_job_add_arg(job, "arg") < 0)
 		abort();
 	if ((flags & 1) && bx_job_capture_stdout(job, limit) < 0)
@@ -267,6 +273,8 @@ static void run(const uint8_t *data, size_t size)
 	if (!(flags & 1) && (flags & 8)) {
 		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (devnull < 0 || bx_job_set_stdout_fd(job, devnull) < 0)
+			abort();
+		if ((flags & 128) && bx_job_set_fd_mode(job, 1, BX_FD_RELAY) < 0)
 			abort();
 	}
 	bx_job_set_timeout(job, TIMEOUT_MS);

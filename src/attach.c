@@ -22,7 +22,7 @@
 /* bx_engine_free of an attached engine: the proxy's state, then the connection. */
 static void attached_free(bx_engine *eng, void *ctx)
 {
-	free(bx_engine_catchall_ctx(eng));
+	bx_remote_proxy_state_free(bx_engine_catchall_ctx(eng));
 	bx_beam_free(ctx);
 }
 

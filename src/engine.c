@@ -255,6 +255,15 @@ BX_API int bx_job_set_stderr_fd(bx_job *job, int fd)
 	return set_stream_fd(job, 2, fd);
 }
 
+BX_API int bx_job_set_fd_mode(bx_job *job, int stream, int mode)
+{
+	if (!job || job->ran || stream < 0 || stream > 2 ||
+	    (mode != BX_FD_AUTO && mode != BX_FD_PASS && mode != BX_FD_RELAY))
+		return -EINVAL;
+	job->fd_mode[stream] = mode;
+	return 0;
+}
+
 /* A sealed memfd holding a copy of buf, at offset 0. */
 static int sealed_memfd(const char *name, const void *buf, size_t len)
 {

@@ -18,10 +18,10 @@ enum bx_stream_kind {
 
 struct bx_stream {
 	enum bx_stream_kind kind;
-	int fd;	      /* FD: borrowed; BUF/OWNED: owned; else -1 */
-	size_t max;   /* CAPTURE: bytes kept */
-	char *out;    /* CAPTURE: what was kept (NUL-terminated) */
-	size_t len;   /* CAPTURE: bytes kept */
+	int fd;	       /* FD: borrowed; BUF/OWNED: owned; else -1 */
+	size_t max;    /* CAPTURE: bytes kept */
+	char *out;     /* CAPTURE: what was kept (NUL-terminated) */
+	size_t len;    /* CAPTURE: bytes kept */
 	int truncated; /* CAPTURE: bytes were dropped */
 };
 
@@ -38,7 +38,8 @@ struct bx_job {
 	struct bx_env_entry *env;
 	size_t nenv;
 	struct bx_stream streams[3];
-	int fds[3];	  /* what the handler uses while it runs; -1 otherwise */
+	int fds[3];	/* what the handler uses while it runs; -1 otherwise */
+	int fd_mode[3]; /* enum bx_fd_mode per stream: how a caller's fd reaches a worker */
 	int timeout_ms;
 	bool ran;
 	atomic_bool cancelled;

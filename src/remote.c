@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +33,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
+#include "util/pump.h"
 
 static const char *const stream_names[3] = {"stdin", "stdout", "stderr"};
 
@@ -88,179 +91,43 @@ static int64_t now_ms(void)
 
 /* ================================================================ parent side */
 
+/*
+ * The proxy. Each job, from the start of bx_job_run, is bounded by its
+ * deadline and its cancel eventfd, and so is every wait in it:
+ *
+ *  1. its turn: the worker runs one job at a time, so a job's request goes
+ *     out only once the job before it has its status (turn_efd, a one-token
+ *     semaphore). A job that times out or is cancelled while it waits has
+ *     sent nothing and fails alone; the worker and its current job go on.
+ *  2. the request (bx_beam_send_until on the main socket, and the fd frames
+ *     on its channel): a worker that stops reading cannot hold the job past
+ *     its deadline; a request partly written when time runs out cuts the
+ *     connection and the worker is killed.
+ *  3. the job itself (run_loop): the channel, the output and input pumps,
+ *     the worker's exit.
+ *
+ * Nothing a worker sends is installed unasked: the main socket takes no
+ * fds at all once the worker is ready (BX_BEAM_FDS_NONE, SO_PASSRIGHTS off
+ * where the kernel has it), nor does the job channel of a beambox/1 worker
+ * (the parent passes every stream itself). Only an original-protocol worker
+ * sends fds (its `log` pipes), each announced by its frame, checked for kind
+ * (in beam's quarantine, before it is installed) and direction, one per
+ * stream; one it sends early waits outside our fd table until its frame.
+ */
+
 struct bx_remote {
 	bx_beam *main;
 	struct bx_remote_peer peer;
+	int turn_efd; /* EFD_SEMAPHORE, one token: the job the worker is on */
 };
-
-/* Bytes the parent moves for one stream: from src to dst, or into a bounded capture. */
-struct pump {
-	int src; /* owned; -1 when finished */
-	int dst; /* owned when dst_owned, else borrowed; -1 to capture or drop */
-	bool dst_owned;
-	bool capture;
-	size_t max;
-	char *buf;
-	size_t len;
-	bool truncated;
-	/* stdin direction: a chunk read from src not yet written to dst */
-	char pending[65536];
-	size_t pending_off, pending_len;
-	bool src_eof;
-};
-
-static void pump_init(struct pump *p)
-{
-	memset(p, 0, offsetof(struct pump, pending));
-	p->src = -1;
-	p->dst = -1;
-	p->pending_off = p->pending_len = 0;
-	p->src_eof = false;
-}
-
-static void pump_close(struct pump *p)
-{
-	bx_close_and_reset(&p->src);
-	if (p->dst_owned)
-		bx_close_and_reset(&p->dst);
-	p->dst = -1;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-				if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-					return -errno;
-				continue;
-			}
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Reads per pump_output call (1 MiB) before the poll loop checks its deadlines again. */
-#define PUMP_BATCH 16
-
-/* Worker -> parent output: read what is there; 0 at EOF (pump finished), 1 more to come. */
-static int pump_output(struct pump *p)
-{
-	char chunk[65536];
-
-	for (int k = 0; k < PUMP_BATCH; k++) {
-		ssize_t n = read(p->src, chunk, sizeof(chunk));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 1;
-			return -errno;
-		}
-		if (n == 0) {
-			bx_close_and_reset(&p->src);
-			return 0;
-		}
-		if (p->capture) {
-			size_t room = p->max - p->len;
-			size_t keep = (size_t)n < room ? (size_t)n : room;
-
-			if (keep) {
-				memcpy(p->buf + p->len, chunk, keep);
-				p->len += keep;
-			}
-			if ((size_t)n > keep)
-				p->truncated = true;
-		} else if (p->dst >= 0) {
-			int r = write_all(p->dst, chunk, (size_t)n);
-			if (r < 0) {
-				/* The caller's destination is gone: keep draining, drop. */
-				p->dst = -1;
-			}
-		}
-	}
-	return 1;
-}
-
-/*
- * write() to an fd the worker gave us (a pipe or socket it may have closed)
- * without letting SIGPIPE kill the parent: SIGPIPE is blocked in this thread
- * for the call, and one it raised is taken back off the pending set.
- */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
-{
-	sigset_t pipe_set, old, pending;
-	bool was_pending;
-	ssize_t n;
-	int saved;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE) == 1;
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	n = write(fd, buf, len);
-	saved = errno;
-	if (n < 0 && saved == EPIPE && !was_pending) {
-		const struct timespec zero = {0, 0};
-
-		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
-	return n;
-}
-
-/* Parent -> worker stdin (original protocol): 0 when done, 1 more to come. */
-static int pump_input(struct pump *p)
-{
-	for (;;) {
-		if (p->pending_off == p->pending_len) {
-			ssize_t n;
-
-			if (p->src_eof || p->src < 0) {
-				pump_close(p);
-				return 0;
-			}
-			n = read(p->src, p->pending, sizeof(p->pending));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				p->src_eof = true;
-				continue;
-			}
-			p->pending_off = 0;
-			p->pending_len = (size_t)n;
-		}
-		ssize_t w = write_nosigpipe(p->dst, p->pending + p->pending_off,
-					    p->pending_len - p->pending_off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 1;
-			/* The worker closed its stdin: nothing more to give it. */
-			pump_close(p);
-			return 0;
-		}
-		p->pending_off += (size_t)w;
-	}
-}
 
 struct job_run {
 	struct bx_remote *rem;
 	bx_job *job;
 	bx_beam *chan;
-	struct pump out[3]; /* [1], [2]: outputs; [0]: stdin */
+	int64_t deadline; /* CLOCK_MONOTONIC ms, -1: none; from the start of bx_job_run */
+	bool has_turn;
+	struct bx_pump out[3]; /* [1], [2]: outputs; [0]: stdin */
 	bool status_seen;
 	int status;
 	bool log_seen[3];
@@ -317,16 +184,208 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 	return bx_job_fail(jr->job, code, "job '%.64s': %s", jr->job->name, what);
 }
 
-/* Sets up how stream i reaches the worker: returns the fd to pass (owned in *pass_owned or
- * borrowed). */
+/* The job failed because the worker died: how it died. */
+static int worker_died(struct job_run *jr, const char *when)
+{
+	char how[96];
+
+	describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
+	return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s%s", jr->job->name, how, when);
+}
+
+static int poll_timeout(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline < 0)
+		return -1;
+	left = deadline - now_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* ---------------------------------------------------------------- the worker's turn */
+
+static void give_turn(struct job_run *jr)
+{
+	uint64_t one = 1;
+
+	if (!jr->has_turn)
+		return;
+	jr->has_turn = false;
+	if (write(jr->rem->turn_efd, &one, sizeof(one)) < 0) {
+		/* Cannot fail: the counter holds at most the one token. */
+	}
+}
+
+/*
+ * Waits until the worker is free for this job (the job before it has its
+ * status), within the job's deadline and cancellation. Returns 0 holding the
+ * turn, or the job's error: nothing was sent, so nothing else is harmed.
+ */
+static int take_turn(struct job_run *jr)
+{
+	const struct bx_remote_peer *peer = &jr->rem->peer;
+
+	for (;;) {
+		struct pollfd p[3] = {
+		    {.fd = jr->rem->turn_efd, .events = POLLIN},
+		    {.fd = jr->job->cancel_efd, .events = POLLIN},
+		    {.fd = peer->exit_fd, .events = POLLIN},
+		};
+		uint64_t v;
+		int n;
+
+		if (jr->deadline >= 0 && now_ms() >= jr->deadline)
+			return job_error(jr, -ETIMEDOUT, false,
+					 "timed out after %d ms waiting for the worker (it runs "
+					 "one job at a time); nothing was sent",
+					 jr->job->timeout_ms);
+		if (read(jr->rem->turn_efd, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
+			jr->has_turn = true;
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return job_error(jr, -errno, false, "waiting for the worker: %m");
+		n = poll(p, 3, poll_timeout(jr->deadline));
+		if (n < 0 && errno != EINTR)
+			return job_error(jr, -errno, false, "poll: %m");
+		if (n > 0 && p[1].revents)
+			return job_error(jr, -ECANCELED, false,
+					 "cancelled while waiting for the worker (it runs one job "
+					 "at a time); nothing was sent");
+		if (n > 0 && p[2].revents)
+			return worker_died(jr, ", before the request was sent");
+	}
+}
+
+/* ---------------------------------------------------------------- sending the job */
+
+/*
+ * Sends m on b within the job's deadline and cancellation. On failure the
+ * job has failed (and, if the frame was cut, the worker was killed).
+ */
+static int job_send(struct job_run *jr, bx_beam *b, const bx_msg *m, int fd, const char *what)
+{
+	const struct bx_remote_peer *peer = &jr->rem->peer;
+	_cleanup_free_ char *buf = NULL;
+	int stops[2] = {jr->job->cancel_efd, peer->exit_fd};
+	size_t len;
+	int r, cut = 0;
+
+	r = bx_msg_encode(m, &buf, &len);
+	if (r < 0)
+		return job_error(jr, r, false, "encoding %s: %s", what, strerror(-r));
+	r = bx_beam_send_until(b, buf, len, fd, jr->deadline, stops, peer->exit_fd >= 0 ? 2 : 1,
+			       &cut);
+	if (r == 0)
+		return 0;
+	if (r == -ECANCELED && peer->exit_fd >= 0 && bx_fd_ready(peer->exit_fd, POLLIN))
+		return worker_died(jr, cut ? ", while the request was being sent" : "");
+	if (r == -ETIMEDOUT)
+		return job_error(jr, r, cut != 0,
+				 "timed out after %d ms sending %s (the worker does not read it)%s",
+				 jr->job->timeout_ms, what, cut ? "" : "; nothing was sent");
+	if (r == -ECANCELED)
+		return job_error(jr, r, cut != 0, "cancelled while sending %s%s", what,
+				 cut ? "" : "; nothing was sent");
+	if (r == -EPIPE) {
+		char how[96];
+
+		if (peer->describe_exit)
+			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
+		else /* attached (bx_remote_attach): no process to ask */
+			snprintf(how, sizeof(how), "the worker closed the connection");
+		return bx_job_fail(jr->job, -ECHILD, "job '%.64s': sending %s: %s; %s",
+				   jr->job->name, what, strerror(EPIPE), how);
+	}
+	if (r == -ECONNABORTED)
+		return job_error(jr, r, true,
+				 "the connection to the worker was cut (a request before this "
+				 "one could not be sent)");
+	return job_error(jr, r, cut != 0, "sending %s: %s", what, strerror(-r));
+}
+
+/* Sends {cmd: [verb, arg]} with an fd on the job channel. */
+static int job_send_cmd(struct job_run *jr, int fd, const char *verb, const char *arg)
+{
+	bx_msg *m = NULL;
+	int r;
+
+	r = bx_msg_new(&m);
+	if (r == 0)
+		r = bx_msg_add(m, "cmd", verb);
+	if (r == 0)
+		r = bx_msg_add(m, "cmd", arg);
+	if (r < 0) {
+		bx_msg_free(m);
+		return job_error(jr, r, false, "encoding '%s %s': %s", verb, arg, strerror(-r));
+	}
+	r = job_send(jr, jr->chan, m, fd, "the streams");
+	bx_msg_free(m);
+	return r;
+}
+
+/* A pipe: ours[0] read end, ours[1] write end; the worker's end blocking, ours not. */
+static int make_pipe(int p[2], int worker_end)
+{
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	if (fcntl(p[worker_end], F_SETFL, 0) < 0) {
+		int r = -errno;
+
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	return 0;
+}
+
+/* Whether a caller's fd goes to the worker through a relay rather than as is. */
+static bool relayed(const bx_job *job, int i)
+{
+	int mode = job->fd_mode[i];
+
+	if (mode == BX_FD_RELAY)
+		return true;
+	return mode == BX_FD_AUTO && isatty(job->streams[i].fd) == 1;
+}
+
+/*
+ * Sets up how stream i reaches a beambox/1 worker: returns the fd to pass in
+ * *pass_fd (owned by *pass_owned if we made it, else borrowed).
+ */
 static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_owned)
 {
 	struct bx_stream *s = &jr->job->streams[i];
-	int pipefd[2];
+	struct bx_pump *p = &jr->out[i];
+	int pipefd[2], r;
 
 	*pass_owned = -1;
 	switch (s->kind) {
 	case BX_STREAM_FD:
+		if (!relayed(jr->job, i)) {
+			*pass_fd = s->fd;
+			return 0;
+		}
+		/* A pipe in between; the parent copies (terminal or caller's choice). */
+		r = make_pipe(pipefd, i == 0 ? 0 : 1);
+		if (r < 0)
+			return r;
+		if (i == 0) {
+			bx_ep_open_caller(&p->src, s->fd, false);
+			bx_ep_own(&p->dst, pipefd[1]);
+			p->input = true;
+			*pass_owned = pipefd[0];
+		} else {
+			bx_ep_own(&p->src, pipefd[0]);
+			bx_ep_open_caller(&p->dst, s->fd, true);
+			*pass_owned = pipefd[1];
+		}
+		p->active = true;
+		*pass_fd = *pass_owned;
+		return 0;
 	case BX_STREAM_BUF:
 	case BX_STREAM_OWNED:
 		*pass_fd = s->fd;
@@ -338,16 +397,11 @@ static int prepare_stream(struct job_run *jr, int i, int *pass_fd, int *pass_own
 		*pass_fd = *pass_owned;
 		return 0;
 	case BX_STREAM_CAPTURE:
-		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
-			return -errno;
-		/* The worker gets a blocking write end; only our read end is non-blocking. */
-		if (fcntl(pipefd[1], F_SETFL, 0) < 0) {
-			int r = -errno;
-			close(pipefd[0]);
-			close(pipefd[1]);
+		r = make_pipe(pipefd, 1);
+		if (r < 0)
 			return r;
-		}
-		jr->out[i].src = pipefd[0];
+		bx_ep_own(&p->src, pipefd[0]);
+		p->active = true;
 		*pass_owned = pipefd[1];
 		*pass_fd = pipefd[1];
 		return 0;
@@ -430,6 +484,104 @@ static int read_worker_errno(struct job_run *jr, const bx_msg *m)
 	return 0;
 }
 
+/* Passes the job's streams on the channel (beambox workers), then sends the request. */
+static int send_job(struct job_run *jr, int chan_worker_end)
+{
+	bool pass = jr->rem->peer.takes_fds != 0;
+	int owned[3] = {-1, -1, -1};
+	bx_msg *req = NULL;
+	int r = 0;
+
+	for (int i = 0; pass && i < 3; i++) {
+		int fd = -1;
+
+		r = prepare_stream(jr, i, &fd, &owned[i]);
+		if (r < 0) {
+			r = job_error(jr, r, false, "preparing %s: %s", stream_names[i],
+				      strerror(-r));
+			goto out;
+		}
+		r = job_send_cmd(jr, fd, "fd", stream_names[i]);
+		if (r < 0)
+			goto out;
+	}
+	r = build_request(jr->job, pass, &req);
+	if (r < 0) {
+		r = job_error(jr, r, false, "encoding the request: %s", strerror(-r));
+		goto out;
+	}
+	r = job_send(jr, jr->rem->main, req, chan_worker_end, "the request");
+out:
+	bx_msg_free(req);
+	for (int i = 0; i < 3; i++)
+		bx_close_and_reset(&owned[i]);
+	return r;
+}
+
+/* ---------------------------------------------------------------- the job channel */
+
+/* An fd an original-protocol worker may send at all: a pipe (checked before it is installed). */
+static int is_pipe(int fd, void *ctx)
+{
+	struct stat st;
+
+	(void)ctx;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) ? 0 : -EBADF;
+}
+
+/*
+ * An original-protocol worker's `log` fd: a pipe, the read end for stdout
+ * and stderr, the write end for stdin. Anything else (a file the parent has
+ * open, a socket, a terminal) is refused.
+ */
+static int check_log_fd(int fd, int i)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fstat(fd, &st) < 0 || fl < 0)
+		return -errno;
+	if (!S_ISFIFO(st.st_mode))
+		return -EBADF;
+	if ((fl & O_ACCMODE) != (i == 0 ? O_WRONLY : O_RDONLY))
+		return -EBADF;
+	return 0;
+}
+
+/* Original protocol: the worker's pipe for stream i (fd owned) becomes a pump. */
+static int adopt_log_pipe(struct job_run *jr, int i, int fd)
+{
+	struct bx_stream *s = &jr->job->streams[i];
+	struct bx_pump *p = &jr->out[i];
+
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return job_error(jr, r, false, "fcntl on a stream pipe: %s", strerror(-r));
+	}
+	if (i == 0) {
+		if (s->kind == BX_STREAM_FD) {
+			bx_ep_open_caller(&p->src, s->fd, false);
+		} else if (s->kind == BX_STREAM_BUF || s->kind == BX_STREAM_OWNED) {
+			p->src.fd = s->fd; /* a sealed memfd: reading never blocks */
+		} else {
+			close(fd); /* no stdin: the worker sees EOF at once */
+			return 0;
+		}
+		bx_ep_own(&p->dst, fd);
+		p->input = true;
+	} else {
+		bx_ep_own(&p->src, fd);
+		if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_OWNED)
+			bx_ep_open_caller(&p->dst, s->fd, true);
+	}
+	p->active = true;
+	return 0;
+}
+
 /* Handles one frame from the worker on the job channel. 0 to go on, -errno to end. */
 static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 {
@@ -462,6 +614,7 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 		}
 		jr->status_seen = true;
 		jr->status = (int)st;
+		give_turn(jr); /* the worker is done with this job: the next may go */
 		r = 0;
 	} else if (bytes_eq(&cmd[0], "error") && n == 2 && f->fd < 0) {
 		bx_printable(cmd[1].p, cmd[1].len, 200, 0, jr->worker_error,
@@ -478,27 +631,15 @@ static int handle_channel_frame(struct job_run *jr, bx_frame *f)
 			    bx_printable(cmd[1].p, cmd[1].len, 16, 0, shown, sizeof(shown)));
 			goto out;
 		}
-		jr->log_seen[i] = true;
-		if (fcntl(f->fd, F_SETFL, O_NONBLOCK) < 0) {
-			r = job_error(jr, -errno, false, "fcntl on a stream pipe: %m");
+		if (check_log_fd(f->fd, i) < 0) {
+			r = job_error(jr, -EPROTO, true,
+				      "'log %s' from worker carries an fd that is not the %s end "
+				      "of a pipe",
+				      stream_names[i], i == 0 ? "write" : "read");
 			goto out;
 		}
-		if (i == 0) {
-			struct bx_stream *s = &jr->job->streams[0];
-			jr->out[0].dst = bx_steal_fd(&f->fd);
-			jr->out[0].dst_owned = true;
-			if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_BUF ||
-			    s->kind == BX_STREAM_OWNED) {
-				jr->out[0].src = fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
-				if (jr->out[0].src < 0)
-					r = job_error(jr, -errno, false, "dup stdin: %m");
-			}
-		} else {
-			struct bx_stream *s = &jr->job->streams[i];
-			jr->out[i].src = bx_steal_fd(&f->fd);
-			if (s->kind == BX_STREAM_FD || s->kind == BX_STREAM_OWNED)
-				jr->out[i].dst = s->fd;
-		}
+		jr->log_seen[i] = true;
+		r = adopt_log_pipe(jr, i, bx_steal_fd(&f->fd));
 	} else {
 		char shown[72];
 
@@ -513,7 +654,7 @@ out:
 
 static bool outputs_done(const struct job_run *jr)
 {
-	return jr->out[1].src < 0 && jr->out[2].src < 0;
+	return bx_pump_done(&jr->out[1]) && bx_pump_done(&jr->out[2]);
 }
 
 /* Frames handled per read_channel call before the poll loop checks its deadlines again. */
@@ -546,23 +687,23 @@ static int read_channel(struct job_run *jr)
 	return 2; /* a full batch: more may be there */
 }
 
-/* The poll loop of one job: channel, output pumps, stdin pump, worker exit, cancel, timeout. */
+/* The poll loop of one job: channel, pumps, worker exit, cancel, deadline. */
 static int run_loop(struct job_run *jr)
 {
 	const struct bx_remote_peer *peer = &jr->rem->peer;
-	int64_t deadline = jr->job->timeout_ms ? now_ms() + jr->job->timeout_ms : -1;
+	int64_t deadline = jr->deadline;
 	int64_t drain_deadline = -1;
 	bool chan_eof = false, worker_gone = false;
 
 	for (;;) {
 		struct pollfd pfd[6];
-		int idx_chan = -1, idx_exit = -1, idx_cancel, idx_out[3] = {-1, -1, -1};
-		int nfds = 0, timeout = -1, r;
+		int idx_chan = -1, idx_exit = -1, idx_cancel, idx_pump[3] = {-1, -1, -1};
+		int nfds = 0, timeout, r;
 		int64_t now;
 
 		if (jr->status_seen) {
 			/* The handler is done: its stdin no longer matters. */
-			pump_close(&jr->out[0]);
+			bx_pump_close(&jr->out[0]);
 			if (outputs_done(jr))
 				break;
 		}
@@ -579,22 +720,15 @@ static int run_loop(struct job_run *jr)
 		}
 		idx_cancel = nfds;
 		pfd[nfds++] = (struct pollfd){.fd = jr->job->cancel_efd, .events = POLLIN};
-		for (int i = 1; i < 3; i++)
-			if (jr->out[i].src >= 0) {
-				idx_out[i] = nfds;
-				pfd[nfds++] =
-				    (struct pollfd){.fd = jr->out[i].src, .events = POLLIN};
+		for (int i = 0; i < 3; i++)
+			if (!bx_pump_done(&jr->out[i])) {
+				idx_pump[i] = nfds;
+				pfd[nfds++] = bx_pump_pollfd(&jr->out[i]);
 			}
-		if (jr->out[0].dst >= 0) {
-			idx_out[0] = nfds;
-			pfd[nfds++] = (struct pollfd){.fd = jr->out[0].dst, .events = POLLOUT};
-		}
 
-		now = now_ms();
-		if (deadline >= 0)
-			timeout = deadline > now ? (int)(deadline - now) : 0;
+		timeout = poll_timeout(deadline);
 		if (drain_deadline >= 0) {
-			int t = drain_deadline > now ? (int)(drain_deadline - now) : 0;
+			int t = poll_timeout(drain_deadline);
 			timeout = timeout < 0 || t < timeout ? t : timeout;
 		}
 		r = poll(pfd, (nfds_t)nfds, timeout);
@@ -613,13 +747,16 @@ static int run_loop(struct job_run *jr)
 			return job_error(jr, -ETIMEDOUT, true, "timed out after %d ms",
 					 jr->job->timeout_ms);
 		if (drain_deadline >= 0 && now >= drain_deadline) {
-			/* Output still open after the status (a leaked pipe end): stop. */
+			/*
+			 * Output still open after the status (a leaked pipe end), or a
+			 * caller's fd that takes no more (a stopped terminal): stop.
+			 */
 			for (int i = 1; i < 3; i++)
-				if (jr->out[i].src >= 0) {
+				if (!bx_pump_done(&jr->out[i])) {
 					jr->out[i].truncated = true;
-					pump_close(&jr->out[i]);
+					bx_pump_close(&jr->out[i]);
 				}
-			pump_close(&jr->out[0]);
+			bx_pump_close(&jr->out[0]);
 			continue;
 		}
 		if (r == 0)
@@ -629,16 +766,17 @@ static int run_loop(struct job_run *jr)
 				break; /* already answered; nothing to kill */
 			return job_error(jr, -ECANCELED, true, "cancelled");
 		}
-		for (int i = 1; i < 3; i++)
-			if (idx_out[i] >= 0 && pfd[idx_out[i]].revents) {
-				r = pump_output(&jr->out[i]);
-				if (r < 0)
+		for (int i = 0; i < 3; i++)
+			if (idx_pump[i] >= 0 && pfd[idx_pump[i]].revents) {
+				r = bx_pump_run(&jr->out[i]);
+				if (r < 0 && i == 0) {
+					/* The caller's stdin failed: the worker sees its end. */
+					bx_pump_close(&jr->out[0]);
+				} else if (r < 0) {
 					return job_error(jr, r, false, "reading %s: %s",
 							 stream_names[i], strerror(-r));
+				}
 			}
-		if (idx_out[0] >= 0 && pfd[idx_out[0]].revents) {
-			(void)pump_input(&jr->out[0]);
-		}
 		if (idx_chan >= 0 && pfd[idx_chan].revents) {
 			r = read_channel(jr);
 			if (r < 0)
@@ -685,57 +823,6 @@ static int run_loop(struct job_run *jr)
 	return 0;
 }
 
-/* Passes the job's streams on the channel (beambox workers), then sends the request. */
-static int send_job(struct job_run *jr, int chan_worker_end)
-{
-	bool pass = jr->rem->peer.takes_fds != 0;
-	int owned[3] = {-1, -1, -1};
-	bx_msg *req = NULL;
-	int r = 0;
-
-	for (int i = 0; pass && i < 3; i++) {
-		int fd = -1;
-
-		r = prepare_stream(jr, i, &fd, &owned[i]);
-		if (r < 0) {
-			r = job_error(jr, r, false, "preparing %s: %s", stream_names[i],
-				      strerror(-r));
-			goto out;
-		}
-		r = send_cmd(jr->chan, fd, "fd", stream_names[i]);
-		if (r < 0) {
-			r = job_error(jr, r, false, "passing %s: %s", stream_names[i],
-				      strerror(-r));
-			goto out;
-		}
-	}
-	r = build_request(jr->job, pass, &req);
-	if (r < 0) {
-		r = job_error(jr, r, false, "encoding the request: %s", strerror(-r));
-		goto out;
-	}
-	r = send_msg(jr->rem->main, req, chan_worker_end);
-	if (r < 0) {
-		char how[96];
-
-		if (jr->rem->peer.describe_exit)
-			describe_worker(jr, r == -EPIPE ? BX_REMOTE_DEATH_GRACE_MS : 0, how,
-					sizeof(how));
-		else /* attached (bx_remote_attach): no process to ask */
-			snprintf(how, sizeof(how), "%s",
-				 r == -EPIPE ? "the worker closed the connection"
-					     : "the worker's state is unknown");
-		r = bx_job_fail(jr->job, r == -EPIPE ? -ECHILD : r,
-				"job '%.64s': sending the request: %s; %s", jr->job->name,
-				strerror(-r), how);
-	}
-out:
-	bx_msg_free(req);
-	for (int i = 0; i < 3; i++)
-		bx_close_and_reset(&owned[i]);
-	return r;
-}
-
 /* The proxy engine's catch-all: one job, start to end. */
 static int remote_sender(bx_job *job, void *ctx)
 {
@@ -747,8 +834,9 @@ static int remote_sender(bx_job *job, void *ctx)
 		return bx_job_fail(job, -ENOMEM, "out of memory");
 	jr->rem = ctx;
 	jr->job = job;
+	jr->deadline = job->timeout_ms ? now_ms() + job->timeout_ms : -1;
 	for (int i = 0; i < 3; i++)
-		pump_init(&jr->out[i]);
+		bx_pump_init(&jr->out[i]);
 
 	r = bx_job_arm_cancel(job);
 	if (r != 0) {
@@ -774,12 +862,25 @@ static int remote_sender(bx_job *job, void *ctx)
 	}
 	sv[0] = -1;
 	r = bx_beam_set_limit(jr->chan, BX_REMOTE_CHANNEL_LIMIT);
+	/* A beambox/1 worker is given every stream: it has no fd to send back. */
+	if (r == 0)
+		r = bx_beam_set_fd_policy(
+		    jr->chan, jr->rem->peer.takes_fds ? BX_BEAM_FDS_NONE : BX_BEAM_FDS_ANNOUNCED);
+	/*
+	 * An original worker's `log` fds: nothing but a pipe enters this process
+	 * (a file we hold a lock on would lose the lock when we closed it).
+	 */
+	if (r == 0 && !jr->rem->peer.takes_fds)
+		r = bx_beam_set_fd_check(jr->chan, is_pipe, NULL);
 	if (r == 0 && fcntl(bx_beam_fd(jr->chan), F_SETFL, O_NONBLOCK) < 0)
 		r = -errno;
 	if (r < 0) {
 		r = bx_job_fail(job, r, "job channel: %s", strerror(-r));
 		goto out;
 	}
+	r = take_turn(jr);
+	if (r < 0)
+		goto out;
 	r = send_job(jr, sv[1]);
 	bx_close_and_reset(&sv[1]); /* the worker holds it now, or nobody does */
 	if (r < 0)
@@ -800,8 +901,9 @@ static int remote_sender(bx_job *job, void *ctx)
 					  jr->out[i].truncated);
 		}
 out:
+	give_turn(jr);
 	for (int i = 0; i < 3; i++) {
-		pump_close(&jr->out[i]);
+		bx_pump_close(&jr->out[i]);
 		free(jr->out[i].buf);
 	}
 	bx_close_and_reset(&sv[1]);
@@ -824,8 +926,21 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
 		rem->peer = *peer;
 	else
 		rem->peer.exit_fd = -1;
+	/* After its hello a worker has nothing to send on the main socket, least of all fds. */
+	r = bx_beam_set_fd_policy(main, BX_BEAM_FDS_NONE);
+	if (r < 0) {
+		free(rem);
+		return r;
+	}
+	rem->turn_efd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+	if (rem->turn_efd < 0) {
+		r = -errno;
+		free(rem);
+		return r;
+	}
 	r = bx_engine_new(&eng);
 	if (r < 0) {
+		close(rem->turn_efd);
 		free(rem);
 		return r;
 	}
@@ -834,15 +949,25 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
 	return 0;
 }
 
+void bx_remote_proxy_state_free(void *state)
+{
+	struct bx_remote *rem = state;
+
+	if (!rem)
+		return;
+	bx_close_and_reset(&rem->turn_efd);
+	free(rem);
+}
+
 void bx_remote_proxy_free(bx_engine *proxy)
 {
-	void *ctx;
+	void *state;
 
 	if (!proxy)
 		return;
-	ctx = bx_engine_catchall_ctx(proxy);
+	state = bx_engine_catchall_ctx(proxy);
 	bx_engine_free(proxy);
-	free(ctx);
+	bx_remote_proxy_state_free(state);
 }
 
 /* ================================================================ hello */

@@ -73,6 +73,11 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
     __attribute__((warn_unused_result));
 /* Frees a proxy engine made by bx_remote_proxy_new. */
 void bx_remote_proxy_free(bx_engine *proxy);
+/*
+ * Frees only the proxy's own state (bx_engine_catchall_ctx of the engine), for
+ * an engine freed by other means (bx_remote_attach's on-free hook). NULL is fine.
+ */
+void bx_remote_proxy_state_free(void *state);
 
 /* How a worker talks to its parent. */
 struct bx_remote_serve_opts {

@@ -20,8 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -650,6 +653,7 @@ static const struct rcase rcases[] = {
      {{-EPROTO, NULL, -1}},
      0,
      "asks for an fd"},
+    /* As the original: queued (in beambox's park, never installed early), then claimed. */
     {"R5 fd early with an fd-less frame goes to the next frame asking",
      {{"00000004" FRAME4, 1}, {"80000004" FRAME4, 0}, END},
      {{1, FRAME4, -1}, {1, FRAME4, 0}, EOF_OK},
@@ -705,8 +709,79 @@ static const struct rcase rcases[] = {
      {{1, "", 0}, {-EPROTO, NULL, -1}},
      0,
      "no frame claimed"},
+    {"two early fds go to the next two frames asking, in order",
+     {{"00000000", 1}, {"00000000", 1}, {"80000000", 0}, {"80000000", 0}, END},
+     {{1, "", -1}, {1, "", -1}, {1, "", 0}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"an early fd goes first, before the one on the asking frame's own header",
+     {{"00000000", 1}, {"80000000", 1}, {"80000000", 0}, END},
+     {{1, "", -1}, {1, "", 0}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"four early fds on payload bytes, all claimed",
+     {{"00000004", 0},
+      {"30", 1},
+      {"30", 1},
+      {"30", 1},
+      {"30", 1},
+      {"80000000"
+       "80000000"
+       "80000000"
+       "80000000",
+       0}},
+     {{1, "30303030", -1}, {1, "", 1}, {1, "", 2}, {1, "", 3}, {1, "", 4}, EOF_OK},
+     0,
+     NULL},
+    {"an fd on header byte 2 of the announcing frame is its fd",
+     {{"8000", 0}, {"0000", 1}, END},
+     {{1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"an fd on the payload of the announcing frame is refused",
+     {{"80000004", 0}, {FRAME4, 1}, END},
+     {{-EPROTO, NULL, -1}},
+     0,
+     "asks for an fd"},
+    {"an early fd on a chunk from the previous header to the announcing byte",
+     {{"00000000", 0},
+      {"00000000"
+       "80",
+       1},
+      {"000000", 0},
+      END},
+     {{1, "", -1}, {1, "", -1}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"an early fd for the frame after next waits in the queue",
+     {{"00000001", 0},
+      {"41"
+       "00000000"
+       "80",
+       1},
+      {"000000", 0},
+      END},
+     {{1, "41", -1}, {1, "", -1}, {1, "", 1}, EOF_OK},
+     0,
+     NULL},
+    {"an early fd ending inside the next frame's payload (a relayed beambox sender)",
+     {{"00000001", 0},
+      {"41"
+       "80000002"
+       "42",
+       1},
+      {"43", 0},
+      END},
+     {{1, "41", -1}, {1, "4243", 1}, EOF_OK},
+     0,
+     NULL},
     {"two fds in one message",
      {{"80000004" FRAME4, 2}, END},
+     {{-EPROTO, NULL, -1}},
+     0,
+     "at most one"},
+    {"two fds in one message, early",
+     {{"00000004" FRAME4, 2}, {"80000000", 0}, END},
      {{-EPROTO, NULL, -1}},
      0,
      "at most one"},
@@ -837,6 +912,492 @@ static void test_hand_framed_streams(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++)
 		run_rcase(&rcases[i]);
+}
+
+/* SO_PASSRIGHTS (Linux 6.16); older headers lack it. */
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+
+/* sendmsg of n bytes with one fd attached; 0 or -errno. */
+static int try_send_fd(int sock, const void *p, size_t n, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Plays the hostile peer in a child process (an fd of the locked file must
+ * never be opened or closed in this one: that alone would drop the lock):
+ * sends each hex step, a leading '+' attaching a fresh fd of path ('*': of
+ * /dev/null, an fd rightly asked for; '|': a pipe's read end). Returns
+ * 0, or -EPERM if the kernel refused an fd at sendmsg (SO_PASSRIGHTS off).
+ */
+static int send_steps_from_child(int sock, const char *const *steps, size_t n, const char *path)
+{
+	pid_t child = fork();
+	int status;
+
+	assert_true(child >= 0);
+	if (child == 0) {
+		for (size_t k = 0; k < n && steps[k]; k++) {
+			const char *hex = steps[k];
+			uint8_t buf[64];
+			size_t len = strlen(hex) / 2;
+			int fd = -1, r;
+
+			if (hex[0] == '+' || hex[0] == '*') {
+				fd = open(hex[0] == '+' ? path : "/dev/null", O_RDWR | O_CLOEXEC);
+				if (fd < 0)
+					_exit(4);
+				hex++;
+				len = strlen(hex) / 2;
+			} else if (hex[0] == '|') {
+				int p[2];
+
+				if (pipe2(p, O_CLOEXEC) < 0)
+					_exit(4);
+				close(p[1]);
+				fd = p[0];
+				hex++;
+				len = strlen(hex) / 2;
+			}
+			for (size_t i = 0; i < len && i < sizeof(buf); i++) {
+				unsigned v;
+
+				if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+					_exit(5);
+				buf[i] = (uint8_t)v;
+			}
+			r = try_send_fd(sock, buf, len, fd);
+			if (r == -EPERM)
+				_exit(3);
+			if (r < 0)
+				_exit(6);
+		}
+		_exit(0);
+	}
+	while (waitpid(child, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	assert_true(WIFEXITED(status));
+	assert_true(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 3);
+	return WEXITSTATUS(status) == 3 ? -EPERM : 0;
+}
+
+/*
+ * The claims the receive rule rests on, checked on the running kernel: a
+ * recvmsg without a control buffer reports MSG_CTRUNC and installs nothing,
+ * so the POSIX lock this process holds on the file survives; a peek without
+ * one installs nothing either and leaves the fd queued. A peek reports
+ * MSG_CTRUNC for an fd-carrying sk_buff anywhere in the queue (even past a
+ * full buffer) and stops copying at that sk_buff's end; a read of the bytes
+ * before it gets no fd and no MSG_CTRUNC; fds still queued when the socket
+ * is closed are released unopened (the park relies on that).
+ */
+static void test_kernel_drops_fds_without_control_buffer(void **state)
+{
+	char path[64], buf[8];
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	int lock = bx_test_lock_file(path, sizeof(path)), sv[2], before;
+
+	(void)state;
+	assert_true(lock >= 0);
+	mkpair(sv);
+	{
+		static const char *const steps[] = {"+61626364", "+65666768"};
+
+		assert_int_equal(send_steps_from_child(sv[1], steps, 2, path), 0);
+	}
+	before = bx_test_count_fds();
+
+	iov.iov_len = 4;
+	assert_int_equal(recvmsg(sv[0], &m, MSG_PEEK | MSG_CMSG_CLOEXEC), 4);
+	assert_true(m.msg_flags & MSG_CTRUNC);
+	assert_int_equal(bx_test_count_fds(), before);
+	m.msg_flags = 0;
+	assert_int_equal(recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC), 4);
+	assert_true(m.msg_flags & MSG_CTRUNC);
+	assert_int_equal(bx_test_count_fds(), before);
+	assert_int_equal(bx_test_fd_open_on(path), 1); /* our own, the one holding the lock */
+	assert_int_equal(bx_test_lock_held(path), 1);
+
+	/* Where a peek says an fd-carrying sk_buff ends, and what a read before it gets. */
+	{
+		static const char *const steps[] = {"61", "+6263", "6465", "+66"};
+		struct msghdr pm = {.msg_iov = &iov, .msg_iovlen = 1};
+		int pv[2];
+
+		mkpair(pv);
+		assert_int_equal(send_steps_from_child(pv[1], steps, 4, path), 0);
+		iov.iov_len = 1;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_PEEK | MSG_CMSG_CLOEXEC), 1);
+		assert_true(pm.msg_flags & MSG_CTRUNC); /* the fd one byte past a full buffer */
+		iov.iov_len = sizeof(buf);
+		pm.msg_flags = 0;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_PEEK | MSG_CMSG_CLOEXEC), 3);
+		assert_true(pm.msg_flags & MSG_CTRUNC); /* stopped at the end of "bc" */
+		iov.iov_len = 1;
+		pm.msg_flags = 0;
+		assert_int_equal(recvmsg(pv[0], &pm, MSG_CMSG_CLOEXEC), 1);
+		assert_false(pm.msg_flags & MSG_CTRUNC); /* "a" alone carries nothing */
+		assert_int_equal(bx_test_count_fds(), before + 2);
+		/* Two fds of the locked file still queued: closing the socket releases them. */
+		close(pv[0]);
+		close(pv[1]);
+		assert_int_equal(bx_test_count_fds(), before);
+		assert_int_equal(bx_test_lock_held(path), 1);
+		iov.iov_len = 4;
+	}
+
+	/* For contrast: the same with a control buffer installs the fd, and closing it drops
+	 * the lock. */
+	{
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct cmsghdr *c;
+		int got;
+
+		m.msg_control = ctl.b;
+		m.msg_controllen = sizeof(ctl.b);
+		m.msg_flags = 0;
+		assert_int_equal(recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC), 4);
+		c = CMSG_FIRSTHDR(&m);
+		assert_non_null(c);
+		memcpy(&got, CMSG_DATA(c), sizeof(got));
+		assert_int_equal(bx_test_fd_open_on(path), 2);
+		close(got);
+		assert_int_equal(bx_test_lock_held(path), 0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	unlink(path);
+	close(lock);
+}
+
+struct lock_case {
+	const char *name;
+	/* hex; '+' attaches an fd of the locked file, '*' of /dev/null, '|' a pipe's read end */
+	const char *steps[6];
+	int policy;
+	bool fallback; /* NONE with SO_PASSRIGHTS left on, as on kernels before 6.16 */
+	bool checked;  /* only pipes enter (bx_beam_set_fd_check) */
+	int frames;    /* frames received before the end */
+	int with_fd;   /* of which carry an fd (never the locked file's) */
+	int rc;	       /* the end: 0 (EOF) or -EPROTO */
+	const char *err_text;
+};
+
+static const struct lock_case lock_cases[] = {
+    /* Early (the original's queue): parked, never installed; unclaimed at EOF. */
+    {"on the first byte of a frame that announces none, then EOF",
+     {"+00000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"on header byte 2 of a frame that announces none, then EOF",
+     {"0000", "+0004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"on the payload of a frame that announces none, then EOF",
+     {"00000004", "+" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     1,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"on the payload of a frame that announces one (none on its header)",
+     {"80000004", "+" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "asks for an fd"},
+    {"a second fd on the header of a frame that has its own, then EOF",
+     {"*80", "+000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     1,
+     1,
+     -EPROTO,
+     "no frame claimed"},
+    {"on the last frame's bytes, then EOF",
+     {"00000004" FRAME4, "+00000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     2,
+     0,
+     -EPROTO,
+     "no frame claimed"},
+    {"five early: the queue overflows",
+     {"+00", "+00", "+10", "+00", "+00"},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "overflow"},
+    /* Early, then a frame asks: only a pipe passes, a file is refused in the quarantine. */
+    {"early on a frame that announces none, then a frame asks (checked: refused)",
+     {"+00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     1,
+     0,
+     -EPROTO,
+     "not the kind expected"},
+    {"early, for the frame after next (checked: refused)",
+     {"00000001",
+      "+41"
+      "00000000"
+      "80",
+      "000000"},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     2,
+     0,
+     -EPROTO,
+     "not the kind expected"},
+    {"an early pipe on a frame that announces none, then a frame asks (checked: accepted)",
+     {"|00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     2,
+     1,
+     0,
+     NULL},
+    {"a file queued behind an early pipe: the pipe accepted, the file refused",
+     {"|00000004" FRAME4, "+00000004" FRAME4, "80000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_ANNOUNCED,
+     false,
+     true,
+     3,
+     1,
+     -EPROTO,
+     "not the kind expected"},
+    /* beambox's own protocol: no fd is ever expected. */
+    {"on a connection that takes none (SO_PASSRIGHTS off)",
+     {"+80000004" FRAME4},
+     BX_BEAM_FDS_NONE,
+     false,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "takes none"},
+    {"on a connection that takes none (SO_PASSRIGHTS on: older kernels)",
+     {"+80000004" FRAME4},
+     BX_BEAM_FDS_NONE,
+     true,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "dropped unopened"},
+    /* (the read of the first payload runs on into the next header, which has the fd) */
+    {"on a plain frame of a connection that takes none (older kernels)",
+     {"00000004" FRAME4, "+00000004" FRAME4},
+     BX_BEAM_FDS_NONE,
+     true,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "dropped unopened"},
+    {"early, then a frame asks, on a connection that takes none (older kernels)",
+     {"+00000004" FRAME4, "80000004" FRAME4},
+     BX_BEAM_FDS_NONE,
+     true,
+     false,
+     0,
+     0,
+     -EPROTO,
+     "dropped unopened"},
+};
+
+static int only_pipes(int fd, void *ctx);
+
+/*
+ * A hostile peer sends an fd of a file this process holds a POSIX lock on,
+ * at every place no fd is asked for, and early, before the frame that asks
+ * for it: beam must never install it before a header asks (closing it would
+ * release the lock), queue it as the original did, refuse it where it is not
+ * the kind asked for (closed in the quarantine) or where no fd is ever
+ * expected, and release what is left unopened; the lock must still be held,
+ * as another process sees it (F_GETLK), after every case.
+ */
+static void test_unasked_fds_never_installed(void **state)
+{
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path));
+
+	(void)state;
+	assert_true(lock >= 0);
+	for (size_t i = 0; i < sizeof(lock_cases) / sizeof(lock_cases[0]); i++) {
+		const struct lock_case *c = &lock_cases[i];
+		bool refused_at_send = false;
+		bx_frame f = {.fd = -1};
+		bx_error err;
+		bx_beam *b;
+		int sv[2], rc, frames = 0, with_fd = 0, calls = 0;
+
+		print_message("fd of a locked file %s\n", c->name);
+		mkpair(sv);
+		b = wrap(sv[0]);
+		assert_int_equal(bx_beam_set_fd_policy(b, c->policy), 0);
+		if (c->checked)
+			assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
+		if (c->fallback) {
+			int one = 1;
+
+			(void)setsockopt(sv[0], SOL_SOCKET, SO_PASSRIGHTS, &one, sizeof(one));
+		}
+		if (send_steps_from_child(sv[1], c->steps, 6, path) == -EPERM) {
+			/* Linux 6.16+: SO_PASSRIGHTS refused the fd at the sender. */
+			assert_int_equal(c->policy, BX_BEAM_FDS_NONE);
+			assert_false(c->fallback);
+			refused_at_send = true;
+		}
+		close(sv[1]);
+		if (refused_at_send) {
+			print_message("  refused by the kernel at sendmsg (EPERM)\n");
+		} else {
+			do {
+				bx_error_clear(&err);
+				rc = bx_beam_recv(b, &f, &err);
+				/* Never installed, not even for a moment: ours is the only one. */
+				assert_int_equal(bx_test_fd_open_on(path), 1);
+				if (rc == 1) {
+					if (f.fd >= 0) {
+						struct stat st;
+
+						assert_int_equal(fstat(f.fd, &st), 0);
+						assert_true(S_ISFIFO(st.st_mode) ||
+							    S_ISCHR(st.st_mode));
+						with_fd++;
+					}
+					bx_frame_clear(&f);
+					frames++;
+				}
+			} while (rc == 1);
+			print_message("  %d frame(s), %d with an fd, then %d: %s\n", frames,
+				      with_fd, rc, rc < 0 ? err.text : "EOF");
+			assert_int_equal(frames, c->frames);
+			assert_int_equal(with_fd, c->with_fd);
+			assert_int_equal(rc, c->rc);
+			if (c->err_text)
+				assert_non_null(strstr(err.text, c->err_text));
+		}
+		bx_beam_free(b);
+		assert_int_equal(bx_test_fd_open_on(path), 1);
+		assert_int_equal(bx_test_lock_held(path), 1);
+	}
+	unlink(path);
+	close(lock);
+}
+
+static int only_pipes(int fd, void *ctx)
+{
+	struct stat st;
+
+	(*(int *)ctx)++;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISFIFO(st.st_mode) ? 0 : -EBADF;
+}
+
+/*
+ * Where an fd is asked for, a peer can still send the wrong kind. With a
+ * check, the fd is received in a helper thread's own fd table, checked
+ * there, and a refused one is closed there: the lock survives. A pipe
+ * passes and arrives as usual.
+ */
+static void test_fd_check_before_install(void **state)
+{
+	static const char *const file_steps[] = {"+80000004" FRAME4};
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path)), sv[2], p[2], calls = 0;
+	bx_frame f = {.fd = -1};
+	bx_error err;
+	bx_beam *b;
+	uint8_t wire[8];
+
+	(void)state;
+	assert_true(lock >= 0);
+	mkpair(sv);
+	b = wrap(sv[0]);
+	assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
+	assert_int_equal(send_steps_from_child(sv[1], file_steps, 1, path), 0);
+	assert_int_equal(bx_beam_recv(b, &f, &err), -EPROTO);
+	assert_non_null(strstr(err.text, "not the kind expected"));
+	assert_int_equal(calls, 1);
+	assert_int_equal(bx_test_fd_open_on(path), 1);
+	assert_int_equal(bx_test_lock_held(path), 1);
+	bx_beam_free(b);
+	close(sv[1]);
+
+	mkpair(sv);
+	b = wrap(sv[0]);
+	assert_int_equal(bx_beam_set_fd_check(b, only_pipes, &calls), 0);
+	mkpipe(p);
+	raw_send(sv[1], wire, unhex("80000004" FRAME4, wire, sizeof(wire)), p[1], 1);
+	raw_send(sv[1], wire, unhex("00000004" FRAME4, wire, sizeof(wire)), -1, 0);
+	close(sv[1]);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+	assert_int_equal(calls, 2);
+	assert_true(f.fd >= 0);
+	assert_int_equal(ino_of(f.fd), ino_of(p[0]));
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+	assert_int_equal(f.fd, -1);
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(b, &f, NULL), 0);
+	bx_beam_free(b);
+	close(p[0]);
+	close(p[1]);
+	unlink(path);
+	close(lock);
 }
 
 /* SO_PASSCRED makes the kernel add SCM_CREDENTIALS: not beam's business. */
@@ -1215,6 +1776,160 @@ static void test_blocking_recv_eintr_keeps_state(void **state)
 
 /* ------------------------------------------------------------------ dead peer */
 
+/* ------------------------------------------------------------------ bounded sends */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define BIG_FRAME ((size_t)3 * 1024 * 1024) /* far more than a socket buffer */
+
+struct bounded {
+	bx_beam *b;
+	const uint8_t *buf;
+	size_t len;
+	int64_t deadline;
+	int stop; /* eventfd or -1 */
+	pthread_t th;
+	int rc, cut;
+	int64_t done_at;
+};
+
+static void *bounded_main(void *p)
+{
+	struct bounded *s = p;
+
+	s->rc = bx_beam_send_until(s->b, s->buf, s->len, -1, s->deadline,
+				   s->stop >= 0 ? &s->stop : NULL, s->stop >= 0 ? 1 : 0, &s->cut);
+	s->done_at = mono_ms();
+	return NULL;
+}
+
+static void start_bounded(struct bounded *s, bx_beam *b, const uint8_t *buf, size_t len,
+			  int64_t deadline, int stop)
+{
+	*s = (struct bounded){.b = b, .buf = buf, .len = len, .deadline = deadline, .stop = stop};
+	assert_int_equal(pthread_create(&s->th, NULL, bounded_main, s), 0);
+}
+
+/* Waits until the big frame has begun to leave (the socket is full, the rest queued). */
+static void wait_pending(bx_beam *b)
+{
+	for (int i = 0; i < 2000 && bx_beam_pending(b) == 0; i++)
+		usleep(1000);
+	assert_true(bx_beam_pending(b) > 0);
+}
+
+/*
+ * A peer that never reads: a bounded send gives up on time; a frame that
+ * had begun cuts the connection (the peer sees EOF inside it) and every other
+ * sender gets -ECONNABORTED; a frame queued behind it and not begun is
+ * withdrawn and leaves the connection usable; a stop fd ends the wait with
+ * -ECANCELED; frames completed by another sender's progress return 0.
+ */
+static void test_send_until(void **state)
+{
+	uint8_t *big = calloc(1, BIG_FRAME);
+	int sv[2], stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), cut = -1;
+	struct bounded t1, t2;
+	uint64_t one = 1;
+	bx_frame f = {.fd = -1};
+	bx_beam *a, *peer;
+	int64_t t0;
+
+	(void)state;
+	assert_non_null(big);
+	assert_true(stop >= 0);
+
+	/* 1. Timed out mid-frame: cut, and the connection is dead for everyone. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_limit(peer, BIG_FRAME), 0);
+	t0 = mono_ms();
+	assert_int_equal(bx_beam_send_until(a, big, BIG_FRAME, -1, t0 + 200, NULL, 0, &cut),
+			 -ETIMEDOUT);
+	assert_true(mono_ms() - t0 >= 200);
+	assert_int_equal(cut, 1);
+	assert_int_equal(bx_beam_send(a, "x", 1, -1), -ECONNABORTED);
+	assert_int_equal(bx_beam_pending(a), 0);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), -EBADMSG); /* EOF inside the frame */
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 2. Queued behind a stuck frame, not begun: withdrawn; then a stop fd cuts the first. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	start_bounded(&t1, a, big, BIG_FRAME, -1, stop);
+	wait_pending(a);
+	t0 = mono_ms();
+	assert_int_equal(bx_beam_send_until(a, "small", 5, -1, t0 + 100, NULL, 0, &cut),
+			 -ETIMEDOUT);
+	assert_int_equal(cut, 0);
+	assert_int_equal(write(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	pthread_join(t1.th, NULL);
+	assert_int_equal(t1.rc, -ECANCELED);
+	assert_int_equal(t1.cut, 1);
+	assert_int_equal(read(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 3. A sender waiting behind a frame that gets cut returns at once, -ECONNABORTED. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	start_bounded(&t1, a, big, BIG_FRAME, -1, stop);
+	wait_pending(a);
+	start_bounded(&t2, a, (const uint8_t *)"small", 5, -1, -1);
+	usleep(50 * 1000);
+	t0 = mono_ms();
+	assert_int_equal(write(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	pthread_join(t1.th, NULL);
+	pthread_join(t2.th, NULL);
+	assert_int_equal(t1.rc, -ECANCELED);
+	assert_int_equal(t2.rc, -ECONNABORTED);
+	assert_int_equal(t2.cut, 0);
+	print_message("queued sender released %lld ms after the cut\n",
+		      (long long)(t2.done_at - t0));
+	assert_true(t2.done_at - t0 < 5000);
+	assert_int_equal(read(stop, &one, sizeof(one)), (ssize_t)sizeof(one));
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	/* 4. A reader shows up: both frames arrive whole, in order, and both senders return 0. */
+	mkpair(sv);
+	a = wrap(sv[0]);
+	peer = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_limit(peer, BIG_FRAME), 0);
+	big[0] = 'B';
+	start_bounded(&t1, a, big, BIG_FRAME, mono_ms() + 60000, stop);
+	wait_pending(a);
+	start_bounded(&t2, a, (const uint8_t *)"small", 5, mono_ms() + 60000, -1);
+	usleep(20 * 1000);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), 1);
+	assert_int_equal(f.len, BIG_FRAME);
+	assert_int_equal(f.data[0], 'B');
+	bx_frame_clear(&f);
+	assert_int_equal(bx_beam_recv(peer, &f, NULL), 1);
+	assert_int_equal(f.len, 5);
+	assert_memory_equal(f.data, "small", 5);
+	bx_frame_clear(&f);
+	pthread_join(t1.th, NULL);
+	pthread_join(t2.th, NULL);
+	assert_int_equal(t1.rc, 0);
+	assert_int_equal(t2.rc, 0);
+	bx_beam_free(a);
+	bx_beam_free(peer);
+
+	close(stop);
+	free(big);
+}
+
 static void test_send_to_closed_peer(void **state)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
@@ -1234,7 +1949,8 @@ static void test_send_to_closed_peer(void **state)
 	assert_int_equal(bx_beam_send(a, NULL, 0, -1), -EPIPE);
 	assert_int_equal(bx_beam_queue(a, "x", 1, p[0]), 0);
 	assert_int_equal(bx_beam_flush(a), -EPIPE);
-	assert_int_equal(bx_beam_pending(a), 5);
+	/* the peer is gone for good: queued frames are dropped */
+	assert_int_equal(bx_beam_pending(a), 0);
 	assert_int_equal(bx_beam_shutdown_write(a), -EPIPE);
 	bx_beam_free(a);
 	close(p[0]);
@@ -1347,6 +2063,10 @@ int main(void)
 	    bx_fd_test(test_blocking_recv_eintr_keeps_state),
 	    bx_fd_test(test_send_to_closed_peer),
 	    bx_fd_test(test_drop_oversized),
+	    bx_fd_test(test_send_until),
+	    bx_fd_test(test_kernel_drops_fds_without_control_buffer),
+	    bx_fd_test(test_unasked_fds_never_installed),
+	    bx_fd_test(test_fd_check_before_install),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
 #include "tests_common.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <beambox/spawn.h>
 
@@ -87,4 +93,73 @@ void bx_test_spawn_opts(struct bx_spawn_opts *o)
 
 	bx_spawn_opts_init(o);
 	o->env_keep = keep;
+}
+
+/* ---------------------------------------------------------------- POSIX record locks */
+
+int bx_test_lock_file(char *path, size_t len)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd;
+
+	snprintf(path, len, "/tmp/beambox-lock.XXXXXX");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Readable and writable by anyone: a worker running as another uid opens it too. */
+	if (fchmod(fd, 0666) < 0 || write(fd, "locked\n", 7) != 7 || fcntl(fd, F_SETLK, &fl) < 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+int bx_test_lock_held(const char *path)
+{
+	pid_t me = getpid(), child;
+	int status;
+
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		/* Another process asks who holds the lock (our own view never conflicts). */
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || fcntl(fd, F_GETLK, &fl) < 0)
+			_exit(2);
+		_exit(fl.l_type == F_WRLCK && fl.l_pid == me ? 0 : 1);
+	}
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return -1;
+	return WEXITSTATUS(status) == 0;
+}
+
+int bx_test_fd_open_on(const char *path)
+{
+	struct stat want, st;
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (stat(path, &want) < 0)
+		return -1;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0)
+			continue;
+		if (st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+			found++;
+	}
+	closedir(d);
+	return found;
 }

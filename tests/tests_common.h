@@ -47,4 +47,16 @@ int bx_test_fd_teardown(void **state);
  */
 struct bx_spawn_opts;
 void bx_test_spawn_opts(struct bx_spawn_opts *o);
+
+/*
+ * POSIX record locks, the thing a worker must not be able to drop (closing
+ * any fd of a file releases every such lock this process holds on it):
+ * bx_test_lock_file makes a temp file (mode 0666, name in path) and write-locks
+ * it with F_SETLK, returning its fd or -1; bx_test_lock_held asks from a child
+ * process (F_GETLK) whether this process still holds that lock: 1, 0, or -1;
+ * bx_test_fd_open_on counts this process's fds open on path's file.
+ */
+int bx_test_lock_file(char *path, size_t len);
+int bx_test_lock_held(const char *path);
+int bx_test_fd_open_on(const char *path);
 #endif

@@ -20,7 +20,7 @@ else
 	build=$(mktemp -d /tmp/beambox-valgrind.XXXXXX)
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_util test_cli_args test_data test_beam test_remote)
+tests=(test_util test_cli_args test_data test_beam test_remote test_relay)
 
 cmake -S . -B "$build" -DBX_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null

@@ -16,6 +16,10 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "beam_fuzz")
 
 LIMIT_8, LIMIT_64, LIMIT_4096, LIMIT_DEFAULT = 0, 1, 2, 3
 PASSCRED = 4
+NO_FDS = 8  # BX_BEAM_FDS_NONE (SO_PASSRIGHTS left on)
+CHECKED = 16  # only pipes pass (the quarantine)
+SOCKETS = 32  # the fds sent are sockets
+DROP = 64  # oversized frames are dropped (bx_beam_set_drop_oversized)
 FDS = {0: 0, 1: 1 << 5, 2: 2 << 5, 9: 3 << 5}
 STEP = 0x80
 
@@ -105,6 +109,28 @@ SEEDS = {
     "over_limit": bytes([LIMIT_8]) + chunk(frame(E) + frame(b"123456789")),
     "eof_mid_header": bytes([LIMIT_8]) + chunk(b"\x00\x00"),
     "passcred": bytes([LIMIT_8 | PASSCRED]) + chunk(frame(E)),
+    "drop_oversized": bytes([LIMIT_8 | DROP]) + chunk(hdr(20)) + chunk(b"x" * 20) + chunk(frame(b"abc")),
+    # fds where none is asked for, a connection that takes none, checked fds
+    "fd_on_frame_asking_none": bytes([LIMIT_64]) + chunk(frame(M5), 1),
+    "fd_on_payload": bytes([LIMIT_64]) + chunk(hdr(len(M2), True)) + chunk(M2, 1),
+    "early_fd_ends_in_next_payload": bytes([LIMIT_64])
+    + chunk(hdr(1))
+    + chunk(b"A" + hdr(2, True) + b"B", 1)
+    + chunk(b"C"),
+    "takes_none_fd_announced": bytes([LIMIT_64 | NO_FDS]) + original_send(M2, True),
+    "takes_none_plain": bytes([LIMIT_64 | NO_FDS]) + chunk(frame(M5) + frame(M5)),
+    "checked_pipe": bytes([LIMIT_64 | CHECKED]) + original_send(M2, True) + original_send(M5),
+    "checked_socket_refused": bytes([LIMIT_64 | CHECKED | SOCKETS]) + original_send(M2, True),
+    # early fds (R5): queued outside the fd table, claimed in order, checked when claimed
+    "early_fds_claimed_in_order": bytes([LIMIT_64])
+    + chunk(frame(E), 1)
+    + chunk(frame(E), 1)
+    + chunk(frame(M2, True))
+    + chunk(frame(M3, True)),
+    "checked_early_pipe": bytes([LIMIT_64 | CHECKED]) + chunk(frame(M5), 1) + chunk(frame(M2, True)),
+    "checked_early_socket_refused": bytes([LIMIT_64 | CHECKED | SOCKETS])
+    + chunk(frame(M5), 1)
+    + chunk(frame(M2, True)),
     # non-blocking receiver steps between single bytes
     "byte_at_a_time": bytes([LIMIT_64])
     + b"".join(

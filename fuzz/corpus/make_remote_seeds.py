@@ -35,6 +35,7 @@ def chunks(data, fd_kind=None):
 
 PIPE_READ, PIPE_WRITE, DEVNULL, SOCKET = 0, 1, 2, 3
 CAP_OUT, CAP_ERR, STDIN_BUF, OUT_NULL = 1, 2, 4, 8
+BEAMBOX1, RELAYED = 64, 128  # the worker said beambox/1; stdout relayed (with OUT_NULL)
 LIMIT_64 = 2 << 4
 
 remote = {
@@ -66,6 +67,15 @@ remote = {
     "unknown_verb": (0, chunks(frame(msg(b"ready")))),
     "undecodable": (0, chunks(frame(b"001;3:cmd,"))),
     "eof_no_status": (CAP_OUT, b""),
+    # a beambox/1 worker: its job channel takes no fds; stdout relayed through a pipe
+    "beambox1_status": (BEAMBOX1 | OUT_NULL | RELAYED, chunks(frame(msg(b"status", b"0")))),
+    "beambox1_log_fd": (BEAMBOX1 | CAP_OUT,
+                        chunks(frame(msg(b"log", b"stdout"), True), PIPE_READ) +
+                        chunks(frame(msg(b"status", b"0")))),
+    "beambox1_fd_unannounced": (BEAMBOX1, chunks(frame(msg(b"status", b"0")), DEVNULL)),
+    # an original worker's log fd of the wrong kind: refused in the quarantine
+    "log_devnull_refused": (CAP_OUT, chunks(frame(msg(b"log", b"stdout"), True), DEVNULL) +
+                            chunks(frame(msg(b"status", b"0")))),
 }
 
 cli = {

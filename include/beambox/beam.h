@@ -8,11 +8,18 @@
  * The fd travels by SCM_RIGHTS together with the header's first byte.
  *
  * Hardened against a hostile peer: the length is checked against a
- * per-connection limit before anything is allocated; fds are received with
- * MSG_CMSG_CLOEXEC into a small bounded queue (the kernel may deliver a
- * frame's fd with the last bytes of the previous frame), each given to the
- * next frame whose header asks for one; fds left over at EOF or at a
- * protocol error are closed. No received fd is leaked on any path.
+ * per-connection limit before anything is allocated. As in the original, an
+ * fd may arrive before the frame that asks for it (the kernel may deliver a
+ * frame's fd with the last bytes of the previous frame, a sender may send it
+ * early): such fds wait in a small bounded queue, each given to the next
+ * frame whose header asks for one, and fds left over at EOF or at a protocol
+ * error are closed. Unlike the original, an fd enters this process's fd
+ * table only once a header asks for it: an early one waits outside it (in
+ * flight, in a socket of the connection), because closing any fd of a file
+ * releases this process's POSIX locks on it, so even closing an unwanted fd
+ * would hand a peer that power. At most one fd per frame; received fds are
+ * close-on-exec; nothing is leaked on any path. The exact rule is at the top
+ * of src/beam.c.
  */
 #ifndef BEAMBOX_BEAM_H
 #define BEAMBOX_BEAM_H
@@ -68,6 +75,40 @@ BX_API int bx_beam_fd(const bx_beam *b);
 /* Sets the largest payload bx_beam_recv accepts (1 .. BX_BEAM_WIRE_MAX). */
 BX_API BX_MUST_CHECK int bx_beam_set_limit(bx_beam *b, size_t max_payload);
 
+/* Which fds a connection takes from its peer (bx_beam_set_fd_policy). */
+enum bx_beam_fds {
+	/*
+	 * The default: one fd for each frame whose header announces one, early
+	 * ones queued (never installed before a header asks for them).
+	 */
+	BX_BEAM_FDS_ANNOUNCED = 0,
+	/*
+	 * None, for a protocol where no fd is ever expected (beambox's own):
+	 * every read is made without a control buffer (the kernel drops fds
+	 * unopened), so an fd anywhere is -EPROTO, and so is a header announcing
+	 * one. Where the kernel has SO_PASSRIGHTS (Linux 6.16+) it is turned off
+	 * too, so that the peer's sendmsg with fds fails with EPERM.
+	 */
+	BX_BEAM_FDS_NONE = 1,
+};
+
+/* Sets which fds bx_beam_recv takes (enum bx_beam_fds). 0, -EINVAL, -errno. */
+BX_API BX_MUST_CHECK int bx_beam_set_fd_policy(bx_beam *b, int policy);
+
+/*
+ * A check every received fd must pass before it enters this process: 0 to
+ * accept, -errno to refuse (e.g. "not a pipe"). It runs in a helper thread
+ * that has its own fd table, where the fd is received (or, for an fd that
+ * came early, taken out of the queue when a header asks for it); a refused
+ * fd is closed there, which releases none of this process's POSIX record
+ * locks (closing any fd of a file here would). Only a frame announcing an fd
+ * pays for it (a few system calls and two thread switches). check must only
+ * look at the fd (fstat, fcntl F_GETFL), never keep or close it. NULL: none.
+ * A refused fd is -EPROTO. Returns 0 or -EINVAL.
+ */
+typedef int (*bx_beam_fd_check_fn)(int fd, void *ctx);
+BX_API BX_MUST_CHECK int bx_beam_set_fd_check(bx_beam *b, bx_beam_fd_check_fn check, void *ctx);
+
 /*
  * For a trusted peer (a worker reading its parent): a frame whose payload is
  * over the limit no longer ends the connection. Its payload is read and
@@ -84,16 +125,33 @@ BX_API BX_MUST_CHECK int bx_beam_set_drop_oversized(bx_beam *b, int on);
 BX_API BX_MUST_CHECK int bx_beam_shutdown_write(bx_beam *b);
 
 /*
- * Sends one frame, blocking until all of it is written (it waits in poll()
- * if the socket is non-blocking). fd is -1 or an fd to pass; the caller keeps
- * ownership of it (the kernel passes a duplicate). Frames from concurrent
- * threads never interleave. Never raises SIGPIPE.
+ * Sends one frame, blocking until all of it is written. fd is -1 or an fd to
+ * pass; the caller keeps ownership of it (the kernel passes a duplicate).
+ * Frames from concurrent threads never interleave, and no thread holds the
+ * connection while it waits for the peer to read: a frame that does not fit
+ * at once waits in the outbound queue (a copy), which every sender and
+ * bx_beam_flush advance. Never raises SIGPIPE.
  * Returns 0, -EMSGSIZE (len > BX_BEAM_WIRE_MAX), -EPIPE (peer gone), -errno
  * (-EBADF for fd < -1 or a closed fd; nothing is written then).
- * If an error cuts a frame short, the peer's framing is lost and every later
- * send, queue and flush returns the same error.
+ * After an error other than -EAGAIN while writing (the peer gone, a frame
+ * cut short: its framing is lost), every later send, queue and flush returns
+ * that error and queued frames are dropped.
  */
 BX_API BX_MUST_CHECK int bx_beam_send(bx_beam *b, const void *buf, size_t len, int fd);
+
+/*
+ * bx_beam_send with a bound: gives up at deadline_ms (CLOCK_MONOTONIC, in
+ * milliseconds; -1: never) with -ETIMEDOUT, or as soon as one of the nstop
+ * (at most 8) stop_fds polls readable with -ECANCELED. A frame that had not
+ * begun to leave when it gives up is withdrawn (*cut = 0) and the connection
+ * stays usable. A frame partly written cannot be finished by anyone else:
+ * the connection is then cut (*cut = 1; shutdown(SHUT_WR), so the peer sees
+ * EOF inside a frame), queued frames are dropped, and every other sender,
+ * waiting or later, gets -ECONNABORTED. cut may be NULL.
+ */
+BX_API BX_MUST_CHECK int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd,
+					    int64_t deadline_ms, const int *stop_fds, size_t nstop,
+					    int *cut);
 
 /*
  * Receives one frame. Works on blocking and non-blocking sockets: on a
@@ -108,15 +166,18 @@ BX_API BX_MUST_CHECK int bx_beam_send(bx_beam *b, const void *buf, size_t len, i
  *              see bx_beam_set_drop_oversized)
  *   -EBADMSG   EOF inside a frame (truncated)
  *   -EPROTO    fd protocol violation: a header asks for an fd and none
- *              arrived, more fds than the queue holds, more than one fd in
- *              one message, truncated control data (MSG_CTRUNC), unexpected
- *              control messages (e.g. SCM_CREDENTIALS when SO_PASSCRED is
- *              set), or fds left over at EOF
+ *              arrived (or the connection takes none), more early fds than
+ *              the queue holds (BX_BEAM_FDQ_MAX), more than one fd in one
+ *              message, fds left over at EOF, any fd on a connection that
+ *              takes none, an fd that fails the check, unexpected control
+ *              messages (e.g. SCM_CREDENTIALS when SO_PASSCRED is set).
+ *              Such fds are never installed: the kernel drops them, or they
+ *              are closed in the quarantine or released from the queue.
  *   -EINTR     a signal interrupted a blocking read; the partial frame is
  *              kept, call again
  *   -errno     from the kernel
  * After any negative return other than -EAGAIN/-EINTR the connection is
- * unusable (framing is lost), all queued fds have been closed, and later
+ * unusable (framing is lost), any fd it held has been closed, and later
  * calls return the same error without reading. err (may be NULL) says why,
  * with the stream offset of the frame or byte at fault.
  */
@@ -130,8 +191,8 @@ BX_API void bx_frame_clear(bx_frame *f);
  * connection's outbound queue (duplicating fd with F_DUPFD_CLOEXEC; the caller
  * keeps its own), and bx_beam_flush writes as much as the socket takes.
  * flush returns 0 when the queue is empty, -EAGAIN when bytes remain (poll
- * for POLLOUT and call again), or another -errno. bx_beam_send waits for the
- * queue to drain first, so the two can be mixed without reordering.
+ * for POLLOUT and call again), or another -errno. bx_beam_send queues behind
+ * what is queued, so the two can be mixed without reordering.
  */
 BX_API BX_MUST_CHECK int bx_beam_queue(bx_beam *b, const void *buf, size_t len, int fd);
 BX_API BX_MUST_CHECK int bx_beam_flush(bx_beam *b);

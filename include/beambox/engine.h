@@ -67,12 +67,55 @@ BX_API BX_MUST_CHECK int bx_job_add_env(bx_job *job, const char *key, const char
 
 /*
  * Streams. Given an fd, the handler reads/writes that very file (it is passed
- * to the worker as is, with no intermediate pipe); the caller keeps ownership
- * and must keep it open until bx_job_run returns. Unset streams are /dev/null.
+ * to the worker as is, with no intermediate pipe) unless it is a terminal or
+ * the caller asks for a relay (bx_job_set_fd_mode); the caller keeps
+ * ownership and must keep it open until bx_job_run returns. Unset streams
+ * are /dev/null.
+ *
+ * What passing an fd gives the worker: the caller's open file description
+ * itself, for good. The worker can keep a duplicate after the job and write
+ * (or read) through it later, change its file status flags (O_NONBLOCK,
+ * O_APPEND: the caller's own fd sees them), move a shared offset, take locks
+ * on the file, and on a terminal change its settings and signal the
+ * terminal's foreground process group. Pass an fd only where that is
+ * acceptable; otherwise relay it (below) or capture the output.
  */
 BX_API BX_MUST_CHECK int bx_job_set_stdin_fd(bx_job *job, int fd);
 BX_API BX_MUST_CHECK int bx_job_set_stdout_fd(bx_job *job, int fd);
 BX_API BX_MUST_CHECK int bx_job_set_stderr_fd(bx_job *job, int fd);
+
+/* How a caller's fd (bx_job_set_std*_fd) reaches a worker (bx_job_set_fd_mode). */
+enum bx_fd_mode {
+	/*
+	 * The default: passed as is, except a terminal (isatty), which is
+	 * relayed: a terminal in a worker's hands could resize it (SIGWINCH to
+	 * the caller), change its settings (ECHO off, VINTR so that the next key
+	 * the user types signals the caller, IXON) or stop its output (TCOOFF),
+	 * freezing the caller's own writes.
+	 */
+	BX_FD_AUTO = 0,
+	/* Passed as is, even a terminal: an explicit opt-in to all of the above. */
+	BX_FD_PASS = 1,
+	/*
+	 * Never passed: the worker gets a pipe and the parent copies between it
+	 * and the caller's fd while the job runs (within its timeout and
+	 * cancellation, never blocking on the caller's fd: a terminal or pipe
+	 * is written through a non-blocking reopening of it, so the caller's own
+	 * flags stay as they are). When the job ends the relay ends: the worker
+	 * keeps nothing of the caller's file, output it writes later goes
+	 * nowhere, and what the caller's fd would not take before the job's
+	 * output grace ran out is dropped.
+	 */
+	BX_FD_RELAY = 2,
+};
+
+/*
+ * Sets how stream 0 (stdin), 1 (stdout) or 2 (stderr) reaches a worker when
+ * it is a caller's fd: enum bx_fd_mode. Applies to jobs run by a worker
+ * (bx_spawn's engine); a local engine runs the handler on the fd itself.
+ * Returns 0 or -EINVAL.
+ */
+BX_API BX_MUST_CHECK int bx_job_set_fd_mode(bx_job *job, int stream, int mode);
 /* stdin from a copy of buf (the library makes a sealed memfd of it). */
 BX_API BX_MUST_CHECK int bx_job_set_stdin_buf(bx_job *job, const void *buf, size_t len);
 /*
@@ -89,7 +132,14 @@ BX_API BX_MUST_CHECK int bx_job_capture_stderr(bx_job *job, size_t max);
  */
 BX_API const char *bx_job_output(const bx_job *job, int stream, size_t *len, int *truncated);
 
-/* Milliseconds the job may take in a worker (0, the default, means no limit). */
+/*
+ * Milliseconds the job may take in a worker (0, the default, means no
+ * limit), counted from the start of bx_job_run: waiting for the worker
+ * (which runs one job at a time) and sending the request are part of it.
+ * A job that runs out of time while waiting for its turn fails alone; one
+ * whose request is partly sent, or that the worker is running, kills the
+ * worker (its state is then unknown), and every other job on it fails too.
+ */
 BX_API void bx_job_set_timeout(bx_job *job, int timeout_ms);
 
 /*
@@ -103,9 +153,11 @@ BX_API void bx_job_set_timeout(bx_job *job, int timeout_ms);
 BX_API BX_MUST_CHECK int bx_job_run(bx_job *job, bx_error *err);
 
 /*
- * Cancels a running job from another thread. A job already sent to a worker
- * cannot be stopped there without killing the worker, so the worker is
- * killed (as on a timeout) and bx_job_run returns -ECANCELED.
+ * Cancels a running job from another thread: bx_job_run returns -ECANCELED.
+ * A job still waiting for its turn on the worker is withdrawn and nothing
+ * else happens. A job whose request is partly or wholly sent cannot be
+ * stopped in the worker without killing it, so the worker is killed (as on a
+ * timeout).
  */
 BX_API void bx_job_cancel(bx_job *job);
 
