@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* exec: the confinement sequence, then execveat() of a program opened beforehand. */
+/*
+ * exec: `beambox exec`. This process stays outside: it starts pid 1 of the
+ * sandbox's user and pid namespaces (spawn/child.c, the same start as a
+ * worker's), writes its uid/gid maps, and waits. pid 1 confines itself, then
+ * forks the program (pid 2: execveat of the fd opened here, before any
+ * view existed) and stays as its init, which reports the program's end.
+ */
 #define _GNU_SOURCE
 #include <beambox/exec.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,14 +25,21 @@
 
 #include "confine/confine.h"
 #include "policy/policy.h"
+#include "spawn/child.h"
+#include "spawn/dynuid.h"
+#include "spawn/init.h"
+#include "spawn/program.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 /* Stage markers in err->offset, so that bx_exec_status_for can tell them apart. */
 enum { STAGE_FIND = 1, STAGE_CONFINE, STAGE_EXEC };
 
-/* Opens prog, as execvp would find it. */
-static int open_program(const char *prog, bx_error *err)
+int bx_open_program(const char *prog, bx_error *err)
 {
 	const char *path;
 	char buf[PATH_MAX];
@@ -84,56 +100,159 @@ static void free_env(char **env)
 	free(env);
 }
 
-/*
- * In a new pid namespace this process is pid 1, which the kernel shields from
- * signals sent inside the namespace: `kill -9 $$` in a program running as pid
- * 1 does nothing. So pid 1 stays a small init (already confined: the filter
- * is loaded) that runs the program as pid 2, reaps every orphan, and exits
- * as the program did (128+N for signal N). Never returns.
- */
-static __attribute__((noreturn)) void run_as_init(int fd, char *const argv[], char *const envp[])
+/* Puts fd at number no, not close-on-exec (a script's interpreter opens /dev/fd/NO). */
+static int place_program_fd(int fd, int no)
 {
-	pid_t prog = fork();
-	int status;
+	struct rlimit old, raised;
+	int r = 0;
 
-	if (prog < 0) {
-		dprintf(STDERR_FILENO, "beambox: exec: fork: %m\n");
-		_exit(BX_EXEC_SETUP_FAILED);
+	if (getrlimit(RLIMIT_NOFILE, &old) < 0)
+		return -errno;
+	raised = old;
+	if (raised.rlim_cur <= (rlim_t)no) {
+		raised.rlim_cur = (rlim_t)no + 1;
+		if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+			return -errno;
 	}
-	if (prog == 0) {
-		syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
-		dprintf(STDERR_FILENO, "beambox: exec: execveat: %m\n");
-		_exit(errno == ENOENT ? BX_EXEC_NOT_FOUND : BX_EXEC_CANNOT_RUN);
-	}
-	close(fd);
-	for (;;) {
-		pid_t r = waitpid(-1, &status, 0);
+	if (dup3(fd, no, 0) < 0)
+		r = -errno;
+	if (raised.rlim_cur != old.rlim_cur && setrlimit(RLIMIT_NOFILE, &old) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
 
-		if (r < 0 && errno == EINTR)
-			continue;
+struct sandbox {
+	const struct bx_policy *policy;
+	const char *prog;
+	char *const *argv;
+	char **envp;
+	int prog_fd; /* as opened */
+	int fd_no;   /* its number in the sandbox */
+	int note_w;
+	int learn_sock;
+	uint32_t cloned;
+	bool become;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* In pid 1 (or the only process without a pid namespace): tells the waiter and exits. */
+static __attribute__((noreturn)) void sandbox_fail(const struct sandbox *sb, int r, int stage,
+						   const char *text)
+{
+	bx_ignore(bx_note_write(sb->note_w, BX_NOTE_ERROR, r, stage, text));
+	_exit(stage == STAGE_EXEC ? (r == -ENOENT ? BX_EXEC_NOT_FOUND : BX_EXEC_CANNOT_RUN)
+				  : BX_EXEC_SETUP_FAILED);
+}
+
+/* The sandbox's first process: confine, then run the program under init. Never returns. */
+static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
+{
+	struct bx_init_opts io = {
+	    .note_fd = sb->note_w, .close_in_init = {-1, -1, -1, -1}, .exec_pipe = {-1, -1}};
+	struct bx_confine_report rep;
+	struct bx_confine_opts opts;
+	bx_error err;
+	int r;
+
+	r = place_program_fd(sb->prog_fd, sb->fd_no);
+	if (r < 0) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "placing the program at fd %d: %s", sb->fd_no,
+			 strerror(-r));
+		sandbox_fail(sb, r, STAGE_CONFINE, text);
+	}
+	close(sb->prog_fd);
+	if ((sb->cloned & BX_NS_PID) && pipe2(io.exec_pipe, O_CLOEXEC) < 0)
+		sandbox_fail(sb, -errno, STAGE_CONFINE, "pipe2 failed");
+	opts = (struct bx_confine_opts){
+	    .keep_fds = {sb->note_w, io.exec_pipe[0], io.exec_pipe[1], -1, -1, -1},
+	    .exec_fd = sb->fd_no,
+	    .bpf_fd = -1,
+	    .cloned_ns = sb->cloned,
+	    .become = sb->become,
+	    .uid = sb->uid,
+	    .gid = sb->gid,
+	    .learn_sock = sb->learn_sock,
+	};
+	bx_error_clear(&err);
+	r = bx_confine_self(sb->policy, &opts, &rep, &err);
+	if (r < 0)
+		sandbox_fail(sb, r, STAGE_CONFINE, err.text);
+	/*
+	 * pid 1 stays a small init (a program running as pid 1 would ignore its
+	 * own fatal signals: `kill -9 $$` would do nothing) and reports the
+	 * program's end.
+	 */
+	if (sb->cloned & BX_NS_PID) {
+		io.close_in_init[0] = sb->fd_no;
+		io.namespaces = rep.namespaces;
+		io.report = rep.text;
+		bx_error_clear(&err);
+		r = bx_init_fork(&io, &err);
 		if (r < 0)
-			_exit(BX_EXEC_SETUP_FAILED);
-		if (r != prog)
-			continue; /* an orphan, reaped */
-		if (WIFEXITED(status))
-			_exit(WEXITSTATUS(status));
-		if (WIFSIGNALED(status))
-			_exit(128 + WTERMSIG(status));
+			sandbox_fail(sb, r, STAGE_CONFINE, err.text);
+	}
+	/* The one execveat the filter allows: this fd, AT_EMPTY_PATH. */
+	syscall(SYS_execveat, sb->fd_no, "", sb->argv, sb->envp, AT_EMPTY_PATH);
+	if (sb->cloned & BX_NS_PID)
+		bx_init_exec_failed(&io, errno, sb->prog);
+	{
+		char text[BX_NOTE_TEXT_MAX];
+		int e = errno;
+
+		snprintf(text, sizeof(text), "execveat(%.200s): %s", sb->prog, strerror(e));
+		sandbox_fail(sb, -e, STAGE_EXEC, text);
 	}
 }
 
-/* bx_exec_confined, with learn_sock >= 0 for bx_exec_learn (see confine.h). */
-int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
-			      int learn_sock, bx_error *err)
+/* The waiter: until pid 1 is gone, then the program's status (or the sandbox's error). */
+static int wait_sandbox(const struct bx_child *child, int note_r, bx_error *err)
+{
+	struct bx_note note;
+	siginfo_t si;
+	int status = -1, r;
+
+	r = bx_child_reap(child->pidfd, &si);
+	if (r < 0)
+		return bx_fail(err, r, STAGE_CONFINE, "waiting for the sandbox: %s", strerror(-r));
+	fcntl(note_r, F_SETFL, O_NONBLOCK);
+	while ((r = bx_note_read(note_r, &note)) == 1) {
+		if (note.type == BX_NOTE_ERROR) {
+			char text[BX_NOTE_TEXT_MAX + 1];
+
+			bx_printable(note.text, note.len, BX_NOTE_TEXT_MAX, 0, text, sizeof(text));
+			return bx_fail(err, note.value < 0 ? note.value : -EIO,
+				       note.stage ? (size_t)note.stage : STAGE_EXEC, "%s", text);
+		}
+		if (note.type == BX_NOTE_DIED)
+			status = note.value;
+	}
+	if (status == -1) /* no note: pid 1 itself ended (killed, or no pid namespace) */
+		return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * bx_exec_run, with learn_sock >= 0 for bx_exec_learn (see confine.h). In the
+ * caller's process: returns the status, or -errno with err.
+ */
+static int exec_run(const struct bx_policy *policy, const char *prog, char *const argv[],
+		    int learn_sock, bx_error *err)
 {
 	struct bx_policy *own = NULL;
-	struct bx_confine_report rep;
-	struct bx_confine_opts opts;
+	struct bx_dynuid lease = {.lock_fd = -1};
+	struct bx_child_spec spec;
+	struct bx_child child;
+	struct sandbox sb;
 	_cleanup_fd_ int fd = -1;
-	char **envp;
+	int note[2] = {-1, -1};
+	char **envp = NULL;
+	bool root = geteuid() == 0;
 	int r;
 
-	fd = open_program(prog, err);
+	fd = bx_open_program(prog, err);
 	if (fd < 0)
 		return fd;
 	if (!policy) {
@@ -142,39 +261,100 @@ int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, 
 			return bx_fail(err, r, STAGE_CONFINE, "default policy: %s", strerror(-r));
 		policy = own;
 	}
-	envp = scrubbed_env(policy);
-	if (!envp) {
-		bx_policy_free(own);
-		return bx_fail(err, -ENOMEM, STAGE_CONFINE, "out of memory");
+	sb = (struct sandbox){.policy = policy,
+			      .prog = prog,
+			      .argv = argv,
+			      .prog_fd = fd,
+			      .learn_sock = learn_sock,
+			      .become = root};
+	sb.fd_no = bx_exec_fd_number(policy);
+	if (sb.fd_no < 0) {
+		r = bx_fail(err, sb.fd_no, STAGE_CONFINE,
+			    "the policy's rlimit.nofile leaves no room for the program's fd");
+		goto out;
 	}
-	opts = (struct bx_confine_opts){
-	    .keep_fds = {fd, -1},
-	    .exec_fd = fd,
-	    .bpf_fd = -1,
-	    .learn_sock = learn_sock,
-	    .monitor_exits_on_signal = true,
+	if (root && policy->uid_dynamic) {
+		r = bx_dynuid_acquire(&lease, err);
+		if (r < 0)
+			goto out;
+		sb.uid = lease.uid;
+		sb.gid = (gid_t)lease.uid;
+	} else if (root) {
+		sb.uid = policy->uid;
+		sb.gid = policy->gid;
+	} else {
+		sb.uid = geteuid();
+		sb.gid = getegid();
+	}
+	envp = scrubbed_env(policy);
+	if (!envp || pipe2(note, O_CLOEXEC) < 0) {
+		r = bx_fail(err, envp ? -errno : -ENOMEM, STAGE_CONFINE, "setting up: %m");
+		goto out;
+	}
+	sb.envp = envp;
+	sb.note_w = note[1];
+	spec = (struct bx_child_spec){
+	    .ns_flags = ((policy->namespaces & BX_NS_USER) ? (uint64_t)CLONE_NEWUSER : 0) |
+			((policy->namespaces & BX_NS_PID) ? (uint64_t)CLONE_NEWPID : 0),
+	    .ns_optional =
+		((policy->namespaces_optional & BX_NS_USER) ? (uint64_t)CLONE_NEWUSER : 0) |
+		((policy->namespaces_optional & BX_NS_PID) ? (uint64_t)CLONE_NEWPID : 0),
+	    .uid = sb.uid,
+	    .gid = sb.gid,
+	    .as_root = root,
+	    .exec_fd = -1,
 	};
-	r = bx_confine_self(policy, &opts, &rep, err);
-	bx_policy_free(own);
+	/* Nothing buffered may be written twice (once by each process). */
+	fflush(NULL);
+	r = bx_child_start(&spec, &child, err);
 	if (r < 0) {
-		free_env(envp);
 		if (err)
 			err->offset = STAGE_CONFINE;
-		return r;
+		goto out;
 	}
-	if (getpid() == 1)
-		run_as_init(fd, argv, envp);
-	/* The one execveat the filter allows: this fd, AT_EMPTY_PATH. */
-	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
-	r = -errno;
+	if (r == 1) {
+		close(note[0]);
+		sb.cloned = ((child.ns & CLONE_NEWUSER) ? (uint32_t)BX_NS_USER : 0) |
+			    ((child.ns & CLONE_NEWPID) ? (uint32_t)BX_NS_PID : 0);
+		sandbox_main(&sb);
+	}
+	/* The waiter holds nothing of the sandbox's: its EOFs are the sandbox's to give. */
+	bx_close_and_reset(&note[1]);
+	bx_close_and_reset(&fd);
+	if (learn_sock >= 0)
+		close(learn_sock);
+	r = wait_sandbox(&child, note[0], err);
+	close(child.pidfd);
+out:
+	bx_close_and_reset(&note[0]);
+	bx_close_and_reset(&note[1]);
+	bx_dynuid_release(&lease);
 	free_env(envp);
-	return bx_fail(err, r, STAGE_EXEC, "execveat(%.200s): %s", prog, strerror(-r));
+	bx_policy_free(own);
+	return r;
+}
+
+/* bx_exec_confined, with learn_sock >= 0 for bx_exec_learn (see confine.h). */
+int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
+			      int learn_sock, bx_error *err)
+{
+	int r = exec_run(policy, prog, argv, learn_sock, err);
+
+	if (r >= 0)
+		exit(r);
+	return r;
 }
 
 BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
 			    bx_error *err)
 {
 	return bx_exec_confined_learning(policy, prog, argv, -1, err);
+}
+
+BX_API int bx_exec_run(const struct bx_policy *policy, const char *prog, char *const argv[],
+		       bx_error *err)
+{
+	return exec_run(policy, prog, argv, -1, err);
 }
 
 BX_API int bx_exec_status_for(int ret, const bx_error *err)

@@ -248,8 +248,7 @@ static void test_default_is_the_old_default(void **state)
 	assert_string_equal(p->name, "default");
 	assert_int_equal(p->namespaces, BX_NS_ALL);
 	assert_int_equal(p->namespaces_optional, BX_NS_TIME);
-	assert_int_equal(p->uid, 65534);
-	assert_int_equal(p->gid, 65534);
+	assert_true(p->uid_dynamic);
 	assert_string_equal(p->hostname, "beambox");
 	assert_int_equal(p->nbinds, 5);
 	for (size_t i = 0; i < 5; i++) {

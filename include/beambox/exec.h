@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exec: confine this process exactly as a worker is confined, then execute a
- * program in its place (what `beambox exec` does).
+ * exec: run a program confined exactly as a worker is confined (what
+ * `beambox exec` does).
  */
 #ifndef BEAMBOX_EXEC_H
 #define BEAMBOX_EXEC_H
@@ -22,14 +22,30 @@ struct bx_policy;
 #define BX_EXEC_NOT_FOUND    127 /* the program was not found */
 
 /*
- * Opens prog (searched in $PATH when it has no '/') before the filesystem view
- * is built, confines the process with policy (NULL: the built-in default),
- * and executes it from that fd with argv, stdio passed through, every other
- * fd closed and an environment of only the policy's env names. With a pid
- * namespace the calling process stays outside as a monitor and exits with
- * the program's status (128+N if a signal N killed it).
- * Returns only on failure: -errno, with err saying which step failed; the
- * caller should exit with bx_exec_status_for(ret) after printing it.
+ * Runs prog confined, as `beambox exec` does, and waits for it. prog is
+ * opened first (searched in $PATH when it has no '/'), before the sandbox's
+ * filesystem view exists. This process stays outside: it starts the
+ * sandbox's first process in new user and pid namespaces (writing its
+ * uid/gid maps: a root caller's sandbox runs as the policy's uid, or a
+ * dynamic one, and root owns its namespace), which confines itself with
+ * policy (NULL: the built-in default) and runs the program as pid 2 under a
+ * tiny init, from an fd placed at the policy's rlimit.nofile (so that the
+ * program can never open another file at that number; a script's
+ * interpreter can open /dev/fd/N). stdio is passed through, every other fd
+ * closed, the environment is only the policy's env names.
+ * Returns the program's exit status, 128+N if a signal N killed it (SIGSYS,
+ * 159, when the filter did), or -errno with err saying which step failed
+ * (bx_exec_status_for turns that into 125, 126 or 127). Call it from a
+ * single-threaded process (the sandbox's first process goes on with this
+ * process's code; it refuses otherwise).
+ */
+BX_API int bx_exec_run(const struct bx_policy *policy, const char *prog, char *const argv[],
+		       bx_error *err);
+
+/*
+ * bx_exec_run, then exit(3) with the program's status: returns only on
+ * failure (-errno, with err; the caller should exit with
+ * bx_exec_status_for(ret) after printing it).
  */
 BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
 			    bx_error *err);

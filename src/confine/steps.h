@@ -18,6 +18,8 @@ int bx_step_identity(const struct bx_policy *p, const struct bx_confine_opts *o,
 int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *o,
 		       struct bx_confine_report *rep, bx_error *err)
     __attribute__((warn_unused_result));
+/* This process's pid as the parent's /proc sees it (before the view replaces /proc). */
+pid_t bx_host_pid_from_proc(void);
 /* 3. filesystem view */
 int bx_step_fsview(const struct bx_policy *p, struct bx_confine_report *rep, bx_error *err)
     __attribute__((warn_unused_result));

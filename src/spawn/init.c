@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/* init: pid 1 of a worker's namespace, and the notes it sends (see init.h). */
+#define _GNU_SOURCE
+#include "spawn/init.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cap-ng.h>
+
+#include "spawn/child.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+struct note_hdr {
+	uint32_t type;
+	int32_t value;
+	int32_t stage;
+	uint32_t len;
+};
+
+int bx_note_write(int fd, uint32_t type, int32_t value, int32_t stage, const char *text)
+{
+	char buf[sizeof(struct note_hdr) + BX_NOTE_TEXT_MAX];
+	size_t len = text ? strnlen(text, BX_NOTE_TEXT_MAX) : 0;
+	struct note_hdr h = {.type = type, .value = value, .stage = stage, .len = (uint32_t)len};
+	ssize_t n;
+
+	if (fd < 0)
+		return -EBADF;
+	memcpy(buf, &h, sizeof(h));
+	if (len)
+		memcpy(buf + sizeof(h), text, len);
+	do
+		n = write(fd, buf, sizeof(h) + len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == sizeof(h) + len ? 0 : -EIO;
+}
+
+int bx_note_read(int fd, struct bx_note *out)
+{
+	struct note_hdr h;
+	ssize_t n;
+
+	do
+		n = read(fd, &h, sizeof(h));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? -EAGAIN : -errno;
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(h) || h.len > BX_NOTE_TEXT_MAX)
+		return -EPROTO;
+	if (h.type != BX_NOTE_REPORT && h.type != BX_NOTE_STARTED && h.type != BX_NOTE_DIED &&
+	    h.type != BX_NOTE_ERROR)
+		return -EPROTO;
+	/* The writer made the record with one write: its text is already in the pipe. */
+	if (h.len) {
+		do
+			n = read(fd, out->text, h.len);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)h.len)
+			return -EPROTO;
+	}
+	out->type = h.type;
+	out->value = h.value;
+	out->stage = h.stage;
+	out->len = h.len;
+	out->text[h.len] = '\0';
+	return 1;
+}
+
+/* Init's loop: reap everything; when the serving process dies, say how and go. */
+static __attribute__((noreturn)) void init_loop(const struct bx_init_opts *o, pid_t server)
+{
+	for (;;) {
+		int status = 0;
+		pid_t r = waitpid(-1, &status, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			_exit(125); /* no child at all: cannot happen while the server lives */
+		if (r != server)
+			continue; /* an orphan, reaped */
+		bx_ignore(bx_note_write(o->note_fd, BX_NOTE_DIED, status, 0, NULL));
+		/* Our exit ends the namespace: the kernel kills what the server left behind. */
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+int bx_init_fork(const struct bx_init_opts *o, bx_error *err)
+{
+	pid_t server;
+
+	bx_ignore(bx_note_write(o->note_fd, BX_NOTE_REPORT, (int32_t)o->namespaces, 0, o->report));
+	server = fork();
+	if (server < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "init: fork: %m");
+	if (server == 0) {
+		/* The serving process: nothing of init's. */
+		if (o->exec_pipe[0] >= 0)
+			close(o->exec_pipe[0]);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(o->close_in_init) / sizeof(o->close_in_init[0]); i++)
+		if (o->close_in_init[i] >= 0)
+			close(o->close_in_init[i]);
+	if (o->exec_pipe[0] >= 0) {
+		int e = 0;
+		ssize_t n;
+
+		close(o->exec_pipe[1]);
+		/* EOF: the program is running (its copy was close-on-exec). */
+		do
+			n = read(o->exec_pipe[0], &e, sizeof(e));
+		while (n < 0 && errno == EINTR);
+		close(o->exec_pipe[0]);
+		bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED,
+					n == (ssize_t)sizeof(e) ? e : 0, 0, NULL));
+	} else {
+		bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED, 0, 0, NULL));
+	}
+	init_loop(o, server);
+}
+
+void bx_init_exec_failed(const struct bx_init_opts *o, int e, const char *what)
+{
+	char text[BX_NOTE_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "execveat(%.200s): %s", what, strerror(e));
+	bx_ignore(bx_note_write(o->note_fd, BX_NOTE_ERROR, -e, 0, text));
+	if (o->exec_pipe[1] >= 0 && write(o->exec_pipe[1], &e, sizeof(e)) < 0) {
+		/* init then sees EOF and reports a start; the error note says the rest */
+	}
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* The monitor's own confinement: no capabilities, and only the calls it needs. */
+static void monitor_confine(void)
+{
+	static const int allowed[] = {
+	    SCMP_SYS(read),
+	    SCMP_SYS(waitid),
+	    SCMP_SYS(wait4),
+	    SCMP_SYS(poll),
+	    SCMP_SYS(ppoll),
+	    SCMP_SYS(exit_group),
+	    SCMP_SYS(exit),
+	    SCMP_SYS(rt_sigreturn),
+	    SCMP_SYS(rt_sigaction),
+	    SCMP_SYS(rt_sigprocmask),
+	    SCMP_SYS(kill),
+	    SCMP_SYS(tgkill),
+	    SCMP_SYS(getpid),
+	    SCMP_SYS(gettid),
+	    SCMP_SYS(restart_syscall),
+	    SCMP_SYS(close),
+	    /* sanitizer runtimes around wait and exit: harmless, and nothing else is open */
+	    SCMP_SYS(sigaltstack),
+	    SCMP_SYS(munmap),
+	    SCMP_SYS(madvise),
+	    SCMP_SYS(write),
+	};
+	scmp_filter_ctx ctx;
+
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_apply(CAPNG_SELECT_ALL) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(125);
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		_exit(125);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) < 0)
+			_exit(125);
+	if (seccomp_load(ctx) < 0)
+		_exit(125);
+	seccomp_release(ctx);
+}
+
+/* Ends this process the way status says (it is not pid 1: its own signals work). */
+static __attribute__((noreturn)) void die_like(int status)
+{
+	if (WIFSIGNALED(status)) {
+		struct sigaction dfl;
+		sigset_t set;
+		int sig = WTERMSIG(status);
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		kill(getpid(), sig);
+		_exit(128 + sig);
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
+}
+
+void bx_init_monitor(pid_t child, int pidfd, int note_r, int keep_fd)
+{
+	int keep[3] = {pidfd, note_r, keep_fd};
+	unsigned lo = 0;
+	siginfo_t si;
+	struct bx_note note;
+	int status = -1;
+
+	(void)child;
+	/* Everything else (the beam socket above all) belongs to the child now. */
+	for (size_t i = 1; i < 3; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (size_t i = 0; i < 3; i++) {
+		if (keep[i] < 0)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0);
+	fcntl(note_r, F_SETFL, O_NONBLOCK);
+	monitor_confine();
+	memset(&si, 0, sizeof(si));
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	/* init wrote its note before it exited: it is in the pipe. */
+	while (bx_note_read(note_r, &note) == 1)
+		if (note.type == BX_NOTE_DIED)
+			status = note.value;
+	if (status == -1)
+		status =
+		    si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0) : si.si_status & 0x7f;
+	die_like(status);
+}
