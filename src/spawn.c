@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <beambox/spawn.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/sched.h>
 #include <fcntl.h>
@@ -285,8 +286,12 @@ static void worker_start_own_namespaces(struct worker_config *c, bx_beam *main)
 		c->policy->uid = c->uid.uid;
 		c->policy->gid = (gid_t)c->uid.uid;
 	}
-	if (!(p->namespaces & (BX_NS_USER | BX_NS_PID)))
+	if (!(p->namespaces & (BX_NS_USER | BX_NS_PID))) {
+		/* Nothing would stay outside to hold the uid's lock for this worker's life. */
+		if (c->uid.lock_fd >= 0)
+			worker_die(main, "uid = dynamic needs a user or pid namespace here");
 		return;
+	}
 	if (pipe2(note, O_CLOEXEC) < 0)
 		worker_die(main, "pipe2: %m");
 	spec = (struct bx_child_spec){
@@ -840,6 +845,41 @@ static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct 
 	return 0;
 }
 
+/* Without CONFIG_PROC_CHILDREN: the children of pid from every /proc/<pid>/stat. */
+static ssize_t children_by_scan(pid_t parent, char *buf, size_t len)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t used = 0;
+
+	if (!d)
+		return -1;
+	buf[0] = '\0';
+	while ((e = readdir(d)) != NULL) {
+		char path[64], stat[512], *paren;
+		_cleanup_fd_ int fd = -1;
+		int ppid = 0;
+		ssize_t n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (n = read(fd, stat, sizeof(stat) - 1)) <= 0)
+			continue;
+		stat[n] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold anything, so after the last ')'. */
+		paren = strrchr(stat, ')');
+		if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1 || ppid != parent)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%.16s ", e->d_name);
+		if (used >= len)
+			break;
+	}
+	closedir(d);
+	return used >= len ? (ssize_t)len - 1 : (ssize_t)used;
+}
+
 /* The serving process: init's only child (before any job ran, nothing else can be). */
 static int find_serving(bx_worker *w, bx_error *err)
 {
@@ -851,8 +891,13 @@ static int find_serving(bx_worker *w, bx_error *err)
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)w->pid, (int)w->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
+	if (fd < 0 && errno == ENOENT)
+		n = children_by_scan(w->pid, buf, sizeof(buf));
+	else if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "worker %d: %s: %m", (int)w->pid, path);
+	if (n < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "worker %d: reading /proc: %m",
+			       (int)w->pid);
 	buf[n] = '\0';
 	len = strcspn(buf, " \n");
 	if (len == 0 || buf[len + strspn(buf + len, " \n")] != '\0' ||
