@@ -210,7 +210,7 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 /* The waiter: until pid 1 is gone, then the program's status (or the sandbox's error). */
 static int wait_sandbox(const struct bx_child *child, int note_r, bx_error *err)
 {
-	struct bx_note note;
+	struct bx_note note = {.type = 0};
 	siginfo_t si;
 	int status = -1, r;
 
@@ -218,7 +218,7 @@ static int wait_sandbox(const struct bx_child *child, int note_r, bx_error *err)
 	if (r < 0)
 		return bx_fail(err, r, STAGE_CONFINE, "waiting for the sandbox: %s", strerror(-r));
 	fcntl(note_r, F_SETFL, O_NONBLOCK);
-	while ((r = bx_note_read(note_r, &note)) == 1) {
+	while (bx_note_read(note_r, &note) == 1) {
 		if (note.type == BX_NOTE_ERROR) {
 			char text[BX_NOTE_TEXT_MAX + 1];
 

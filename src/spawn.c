@@ -378,8 +378,8 @@ static __attribute__((noreturn)) void worker_main(void)
 		worker_die(NULL, "fd 3: %s", strerror(-r));
 
 	r = worker_config(main, &c, why, sizeof(why));
-	if (r < 0)
-		worker_die(main, "%s", why);
+	if (r < 0 || !c.policy)
+		worker_die(main, "%s", r < 0 ? why : "no policy");
 	if (!c.from_beambox)
 		worker_start_own_namespaces(&c, main);
 	if (c.note_fd >= 0 && fcntl(c.note_fd, F_SETFD, FD_CLOEXEC) < 0)
@@ -563,7 +563,7 @@ static int worker_poll_exit(bx_worker *w)
 		if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG | __WALL) ==
 			0 &&
 		    si.si_pid != 0) {
-			struct bx_note note;
+			struct bx_note note = {.type = 0};
 
 			w->reaped = true;
 			w->exit_code = si.si_code;
@@ -870,7 +870,10 @@ static ssize_t children_by_scan(pid_t parent, char *buf, size_t len)
 		stat[n] = '\0';
 		/* "pid (comm) state ppid ...": comm may hold anything, so after the last ')'. */
 		paren = strrchr(stat, ')');
-		if (!paren || sscanf(paren + 1, " %*c %d", &ppid) != 1 || ppid != parent)
+		if (!paren || paren[1] != ' ' || !paren[2] || paren[3] != ' ')
+			continue;
+		ppid = (int)strtol(paren + 4, NULL, 10);
+		if (ppid != parent)
 			continue;
 		used += (size_t)snprintf(buf + used, len - used, "%.16s ", e->d_name);
 		if (used >= len)
@@ -1029,7 +1032,7 @@ struct startup {
  */
 static int read_notes(bx_worker *w, struct startup *su, bx_error *err)
 {
-	struct bx_note note;
+	struct bx_note note = {.type = 0};
 	int r;
 
 	while ((r = bx_note_read(w->note_fd, &note)) == 1) {

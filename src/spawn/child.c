@@ -136,7 +136,7 @@ static int child_arrange_fds(struct plan *pl, int *exec_fd)
 	if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &old) < 0)
 		return -1;
 	/* Room above base for the lifted copies (a target may be the policy's nofile). */
-	if (old.rlim_cur < (rlim_t)pl->base + 2 * KEEP_MAX) {
+	if (old.rlim_cur < (rlim_t)pl->base + (rlim_t)KEEP_MAX * 2) {
 		raised = old;
 		raised.rlim_cur = old.rlim_max;
 		if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &raised, NULL) < 0)

@@ -169,7 +169,7 @@ static int try_lock(int dir, uid_t uid, int *out)
 int bx_dynuid_acquire(struct bx_dynuid *out, bx_error *err)
 {
 	_cleanup_fd_ int dir = -1;
-	uid_t lo, hi;
+	uid_t lo = 0, hi = 0;
 	uint32_t start = 0;
 	uint64_t span;
 	int r;

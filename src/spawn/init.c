@@ -219,7 +219,7 @@ void bx_init_monitor(pid_t child, int pidfd, int note_r, int keep_fd)
 	int keep[3] = {pidfd, note_r, keep_fd};
 	unsigned lo = 0;
 	siginfo_t si;
-	struct bx_note note;
+	struct bx_note note = {.type = 0};
 	int status = -1;
 
 	(void)child;
