@@ -173,6 +173,7 @@ static void monitor_confine(void)
 	    SCMP_SYS(close),
 	    /* sanitizer runtimes around wait and exit: harmless, and nothing else is open */
 	    SCMP_SYS(sigaltstack),
+	    SCMP_SYS(mmap),
 	    SCMP_SYS(munmap),
 	    SCMP_SYS(madvise),
 	    SCMP_SYS(write),
