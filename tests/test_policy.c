@@ -369,6 +369,8 @@ static const struct {
     {"invalid_too_deep.policy", "d7.policy:1:10: @include nested deeper", -ELOOP},
     {"invalid_trailing.policy", "invalid_trailing.policy:1:9: unexpected '2'", -EINVAL},
     {"invalid_uid_range.policy", "invalid_uid_range.policy:2:7:", -ERANGE},
+    {"invalid_dynamic_uid_gid.policy", "invalid_dynamic_uid_gid.policy:3: with uid = dynamic",
+     -EINVAL},
     {"invalid_unclosed_brace.policy", "invalid_unclosed_brace.policy:1:1: unclosed brace", -EINVAL},
     {"invalid_unclosed_paren.policy", "invalid_unclosed_paren.policy:1:15: unclosed", -EINVAL},
     {"invalid_unknown_action.policy", "invalid_unknown_action.policy:1:7: unknown action", -EINVAL},

@@ -31,6 +31,7 @@
 
 #include "policy/policy.h"
 #include "remote.h"
+#include "spawn/dynuid.h"
 
 /* ---------------------------------------------------------------- handlers (run in the worker) */
 
@@ -599,6 +600,41 @@ static void test_dynamic_uids(void **state)
 	assert_int_equal(uid_locked(u2), 0);
 }
 
+/* The range of /etc/beambox/dynamic-uids: "MIN-MAX", strictly. */
+static void test_dynamic_uid_range_syntax(void **state)
+{
+	static const struct {
+		const char *text;
+		int r;
+		unsigned min, max;
+	} cases[] = {
+	    {"0x70000000-0x7000FFFF\n", 0, 0x70000000u, 0x7000ffffu},
+	    {"100000-165535", 0, 100000, 165535},
+	    {"5-5", 0, 5, 5},
+	    {"0x70000000-0x7000ffff", 0, 0x70000000u, 0x7000ffffu},
+	    {"0-100", -ERANGE, 0, 0},	      /* uid 0 never */
+	    {"60000-70000", -ERANGE, 0, 0},   /* 65534 inside */
+	    {"200-100", -ERANGE, 0, 0},	      /* empty */
+	    {"1-4294967295", -ERANGE, 0, 0},  /* (uid_t)-1 */
+	    {"1-99999999999", -EINVAL, 0, 0}, /* too long */
+	    {" 1-2", -EINVAL, 0, 0},	      /* no spaces */
+	    {"1 - 2", -EINVAL, 0, 0},
+	    {"+1-2", -EINVAL, 0, 0},
+	    {"1-2\n\n", -EINVAL, 0, 0},
+	    {"1-", -EINVAL, 0, 0},
+	    {"0x-5", -EINVAL, 0, 0},
+	    {"12", -EINVAL, 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uid_t lo = 0, hi = 0;
+		int r = bx_dynuid_parse_range(cases[i].text, strlen(cases[i].text), &lo, &hi);
+
+		if (r != cases[i].r || (r == 0 && (lo != cases[i].min || hi != cases[i].max)))
+			fail_msg("'%s': %d %u-%u", cases[i].text, r, (unsigned)lo, (unsigned)hi);
+	}
+}
+
 /*
  * A parent that does not know beambox (the original Go parent): ENGINESPAWN=1
  * and fd 3, no config. The worker starts its own namespaces the same way
@@ -916,6 +952,7 @@ int main(void)
 	    T(test_abort_reported),
 	    T(test_kill_outlives_nothing),
 	    T(test_dynamic_uids),
+	    T(test_dynamic_uid_range_syntax),
 	    T(test_original_parent_path),
 	    T(test_exit_mid_job),
 	    T(test_flood_is_bounded),
