@@ -382,6 +382,9 @@ static __attribute__((noreturn)) void worker_main(void)
 		worker_die(main, "%s", r < 0 ? why : "no policy");
 	if (!c.from_beambox)
 		worker_start_own_namespaces(&c, main);
+	/* Notes come from an init only: without one nothing may write there. */
+	if (!(c.cloned & BX_NS_PID))
+		bx_close_and_reset(&c.note_fd);
 	if (c.note_fd >= 0 && fcntl(c.note_fd, F_SETFD, FD_CLOEXEC) < 0)
 		worker_die(main, "fcntl(note): %m");
 	if (c.exec_fd >= 0 && pipe2(io.exec_pipe, O_CLOEXEC) < 0)

@@ -213,9 +213,8 @@ static int child_main(struct plan *pl)
 	/*
 	 * The parent writes our uid/gid maps, then one byte. EOF instead means it
 	 * died, maybe before PDEATHSIG was armed (getppid() cannot tell: it is 0
-	 * in a new pid namespace). Every copy of the write end but the parent's
-	 * is closed by now (ours above, or in-process by the parent's O_CLOEXEC
-	 * ... which a fork does not apply, hence the explicit close below).
+	 * in a new pid namespace). Our copy of the write end was closed right
+	 * after the clone, so the parent's is the only one left.
 	 */
 	do
 		n = syscall(SYS_read, pl->sync_r, &byte, 1);
