@@ -308,7 +308,7 @@ static void worker_start_own_namespaces(struct worker_config *c, bx_beam *main)
 		worker_die(main, "starting the namespaces: %s", err.text);
 	if (r == 0) {
 		close(note[1]);
-		bx_init_monitor(child.pid, child.pidfd, note[0], c->uid.lock_fd);
+		bx_init_monitor(child.pid, child.pidfd, note[0], &c->uid);
 	}
 	/* pid 1 of the new namespaces (when the policy has a pid namespace). */
 	close(note[0]);

@@ -652,6 +652,7 @@ static void test_original_parent_path(void **state)
 	bx_job *job = NULL;
 	bx_error err;
 	int sv[2], status = 0, n = 0;
+	unsigned uid = 0;
 	ssize_t len;
 	pid_t pid;
 	(void)state;
@@ -685,8 +686,9 @@ static void test_original_parent_path(void **state)
 	out = strdup(bx_job_output(job, 1, NULL, NULL));
 	bx_job_free(job);
 	if (geteuid() == 0) {
-		unsigned u = (unsigned)strtoul(out, NULL, 10);
-		assert_true(u >= 0x70000000u && u <= 0x7000ffffu);
+		uid = (unsigned)strtoul(out, NULL, 10);
+		assert_true(uid >= 0x70000000u && uid <= 0x7000ffffu);
+		assert_int_equal(uid_locked(uid), 1); /* held by the monitor outside */
 	} else {
 		char want[32];
 		snprintf(want, sizeof(want), "%u", (unsigned)geteuid());
@@ -701,6 +703,14 @@ static void test_original_parent_path(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
 		fail_msg("the worker ended with wait status %#x, want SIGABRT", status);
+	if (uid) {
+		char path[96];
+
+		/* The monitor released it: lock file gone. */
+		snprintf(path, sizeof(path), "/run/beambox/dynamic-uid/%u", uid);
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(errno, ENOENT);
+	}
 	bx_remote_proxy_free(proxy);
 	bx_beam_free(main);
 }

@@ -18,6 +18,7 @@
 #include <cap-ng.h>
 
 #include "spawn/child.h"
+#include "spawn/dynuid.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -151,8 +152,11 @@ void bx_init_exec_failed(const struct bx_init_opts *o, int e, const char *what)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-/* The monitor's own confinement: no capabilities, and only the calls it needs. */
-static void monitor_confine(void)
+/*
+ * The monitor's own confinement: no capabilities, and only the calls it
+ * needs (unlinkat only in the dynamic-uid lock directory, dirfd, if >= 0).
+ */
+static void monitor_confine(int dirfd)
 {
 	static const int allowed[] = {
 	    SCMP_SYS(read),
@@ -190,6 +194,9 @@ static void monitor_confine(void)
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) < 0)
 			_exit(125);
+	if (dirfd >= 0 && seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
+					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)dirfd)) < 0)
+		_exit(125);
 	if (seccomp_load(ctx) < 0)
 		_exit(125);
 	seccomp_release(ctx);
@@ -215,23 +222,30 @@ static __attribute__((noreturn)) void die_like(int status)
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
 }
 
-void bx_init_monitor(pid_t child, int pidfd, int note_r, int keep_fd)
+void bx_init_monitor(pid_t child, int pidfd, int note_r, const struct bx_dynuid *lease)
 {
-	int keep[3] = {pidfd, note_r, keep_fd};
+	int lock_fd = lease ? lease->lock_fd : -1;
+	int dirfd = lock_fd >= 0
+			? open(BX_DYNAMIC_UID_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			: -1;
+	int keep[4] = {pidfd, note_r, lock_fd, dirfd};
 	unsigned lo = 0;
 	siginfo_t si;
 	struct bx_note note = {.type = 0};
+	char name[16] = "";
 	int status = -1;
 
 	(void)child;
+	if (dirfd >= 0)
+		snprintf(name, sizeof(name), "%u", (unsigned)lease->uid);
 	/* Everything else (the beam socket above all) belongs to the child now. */
-	for (size_t i = 1; i < 3; i++)
+	for (size_t i = 1; i < 4; i++)
 		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
 			keep[j] = keep[j - 1];
 			keep[j - 1] = t;
 		}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		if (keep[i] < 0)
 			continue;
 		if ((unsigned)keep[i] > lo)
@@ -240,11 +254,14 @@ void bx_init_monitor(pid_t child, int pidfd, int note_r, int keep_fd)
 	}
 	syscall(SYS_close_range, lo, ~0U, 0);
 	fcntl(note_r, F_SETFL, O_NONBLOCK);
-	monitor_confine();
+	monitor_confine(dirfd);
 	memset(&si, 0, sizeof(si));
 	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0)
 		if (errno != EINTR)
 			_exit(125);
+	/* Nothing runs as the worker's uid any more: release it (the lock goes at exit). */
+	if (dirfd >= 0)
+		unlinkat(dirfd, name, 0);
 	/* init wrote its note before it exited: it is in the pipe. */
 	while (bx_note_read(note_r, &note) == 1)
 		if (note.type == BX_NOTE_DIED)

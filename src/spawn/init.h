@@ -86,12 +86,15 @@ int bx_init_fork(const struct bx_init_opts *o, bx_error *err) __attribute__((war
 __attribute__((noreturn)) void bx_init_exec_failed(const struct bx_init_opts *o, int e,
 						   const char *what);
 
+struct bx_dynuid;
 /*
  * A starter that stays outside (the original Go parent's worker): waits for
  * the child (pid 1 of the namespace) through its pidfd, reads the notes, and
  * ends exactly as the serving process did (same exit status, or killed by
- * the same signal). keep_fd (or -1) stays open until then. Never returns.
+ * the same signal). It holds lease (a dynamic uid, or NULL) until then and
+ * releases it. Never returns.
  */
-__attribute__((noreturn)) void bx_init_monitor(pid_t child, int pidfd, int note_r, int keep_fd);
+__attribute__((noreturn)) void bx_init_monitor(pid_t child, int pidfd, int note_r,
+					       const struct bx_dynuid *lease);
 
 #endif
