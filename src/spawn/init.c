@@ -195,7 +195,7 @@ static void monitor_confine(int dirfd)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) < 0)
 			_exit(125);
 	if (dirfd >= 0 && seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlinkat), 1,
-					   SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)dirfd)) < 0)
+					   SCMP_CMP64(0, SCMP_CMP_EQ, (scmp_datum_t)dirfd, 0)) < 0)
 		_exit(125);
 	if (seccomp_load(ctx) < 0)
 		_exit(125);
