@@ -13,7 +13,8 @@
  *   c. during the confinement steps after the identity step (a race: an
  *      attacker loops over the test's workers while many are spawned; the
  *      state it sees there, uid D and not dumpable, is also that of d);
- *   d. while a job runs, with a root-only file as the job's stdin.
+ *   d. while a job runs, with a root-only file as the job's stdin;
+ *   e. a program under `beambox exec` (bx_exec_run), and its init.
  *
  * Every attempt must fail with the exact errno: EACCES for environ, EPERM for
  * pidfd_getfd and PTRACE_SEIZE. The worst case is tested: a policy with the
@@ -45,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <beambox/exec.h>
 #include <beambox/spawn.h>
 
 #include "policy/policy.h"
@@ -703,6 +705,72 @@ static void test_while_a_job_runs(void **state)
 	job_phase(NULL, (uid_t)-1, "job running, dynamic uid");
 }
 
+/* ---------------------------------------------------------------- e. beambox exec's program */
+
+/* The only child of pid, waiting (bounded) until there is one. */
+static pid_t wait_child_of(pid_t pid)
+{
+	char path[64], buf[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	for (int tries = 0; tries < 2000; tries++) {
+		FILE *f = fopen(path, "re");
+		int child = 0;
+
+		if (f && fgets(buf, sizeof(buf), f))
+			child = atoi(buf);
+		if (f)
+			fclose(f);
+		if (child > 0)
+			return child;
+		struct pollfd none = {.fd = -1};
+		poll(&none, 1, 5);
+	}
+	return -1;
+}
+
+/*
+ * `beambox exec` as root (bx_exec_run): the same start as a worker's, so the
+ * program and its init, running as uid 65534 here, are out of reach of a
+ * host process of uid 65534 too.
+ */
+static void test_exec_program(void **state)
+{
+	char *const argv[] = {"sleep", "60", NULL};
+	struct bx_policy *p;
+	struct tally t1, t2;
+	pid_t waiter, init, prog;
+	int status;
+	(void)state;
+
+	if (skip_unless_root())
+		skip();
+	p = fixed_uid_policy(NOBODY);
+	waiter = fork();
+	assert_true(waiter >= 0);
+	if (waiter == 0) {
+		bx_error err;
+
+		bx_error_clear(&err);
+		_exit(bx_exec_run(p, "/bin/sleep", argv, &err) == 0 ? 0 : 3);
+	}
+	init = wait_child_of(waiter);
+	assert_true(init > 0);
+	prog = wait_child_of(init);
+	assert_true(prog > 0);
+	assert_int_equal(host_uid_of(prog), NOBODY);
+	t1 = attack(prog, NOBODY);
+	t2 = attack(init, NOBODY);
+	t1.attempts += t2.attempts, t1.breaches += t2.breaches, t1.unexpected += t2.unexpected;
+	if (!t1.what[0])
+		memcpy(t1.what, t2.what, sizeof(t1.what));
+	/* The waiter's death ends the sandbox (its init's parent-death signal). */
+	kill(waiter, SIGKILL);
+	assert_int_equal(waitpid(waiter, &status, 0), waiter);
+	bx_policy_free(p);
+	expect_all_refused("beambox exec's program and init", &t1, 2);
+}
+
 int main(void)
 {
 	const char *pause_dir = getenv("BX_ATTACK_PAUSE");
@@ -717,6 +785,7 @@ int main(void)
 	    cmocka_unit_test(test_after_exec_before_identity),
 	    cmocka_unit_test(test_during_setup_race),
 	    cmocka_unit_test(test_while_a_job_runs),
+	    cmocka_unit_test(test_exec_program),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
