@@ -236,9 +236,13 @@ int bx_exec_fd_number(const struct bx_policy *p)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
 	want = p->rlimits[RLIMIT_NOFILE].set ? p->rlimits[RLIMIT_NOFILE].value : rl.rlim_cur;
-	/* It has to be placed (dup3 needs a number below the hard limit) and fit an int. */
-	if (rl.rlim_max != RLIM_INFINITY && want >= rl.rlim_max)
-		want = rl.rlim_max - 1;
+	/*
+	 * It has to be placed below the hard limit, with room above it for the
+	 * copies the clone3 child lifts there on its way (spawn/child.c), and
+	 * fit an int.
+	 */
+	if (rl.rlim_max != RLIM_INFINITY && want + BX_EXEC_FD_HEADROOM >= rl.rlim_max)
+		want = rl.rlim_max > BX_EXEC_FD_HEADROOM ? rl.rlim_max - BX_EXEC_FD_HEADROOM : 0;
 	if (want > INT32_MAX)
 		want = INT32_MAX;
 	/* 0-4 are the program's stdio, its socket and init's notes. */

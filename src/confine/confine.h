@@ -108,6 +108,8 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opt
  * makes the program unable to open or dup anything at that number.
  */
 int bx_exec_fd_number(const struct bx_policy *p);
+/* How far below the hard nofile limit that number stays (see spawn/child.c). */
+#define BX_EXEC_FD_HEADROOM 16
 
 /*
  * A cgroup leaf made by the parent for one worker (see limits.c): a directory

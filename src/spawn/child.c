@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine/confine.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -44,6 +45,8 @@
 
 /* Every fd the child keeps: the caller's moves and three of its own. */
 #define KEEP_MAX (BX_CHILD_FDS_MAX + 3)
+/* They are lifted above the highest target first: bx_exec_fd_number leaves room. */
+_Static_assert(KEEP_MAX < BX_EXEC_FD_HEADROOM, "lifted fds fit below the hard limit");
 
 /* The kernel's struct sigaction for rt_sigaction (x86_64 layout; mask is 8 bytes). */
 struct kernel_sigaction {
