@@ -294,13 +294,8 @@ static void kill_sandbox(const struct bx_child *c)
 
 static void set_wstatus(bx_exec_result *res, int wstatus)
 {
-	if (WIFEXITED(wstatus)) {
-		res->exit_code = WEXITSTATUS(wstatus);
-		res->signal = 0;
-	} else if (WIFSIGNALED(wstatus)) {
-		res->exit_code = -1;
-		res->signal = WTERMSIG(wstatus);
-	}
+	res->exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+	res->signal = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
 }
 
 /*
@@ -417,8 +412,11 @@ int bx_exec_supervised(const struct bx_policy *policy, const char *prog, char *c
 	uint64_t start = now_us();
 	int r;
 
-	if (!res)
+	if (!res) {
+		memset(&local, 0, sizeof(local));
+		local.exit_code = -1;
 		res = &local;
+	}
 	fd = bx_open_program(prog, err);
 	if (fd < 0) {
 		r = fd;
