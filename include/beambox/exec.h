@@ -120,8 +120,8 @@ typedef struct bx_exec_opts {
 	/*
 	 * Wall-clock limit in milliseconds (0: none). When it runs out the
 	 * program and everything it started are killed with SIGKILL (with a pid
-	 * namespace: the whole namespace; without: the program's session) and
-	 * the status is BX_EXEC_TIMED_OUT.
+	 * namespace: the whole namespace, through pid 1; without: the program's
+	 * process group, which it leads) and the status is BX_EXEC_TIMED_OUT.
 	 */
 	unsigned timeout_ms;
 	/*
