@@ -1,27 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bx_exec_run: `beambox exec` with options. This process stays outside as
- * an unconfined supervisor; a child resolves the extras (binds, chdir,
- * environment), confines itself through exec.c and runs the program. The
- * supervisor enforces the wall-clock timeout and cancellation, and learns how
- * the confinement went and how the program ended through a close-on-exec pipe
- * (fixed-size records, each one write(2) below PIPE_BUF), which the program
- * itself never holds.
+ * the unconfined waiter and supervisor (exec.c: it starts the sandbox's pid
+ * 1, enforces the wall-clock timeout and cancellation, and learns how the
+ * confinement went and how the program ended from init's notes, which the
+ * program itself never holds). Here: the options (binds resolved on the host
+ * before the sandbox exists, chdir, environment), the verbose lines, the
+ * result and its JSON status.
  */
 #define _GNU_SOURCE
 #include "exec_opts.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -32,13 +27,6 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-
-/* How long the supervisor waits for the pipe's end once the child is reaped. */
-#define DRAIN_MS 2000
-
 /* ================================================================ policies by name */
 
 /* NAME or FILE as the CLI takes it (src/policy/api.c); none means the built-in default. */
@@ -47,35 +35,7 @@ int bx_exec_policy_load(const char *name, struct bx_policy **out, bx_error *err)
 	return bx_policy_load_spec(name && *name ? name : "default", out, err);
 }
 
-/* ================================================================ hooks (run in the child) */
-
-/* Records on the pipe from the confined side to the supervisor. */
-enum { REC_REPORT = 0x52455031, REC_EXIT = 0x45584954, REC_ERROR = 0x4552524f };
-
-struct rec {
-	uint32_t type;
-	union {
-		struct bx_confine_report report;
-		int wstatus;
-		struct {
-			int code;   /* -errno */
-			int status; /* 125/126/127 */
-			char text[BX_ERROR_TEXT_MAX];
-		} error;
-	} u;
-};
-_Static_assert(sizeof(struct rec) <= PIPE_BUF, "a record must be one atomic pipe write");
-
-static void send_rec(int fd, const struct rec *r)
-{
-	ssize_t n;
-
-	if (fd < 0)
-		return;
-	do
-		n = write(fd, r, sizeof(*r));
-	while (n < 0 && errno == EINTR);
-}
+/* ================================================================ hooks */
 
 static bool env_name_is(const char *entry, const char *name)
 {
@@ -150,9 +110,7 @@ static void step_result(const struct bx_confine_report *rep, const struct bx_con
 
 void bx_exec_ext_confined(const struct bx_exec_ext *x, const struct bx_confine_report *rep)
 {
-	if (!x)
-		return;
-	if (x->verbose) {
+	if (x && x->verbose) {
 		char buf[4096];
 		size_t o = 0;
 
@@ -170,26 +128,6 @@ void bx_exec_ext_confined(const struct bx_exec_ext *x, const struct bx_confine_r
 		}
 		bx_ignore(write(STDERR_FILENO, buf, o));
 	}
-	if (x->status_fd >= 0) {
-		struct rec r;
-
-		memset(&r, 0, sizeof(r));
-		r.type = REC_REPORT;
-		r.u.report = *rep;
-		send_rec(x->status_fd, &r);
-	}
-}
-
-void bx_exec_ext_exited(const struct bx_exec_ext *x, int wstatus)
-{
-	struct rec r;
-
-	if (!x || x->status_fd < 0)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.type = REC_EXIT;
-	r.u.wstatus = wstatus;
-	send_rec(x->status_fd, &r);
 }
 
 /* ================================================================ options */
@@ -255,9 +193,9 @@ static int check_opts(const bx_exec_opts *o, const struct bx_policy *p, bx_error
 }
 
 /*
- * In the child: a shallow copy of the policy (the child never frees it: it
- * executes the program or exits) with the extra binds appended, sources
- * resolved on the host now. A missing optional source is left out.
+ * A shallow copy of the policy with the extra binds appended, sources
+ * resolved on the host now, before the sandbox exists (free it with
+ * free_policy_with_binds). A missing optional source is left out.
  */
 static int policy_with_binds(const struct bx_policy *base, const bx_exec_opts *o,
 			     struct bx_policy **out, bx_error *err)
@@ -311,46 +249,19 @@ static int policy_with_binds(const struct bx_policy *base, const bx_exec_opts *o
 	return 0;
 }
 
-static __attribute__((noreturn)) void child_main(const bx_exec_opts *o,
-						 const struct bx_policy *base, const char *prog,
-						 char *const argv[], int status_fd)
+/* Frees what policy_with_binds made (nothing when it returned base itself). */
+static void free_policy_with_binds(const struct bx_policy *base, struct bx_policy *p)
 {
-	struct bx_exec_ext x = {
-	    .chdir = o->chdir,
-	    .env = o->env,
-	    .nenv = o->nenv,
-	    .status_fd = status_fd,
-	    .verbose = o->verbose != 0,
-	};
-	struct bx_policy *p = NULL;
-	struct rec rec;
-	bx_error cerr;
-	int r;
-
-	bx_error_clear(&cerr);
-	r = policy_with_binds(base, o, &p, &cerr);
-	if (r == 0)
-		r = bx_exec_confined_ext(p, prog, argv, -1, &x,
-					 &cerr); /* returns only on failure */
-	memset(&rec, 0, sizeof(rec));
-	rec.type = REC_ERROR;
-	rec.u.error.code = r;
-	rec.u.error.status = bx_exec_status_for(r, &cerr);
-	snprintf(rec.u.error.text, sizeof(rec.u.error.text), "%s",
-		 cerr.text[0] ? cerr.text : strerror(-r));
-	send_rec(status_fd, &rec);
-	_exit(rec.u.error.status);
+	if (!p || p == base)
+		return;
+	for (size_t i = base->nbinds; i < p->nbinds; i++) {
+		free(p->binds[i].src);
+		free(p->binds[i].dst);
+	}
+	free(p);
 }
 
-/* ================================================================ the supervisor */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+/* ================================================================ the result */
 
 static const struct {
 	uint32_t bit;
@@ -360,8 +271,7 @@ static const struct {
     {BX_NS_NET, "net"},	  {BX_NS_CGROUP, "cgroup"}, {BX_NS_TIME, "time"}, {BX_NS_PID, "pid"},
 };
 
-/* Fills res from a confinement report (validated: it crossed a process boundary). */
-static void take_report(bx_exec_result *res, struct bx_confine_report *rep)
+void bx_exec_result_take_report(bx_exec_result *res, struct bx_confine_report *rep)
 {
 	size_t o = 0;
 
@@ -393,101 +303,22 @@ static void take_report(bx_exec_result *res, struct bx_confine_report *rep)
 	}
 }
 
-static void set_wstatus(bx_exec_result *res, int wstatus)
-{
-	if (WIFEXITED(wstatus)) {
-		res->exit_code = WEXITSTATUS(wstatus);
-		res->signal = 0;
-	} else if (WIFSIGNALED(wstatus)) {
-		res->exit_code = -1;
-		res->signal = WTERMSIG(wstatus);
-	}
-}
-
-/* The program and everything it started. */
-static void kill_all(pid_t child, int pidfd)
-{
-	/*
-	 * Without a pid namespace the child is the program, which leads its own
-	 * session and process group (step 6). With one, the child is the monitor
-	 * (no group of its own: this fails with ESRCH) and killing it takes the
-	 * namespace's init (parent-death signal) and so the whole namespace.
-	 * The child is not reaped yet, so its pid cannot name anything else.
-	 */
-	kill(-child, SIGKILL);
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-}
-
-struct supervise {
-	pid_t child;
-	int pidfd;
-	int pipe_rd;
-	struct rec rec; /* the record being read */
-	size_t rec_got; /* bytes of it so far */
-	bool got_exit;	/* init's REC_EXIT seen */
-	int exit_wstatus;
-	bool got_error;
-	int error_code, error_status;
-	char error_text[BX_ERROR_TEXT_MAX];
-};
-
-/* Reads what is there; returns 1 at EOF, 0 otherwise. */
-static int read_records(struct supervise *s, bx_exec_result *res)
-{
-	for (;;) {
-		ssize_t n =
-		    read(s->pipe_rd, (char *)&s->rec + s->rec_got, sizeof(s->rec) - s->rec_got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EAGAIN ? 0 : 1;
-		if (n == 0)
-			return 1;
-		s->rec_got += (size_t)n;
-		if (s->rec_got < sizeof(s->rec))
-			continue;
-		s->rec_got = 0;
-		switch (s->rec.type) {
-		case REC_REPORT:
-			take_report(res, &s->rec.u.report);
-			break;
-		case REC_EXIT:
-			s->got_exit = true;
-			s->exit_wstatus = s->rec.u.wstatus;
-			break;
-		case REC_ERROR:
-			s->got_error = true;
-			s->error_code = s->rec.u.error.code < 0 ? s->rec.u.error.code : -EIO;
-			s->error_status = s->rec.u.error.status;
-			if (s->error_status < BX_EXEC_SETUP_FAILED ||
-			    s->error_status > BX_EXEC_NOT_FOUND)
-				s->error_status = BX_EXEC_SETUP_FAILED;
-			s->rec.u.error.text[sizeof(s->rec.u.error.text) - 1] = '\0';
-			snprintf(s->error_text, sizeof(s->error_text), "%s", s->rec.u.error.text);
-			break;
-		default:
-			break; /* not ours: ignored */
-		}
-	}
-}
-
 BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv[],
 		       bx_exec_result *res, bx_error *err)
 {
 	bx_exec_opts defaults;
 	bx_exec_result local;
-	struct bx_policy *own = NULL;
+	bx_error local_err;
+	struct bx_policy *own = NULL, *p = NULL;
 	const struct bx_policy *policy;
-	struct supervise s = {.child = -1, .pidfd = -1, .pipe_rd = -1};
-	int pipefd[2] = {-1, -1};
-	uint64_t start = now_us(), deadline = 0;
-	bool pipe_open = true, timed_out = false;
-	int cancel_sig = 0, r;
-	siginfo_t si;
+	struct bx_exec_ext x;
+	int r;
 
 	if (!res)
 		res = &local;
+	if (!err)
+		err = &local_err;
+	bx_error_clear(err);
 	memset(res, 0, sizeof(*res));
 	res->exit_code = -1;
 	res->status = BX_EXEC_SETUP_FAILED;
@@ -499,130 +330,32 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 	if (!policy) {
 		r = bx_exec_policy_load(o->policy_name, &own, err);
 		if (r < 0)
-			goto fail;
+			goto out;
 		policy = own;
 	}
 	snprintf(res->policy, sizeof(res->policy), "%s", policy->name);
 	r = check_opts(o, policy, err);
+	if (r == 0)
+		r = policy_with_binds(policy, o, &p, err);
 	if (r < 0)
-		goto fail;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		r = bx_fail(err, -errno, BX_NO_OFFSET, "pipe2: %m");
-		goto fail;
-	}
-	s.child = fork();
-	if (s.child < 0) {
-		r = bx_fail(err, -errno, BX_NO_OFFSET, "fork: %m");
-		goto fail;
-	}
-	if (s.child == 0) {
-		close(pipefd[0]);
-		child_main(o, policy, prog, argv, pipefd[1]);
-	}
-	bx_close_and_reset(&pipefd[1]);
-	s.pipe_rd = pipefd[0];
-	pipefd[0] = -1;
-	/* Not reaped yet, so the pid is still the child's. */
-	s.pidfd = (int)syscall(SYS_pidfd_open, s.child, 0);
-	if (s.pidfd < 0) {
-		r = -errno;
-		kill(s.child, SIGKILL);
-		waitpid(s.child, NULL, 0);
-		bx_fail(err, r, BX_NO_OFFSET, "pidfd_open: %s", strerror(-r));
-		goto fail;
-	}
-	if (fcntl(s.pipe_rd, F_SETFL, O_NONBLOCK) < 0) {
-		/* Cannot happen on a pipe; if it did, stop everything rather than block. */
-		kill_all(s.child, s.pidfd);
-	}
-	if (o->timeout_ms)
-		deadline = start + (uint64_t)o->timeout_ms * 1000u;
-
-	/* Wait for the child, reading its records, until it has exited. */
-	for (;;) {
-		struct pollfd pfd[3] = {
-		    {.fd = s.pidfd, .events = POLLIN},
-		    {.fd = pipe_open ? s.pipe_rd : -1, .events = POLLIN},
-		    {.fd = cancel_sig ? -1 : o->cancel_fd, .events = POLLIN},
-		};
-		int wait_ms = -1, n;
-
-		if (deadline && !timed_out) {
-			uint64_t now = now_us();
-			wait_ms = now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
-		}
-		n = poll(pfd, 3, wait_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 && deadline && !timed_out) {
-			timed_out = true;
-			kill_all(s.child, s.pidfd);
-			continue;
-		}
-		if (pfd[1].revents)
-			pipe_open = !read_records(&s, res);
-		if (pfd[2].revents && !cancel_sig) {
-			unsigned char b = 0;
-
-			cancel_sig =
-			    read(o->cancel_fd, &b, 1) == 1 && b > 0 && b < 65 ? b : SIGTERM;
-			kill_all(s.child, s.pidfd);
-		}
-		if (pfd[0].revents)
-			break;
-	}
-	memset(&si, 0, sizeof(si));
-	while (waitid((idtype_t)P_PIDFD, (id_t)s.pidfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	/* The rest of the records: the pipe ends when the last confined process holding it does. */
-	for (uint64_t until = now_us() + (uint64_t)DRAIN_MS * 1000u; pipe_open;) {
-		struct pollfd pfd = {.fd = s.pipe_rd, .events = POLLIN};
-		uint64_t now = now_us();
-
-		if (now >= until || poll(&pfd, 1, (int)((until - now) / 1000 + 1)) == 0)
-			break;
-		pipe_open = !read_records(&s, res);
-	}
-	res->duration_us = now_us() - start;
-
-	if (s.got_exit)
-		set_wstatus(res, s.exit_wstatus);
-	else if (si.si_code == CLD_EXITED)
-		res->exit_code = si.si_status;
-	else
-		res->signal = si.si_status;
-	if (timed_out || cancel_sig) {
-		res->timed_out = timed_out;
-		res->status = timed_out ? BX_EXEC_TIMED_OUT : 128 + cancel_sig;
-		if (!s.got_exit) /* what ended it was our SIGKILL */
-			res->exit_code = -1, res->signal = SIGKILL;
-		r = res->status;
-	} else if (s.got_error) {
-		res->status = s.error_status;
-		res->exit_code = -1; /* the program never ran */
-		res->signal = 0;
-		r = bx_fail(err, s.error_code, BX_NO_OFFSET, "%s", s.error_text);
-	} else {
-		res->status = res->signal ? 128 + res->signal : res->exit_code;
-		r = res->status;
-	}
-	if (r < 0)
-		snprintf(res->error, sizeof(res->error), "%s", s.error_text);
-	if (o->json_status_fd >= 0)
-		bx_ignore(bx_exec_write_json(o->json_status_fd, res));
-	close(s.pidfd);
-	close(s.pipe_rd);
-	bx_policy_free(own);
-	return r;
-
-fail:
-	if (err)
+		goto out;
+	x = (struct bx_exec_ext){
+	    .chdir = o->chdir,
+	    .env = o->env,
+	    .nenv = o->nenv,
+	    .verbose = o->verbose != 0,
+	    .timeout_ms = o->timeout_ms,
+	    .cancel_fd = o->cancel_fd,
+	};
+	r = bx_exec_supervised(p, prog, argv, -1, &x, res, err);
+out:
+	if (r < 0) {
+		res->status = bx_exec_status_for(r, err);
 		snprintf(res->error, sizeof(res->error), "%s", err->text);
-	res->status = BX_EXEC_SETUP_FAILED;
+	}
 	if (o->json_status_fd >= 0)
 		bx_ignore(bx_exec_write_json(o->json_status_fd, res));
-	bx_close_and_reset(&pipefd[0]);
-	bx_close_and_reset(&pipefd[1]);
+	free_policy_with_binds(policy, p);
 	bx_policy_free(own);
 	return r;
 }

@@ -1,26 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spawn: the init hook, re-execution of the program as a worker, and the
- * worker's lifecycle as seen from the parent (pidfd, reaping, killing).
+ * spawn: the init hook, re-execution of the program as a worker (or of
+ * another program: a foreign worker), and the worker's lifecycle as seen from
+ * the parent (pidfd, init's notes, verification, reaping, killing).
+ *
+ * A worker's processes, for a policy with user and pid namespaces:
+ *
+ *   parent --clone3(NEWUSER|NEWPID)--> pid 1: exec of this program, confines
+ *     itself, forks -----------------> pid 2: serves jobs (or execs the
+ *                                      foreign program)
+ *   pid 1 stays as a tiny init: reaps orphans, reports pid 2's end ("notes").
  */
 #define _GNU_SOURCE
 #include <beambox/spawn.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <linux/sched.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
-#include <grp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +45,10 @@
 #include "policy/policy.h"
 #include "policy/wire.h"
 #include "remote.h"
+#include "spawn/child.h"
+#include "spawn/dynuid.h"
+#include "spawn/init.h"
+#include "spawn/program.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
@@ -49,27 +59,34 @@
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 #define BX_SPAWN_ENV_MAX 256
 /* Set by bx_spawn: a config frame (policy + compiled filter) comes first on fd 3. */
 #define BX_SPAWN_CONFIG_ENV	"BEAMBOX_CONFIG"
 #define BX_WORKER_EXIT_GRACE_MS 2000
+/* Where a worker finds init's notes (write end), between its exec and confinement. */
+#define BX_SPAWN_NOTE_FD 4
+/* The capabilities a worker carries over exec, valid only in its own user namespace. */
+#define SETUP_CAPS	((1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SETPCAP))
+#define ROOT_SETUP_CAPS (SETUP_CAPS | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID))
 
 struct bx_worker {
-	pid_t pid;
+	pid_t pid; /* the first process: pid 1 of the worker's namespace (init), or the worker */
 	int pidfd;
+	int note_fd; /* init's notes (read end, non-blocking), or -1 */
+	bool has_init;
 	bx_beam *main;
 	bx_engine *proxy;
 	pthread_mutex_t lock; /* guards the reaping fields below */
 	bool reaped;
-	int exit_code;
+	int exit_code; /* CLD_*: the serving process's end as init saw it, else pid's own */
 	int exit_status;
-	pid_t serving_pid; /* the confined process (pid 1 of its namespace), as we see it */
+	pid_t serving_pid; /* the serving process (pid 2 under init), as we see it */
+	int serving_pidfd; /* -1 when it is pid itself */
 	char *report;
-	struct bx_cgroup_leaf cgroup; /* made here, joined by the child, removed once reaped */
+	struct bx_dynuid uid; /* a dynamic host uid held for the worker's life */
+	/* made before the clone, the child put in it before its release, removed once reaped */
+	struct bx_cgroup_leaf cgroup;
 };
 
 static bool init_called;
@@ -82,6 +99,27 @@ BX_API void bx_spawn_opts_init(bx_spawn_opts *opts)
 	opts->stderr_fd = -1;
 	opts->ready_timeout_ms = 10000;
 	opts->audit_fd = -1;
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* enum bx_ns bits <-> clone flags, for the two namespaces a clone makes. */
+static uint64_t clone_flags_for(uint32_t ns)
+{
+	return ((ns & BX_NS_USER) ? (uint64_t)CLONE_NEWUSER : 0) |
+	       ((ns & BX_NS_PID) ? (uint64_t)CLONE_NEWPID : 0);
+}
+
+static uint32_t ns_for_clone_flags(uint64_t flags)
+{
+	return ((flags & CLONE_NEWUSER) ? (uint32_t)BX_NS_USER : 0) |
+	       ((flags & CLONE_NEWPID) ? (uint32_t)BX_NS_PID : 0);
 }
 
 /* ================================================================ worker side */
@@ -104,14 +142,94 @@ static void worker_die(bx_beam *main, const char *fmt, ...)
 	_exit(1);
 }
 
+/* What the parent told the worker besides its policy (all absent for an original Go parent). */
+struct worker_config {
+	bool from_beambox; /* the parent sent a config (it is bx_spawn) */
+	struct bx_policy *policy;
+	int bpf_fd;
+	uint32_t cloned;  /* namespaces the clone made (enum bx_ns bits) */
+	bool become;	  /* switch to policy->uid/gid after exec (the parent is root) */
+	int note_fd;	  /* init's notes, or -1 */
+	int exec_fd;	  /* a foreign worker: the program's fd, or -1 */
+	char **exec_argv; /* ... its argv and environment */
+	char **exec_envp;
+	struct bx_dynuid uid; /* a worker started by a Go parent allocates its own */
+};
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A list value of the config as a NULL-terminated vector of copies (no embedded NULs). */
+static int config_strv(const bx_msg *m, const char *key, char ***out)
+{
+	const bx_bytes *v;
+	size_t n;
+	char **vec;
+
+	if (bx_msg_get(m, key, &v, &n) < 0)
+		return -EBADMSG;
+	vec = calloc(n + 1, sizeof(*vec));
+	if (!vec)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (memchr(v[i].p, 0, v[i].len) || !(vec[i] = strndup(v[i].p, v[i].len))) {
+			free_strv(vec);
+			return -EBADMSG;
+		}
+	}
+	*out = vec;
+	return 0;
+}
+
+static int config_number(const bx_msg *m, const char *key, uint64_t max, uint64_t *out)
+{
+	bx_bytes v;
+
+	if (bx_msg_get_one(m, key, &v) < 0)
+		return -EBADMSG;
+	return bx_parse_u64(v.p, v.len, max, out);
+}
+
+/* Takes the keys that are not the policy's out of the config message. */
+static int config_take_extras(bx_msg *m, struct worker_config *c, bx_error *err)
+{
+	uint64_t v;
+
+	if (config_number(m, "cloned", BX_NS_USER | BX_NS_PID, &v) < 0)
+		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'cloned'");
+	c->cloned = (uint32_t)v;
+	if (config_number(m, "become", 1, &v) < 0)
+		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'become'");
+	c->become = v == 1;
+	if (config_number(m, "note", INT32_MAX, &v) < 0)
+		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'note'");
+	c->note_fd = v ? (int)v : -1;
+	bx_ignore(bx_msg_del(m, "cloned"));
+	bx_ignore(bx_msg_del(m, "become"));
+	bx_ignore(bx_msg_del(m, "note"));
+	if (config_number(m, "exec_fd", INT32_MAX, &v) == 0) {
+		c->exec_fd = (int)v;
+		if (config_strv(m, "exec_argv", &c->exec_argv) < 0 ||
+		    config_strv(m, "exec_env", &c->exec_envp) < 0 || !c->exec_argv[0])
+			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad exec_argv/exec_env");
+		bx_ignore(bx_msg_del(m, "exec_fd"));
+		bx_ignore(bx_msg_del(m, "exec_argv"));
+		bx_ignore(bx_msg_del(m, "exec_env"));
+	}
+	return 0;
+}
+
 /*
  * The policy: from the parent's config frame (bx_spawn sends one, with the
  * compiled filter attached), or the built-in default for a parent that does
- * not know beambox (the original Go parent sends none). *beambox_parent says
+ * not know beambox (the original Go parent sends none). c->from_beambox says
  * which: only a parent that announced beambox is sent beambox's extensions.
  */
-static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
-			 bool *userns_entered, bool *beambox_parent, char *why, size_t len)
+static int worker_config(bx_beam *main, struct worker_config *c, char *why, size_t len)
 {
 	const char *config = getenv(BX_SPAWN_CONFIG_ENV);
 	bx_frame f = {.fd = -1};
@@ -120,15 +238,14 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 	bx_error err;
 	int r;
 
-	*bpf_fd = -1;
-	*beambox_parent = config && strcmp(config, "1") == 0;
-	if (!*beambox_parent) {
-		r = bx_policy_default(policy);
+	if (!config || strcmp(config, "1") != 0) {
+		r = bx_policy_default(&c->policy);
 		if (r < 0)
 			snprintf(why, len, "default policy: %s", strerror(-r));
 		return r;
 	}
 	unsetenv(BX_SPAWN_CONFIG_ENV);
+	c->from_beambox = true;
 	bx_error_clear(&err);
 	r = bx_beam_recv(main, &f, &err);
 	if (r == 1)
@@ -138,16 +255,12 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 	if (r == 0 &&
 	    (bx_msg_get_one(m, "cmd", &cmd) < 0 || strcmp(cmd.p, "config") != 0 || f.fd < 0))
 		r = bx_fail(&err, -EPROTO, BX_NO_OFFSET, "not a config frame with a filter");
-	if (r == 0) {
-		bx_bytes v;
-
-		*userns_entered =
-		    bx_msg_get_one(m, "userns_entered", &v) == 0 && v.len == 1 && v.p[0] == '1';
-		bx_ignore(bx_msg_del(m, "userns_entered"));
-		r = bx_policy_from_msg(m, policy, &err);
-	}
 	if (r == 0)
-		*bpf_fd = bx_steal_fd(&f.fd);
+		r = config_take_extras(m, c, &err);
+	if (r == 0)
+		r = bx_policy_from_msg(m, &c->policy, &err);
+	if (r == 0)
+		c->bpf_fd = bx_steal_fd(&f.fd);
 	else
 		snprintf(why, len, "reading the config: %.200s", err.text);
 	bx_msg_free(m);
@@ -155,53 +268,112 @@ static int worker_policy(bx_beam *main, struct bx_policy **policy, int *bpf_fd,
 	return r;
 }
 
+/*
+ * A worker started by a parent that does not know beambox (the original Go
+ * parent): it makes its own namespaces the way bx_spawn would, by starting
+ * pid 1 of them (in this very process's image: it is single-threaded and
+ * fresh), and stays outside as a monitor that ends as the serving process
+ * did. A root parent's worker takes a dynamic or the policy's uid.
+ */
+static void worker_start_own_namespaces(struct worker_config *c)
+{
+	const struct bx_policy *p = c->policy;
+	struct bx_child_spec spec;
+	struct bx_child child;
+	bx_error err;
+	int note[2], r;
+
+	c->become = geteuid() == 0;
+	if (c->become && p->uid_dynamic) {
+		bx_error_clear(&err);
+		if (bx_dynuid_acquire(&c->uid, &err) < 0)
+			worker_die(NULL, "%s", err.text);
+		c->policy->uid = c->uid.uid;
+		c->policy->gid = (gid_t)c->uid.uid;
+	}
+	if (!(p->namespaces & (BX_NS_USER | BX_NS_PID))) {
+		/* Nothing would stay outside to hold the uid's lock for this worker's life. */
+		if (c->uid.lock_fd >= 0)
+			worker_die(NULL, "uid = dynamic needs a user or pid namespace here");
+		return;
+	}
+	if (pipe2(note, O_CLOEXEC) < 0)
+		worker_die(NULL, "pipe2: %m");
+	spec = (struct bx_child_spec){
+	    .ns_flags = clone_flags_for(p->namespaces),
+	    .ns_optional = clone_flags_for(p->namespaces_optional),
+	    .uid = c->become ? p->uid : geteuid(),
+	    .gid = c->become ? p->gid : getegid(),
+	    .as_root = c->become,
+	    .exec_fd = -1,
+	};
+	bx_error_clear(&err);
+	r = bx_child_start(&spec, &child, &err);
+	if (r < 0)
+		worker_die(NULL, "starting the namespaces: %s", err.text);
+	if (r == 0) {
+		close(note[1]);
+		bx_init_monitor(child.pid, child.pidfd, note[0], &c->uid);
+	}
+	/* pid 1 of the new namespaces (when the policy has a pid namespace). */
+	close(note[0]);
+	c->uid.lock_fd = -1; /* the monitor holds it */
+	c->cloned = ns_for_clone_flags(child.ns);
+	c->note_fd = note[1];
+}
+
 /* The confinement step: the whole sequence of src/confine/. */
-static int worker_confine(bx_beam *main, struct bx_remote_hello *hello, bool *beambox_parent,
+static int worker_confine(struct worker_config *c, int exec_pipe[2], struct bx_confine_report *rep,
 			  char *why, size_t len)
 {
-	struct bx_policy *policy = NULL;
 	struct bx_confine_opts opts = {
-	    .keep_fds = {BX_SPAWN_BEAM_FD, -1},
-	    .exec_fd = -1,
-	    .bpf_fd = -1,
+	    .keep_fds = {BX_SPAWN_BEAM_FD, c->note_fd, exec_pipe[0], exec_pipe[1], -1, -1},
+	    .exec_fd = c->exec_fd,
+	    .bpf_fd = c->bpf_fd,
+	    .cloned_ns = c->cloned,
+	    .become = c->become,
+	    .uid = c->policy->uid,
+	    .gid = c->policy->gid,
 	    .learn_sock = -1,
 	};
-	struct bx_confine_report rep;
 	bx_error err;
 	int r;
 
-	r = worker_policy(main, &policy, &opts.bpf_fd, &opts.userns_entered, beambox_parent, why,
-			  len);
-	if (r < 0)
-		return r;
 	bx_error_clear(&err);
-	r = bx_confine_self(policy, &opts, &rep, &err);
-	bx_policy_free(policy);
-	bx_close_and_reset(&opts.bpf_fd);
-	if (r < 0) {
+	r = bx_confine_self(c->policy, &opts, rep, &err);
+	bx_close_and_reset(&c->bpf_fd);
+	if (r < 0)
 		snprintf(why, len, "confinement failed: %.200s", err.text);
-		return r;
-	}
-	hello->pid = rep.host_pid;
-	hello->namespaces = rep.namespaces;
-	snprintf(hello->report, sizeof(hello->report), "%s", rep.text);
-	return 0;
+	return r;
+}
+
+/* A foreign worker's serving process: the program, with fd 3 and its stdio. */
+static __attribute__((noreturn)) void worker_exec_foreign(const struct worker_config *c,
+							  const struct bx_init_opts *io)
+{
+	/* fd 3 is the program's connection: it survives this exec (the note does not). */
+	if (fcntl(BX_SPAWN_BEAM_FD, F_SETFD, 0) < 0)
+		bx_init_exec_failed(io, errno, c->exec_argv[0]);
+	syscall(SYS_execveat, c->exec_fd, "", c->exec_argv, c->exec_envp, AT_EMPTY_PATH);
+	bx_init_exec_failed(io, errno, c->exec_argv[0]);
 }
 
 static __attribute__((noreturn)) void worker_main(void)
 {
+	struct worker_config c = {.bpf_fd = -1, .note_fd = -1, .exec_fd = -1, .uid = {0, -1}};
+	struct bx_init_opts io = {
+	    .note_fd = -1, .close_in_init = {-1, -1, -1, -1}, .exec_pipe = {-1, -1}};
+	struct bx_confine_report rep;
 	bx_beam *main = NULL;
 	bx_engine *eng = NULL;
 	int type = 0, r;
 	socklen_t tlen = sizeof(type);
+	char why[BX_ERROR_TEXT_MAX];
+	struct bx_remote_serve_opts serve = {.beambox_parent = false};
+	bx_beam *reply;
 
 	/* Grandchildren must not mistake themselves for workers. */
 	unsetenv(BX_SPAWN_MARKER);
-	/*
-	 * A parent that stops reading a job's pipes must not kill the worker
-	 * (and every later job): writes get EPIPE instead, as in a Go worker.
-	 */
-	signal(SIGPIPE, SIG_IGN);
 
 	if (getsockopt(BX_SPAWN_BEAM_FD, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
 	    type != SOCK_STREAM)
@@ -212,16 +384,50 @@ static __attribute__((noreturn)) void worker_main(void)
 	if (r < 0)
 		worker_die(NULL, "fd 3: %s", strerror(-r));
 
-	/* Confinement comes before any handler code exists in this process. */
-	struct bx_remote_hello hello;
-	struct bx_remote_serve_opts serve = {.beambox_parent = false};
-	char why[BX_ERROR_TEXT_MAX];
-	memset(&hello, 0, sizeof(hello));
-	r = worker_confine(main, &hello, &serve.beambox_parent, why, sizeof(why));
+	r = worker_config(main, &c, why, sizeof(why));
 	/* An original parent reads nothing on main: it is not sent beambox's messages. */
-	bx_beam *reply = serve.beambox_parent ? main : NULL;
+	serve.beambox_parent = c.from_beambox;
+	reply = c.from_beambox ? main : NULL;
+	if (r < 0 || !c.policy)
+		worker_die(reply, "%s", r < 0 ? why : "no policy");
+	if (!c.from_beambox)
+		worker_start_own_namespaces(&c);
+	/*
+	 * A parent that stops reading a job's pipes must not kill the worker
+	 * (and every later job): writes get EPIPE instead, as in a Go worker.
+	 * Set here, in the process that confines itself and serves (a clone
+	 * above resets every handler).
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	/* Notes come from an init only: without one nothing may write there. */
+	if (!(c.cloned & BX_NS_PID))
+		bx_close_and_reset(&c.note_fd);
+	if (c.note_fd >= 0 && fcntl(c.note_fd, F_SETFD, FD_CLOEXEC) < 0)
+		worker_die(reply, "fcntl(note): %m");
+	if (c.exec_fd >= 0 && pipe2(io.exec_pipe, O_CLOEXEC) < 0)
+		worker_die(reply, "pipe2: %m");
+
+	/* Confinement comes before any handler code exists in this process. */
+	r = worker_confine(&c, io.exec_pipe, &rep, why, sizeof(why));
 	if (r < 0)
 		worker_die(reply, "%s", why);
+
+	/* pid 1 of its namespace: fork the serving process, stay behind as init. */
+	if (c.cloned & BX_NS_PID) {
+		bx_error err;
+
+		io.note_fd = c.note_fd;
+		io.close_in_init[0] = BX_SPAWN_BEAM_FD;
+		io.close_in_init[1] = c.exec_fd;
+		io.report = &rep;
+		bx_error_clear(&err);
+		if (bx_init_fork(&io, &err) < 0)
+			worker_die(reply, "%s", err.text);
+		if (c.exec_fd < 0)
+			bx_close_and_reset(&c.note_fd);
+	}
+	if (c.exec_fd >= 0)
+		worker_exec_foreign(&c, &io);
 
 	r = bx_engine_new(&eng);
 	if (r < 0)
@@ -231,7 +437,19 @@ static __attribute__((noreturn)) void worker_main(void)
 		if (r < 0)
 			worker_die(reply, "installer failed: %s", strerror(-r));
 	}
-	if (serve.beambox_parent && bx_remote_send_ready(main, &hello) < 0)
+	{
+		struct bx_remote_hello hello;
+
+		memset(&hello, 0, sizeof(hello));
+		/* Under init the parent finds this process itself (our pid here is not its). */
+		hello.pid = (c.cloned & BX_NS_PID) ? 0 : rep.host_pid;
+		hello.namespaces = rep.namespaces;
+		snprintf(hello.report, sizeof(hello.report), "%s", rep.text);
+		bx_policy_free(c.policy);
+		c.policy = NULL;
+		r = serve.beambox_parent ? bx_remote_send_ready(main, &hello) : 0;
+	}
+	if (r < 0)
 		_exit(1); /* the parent is gone */
 	r = bx_remote_serve_with(main, eng, &serve);
 	bx_engine_free(eng);
@@ -298,181 +516,7 @@ static void make_exe_copy(void)
 
 /* ================================================================ starting a worker */
 
-struct child_plan {
-	const struct bx_cgroup_leaf *cgroup;
-	int exe_fd;
-	int sock;
-	int devnull;
-	int stderr_fd;
-	int errpipe;
-	pid_t parent;
-	char *const *argv;
-	char *const *envp;
-	/* Before exec: a root parent's worker becomes uid/gid (never root on the host)... */
-	bool become;
-	uid_t uid;
-	gid_t gid;
-	/* ...and the worker enters its user namespace, so that it is exec'd inside it. */
-	bool userns;
-	char uid_map[32];
-	char gid_map[32];
-};
-
-/* Async-signal-safe: open, write, close. */
-static int child_write_file(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, text, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
-}
-
-/*
- * The worker keeps its own uid inside its user namespace (nobody is root in
- * there), so exec would drop the capabilities it needs to build its
- * namespaces and filesystem view. Pass exactly those two through exec as
- * ambient capabilities, valid only inside the new user namespace; the
- * worker's step 5 drops them, and every other one, before any handler runs.
- */
-static int child_keep_setup_caps(void)
-{
-	static const int keep[] = {CAP_SYS_ADMIN, CAP_SETPCAP};
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		data[keep[i] / 32].inheritable |= 1u << (keep[i] % 32);
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)keep[i], 0, 0) < 0)
-			return -1;
-	return 0;
-}
-
-/*
- * The user namespace is entered before exec, not after: the kernel records
- * the exec's user namespace as the owner of the worker's memory, and only an
- * owner there may read /proc/<pid>/ns/ of a non-dumpable process. That lets
- * an unprivileged parent verify its worker's namespaces from outside.
- */
-static int child_identity_and_userns(const struct child_plan *p)
-{
-	if (p->become) {
-		if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-		    setresuid(p->uid, p->uid, p->uid) < 0)
-			return -1;
-		/* The credential change cleared "dumpable": /proc/self would be root's. */
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-			return -1;
-	}
-	if (!p->userns)
-		return 0;
-	if (unshare(CLONE_NEWUSER) < 0)
-		return -1;
-	if (child_write_file("/proc/self/setgroups", "deny", 4) < 0 && errno != ENOENT)
-		return -1;
-	if (child_write_file("/proc/self/uid_map", p->uid_map, strlen(p->uid_map)) < 0 ||
-	    child_write_file("/proc/self/gid_map", p->gid_map, strlen(p->gid_map)) < 0)
-		return -1;
-	return child_keep_setup_caps();
-}
-
-/* Moves fd to a number >= 10 so that the dup2()s below cannot clobber it. */
-static int lift_fd(int fd)
-{
-	return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 10);
-}
-
-/*
- * Runs in the child between clone and exec: async-signal-safe calls only (no
- * malloc, no locks, no stdio). Never returns.
- */
-static __attribute__((noreturn)) void child_exec(const struct child_plan *p)
-{
-	sigset_t none;
-	int err, sock, devnull, errfd;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Ignored signals stay ignored across exec: give the worker the defaults. */
-	for (int sig = 1; sig < NSIG; sig++) {
-		struct sigaction sa;
-		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-			sa.sa_handler = SIG_DFL;
-			sigaction(sig, &sa, NULL);
-		}
-	}
-	/* Into the worker's cgroup leaf, while still the parent's credentials. */
-	if (bx_cgroup_leaf_join(p->cgroup) < 0)
-		goto fail;
-	if (setsid() < 0)
-		goto fail;
-	if (child_identity_and_userns(p) < 0)
-		goto fail;
-	/* After the credential changes above, which would have cleared it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		goto fail;
-	/* The parent may have died before PDEATHSIG was armed. */
-	if (getppid() != p->parent) {
-		errno = ESRCH;
-		goto fail;
-	}
-	sock = lift_fd(p->sock);
-	devnull = lift_fd(p->devnull);
-	errfd = lift_fd(p->stderr_fd >= 0 ? p->stderr_fd : p->devnull);
-	if (sock < 0 || devnull < 0 || errfd < 0)
-		goto fail;
-	if (dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
-	    dup2(errfd, STDERR_FILENO) < 0 || dup2(sock, BX_SPAWN_BEAM_FD) < 0)
-		goto fail;
-	/* Whatever the program left open without O_CLOEXEC does not reach the worker. */
-	if (syscall(SYS_close_range, BX_SPAWN_BEAM_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		goto fail;
-	syscall(SYS_execveat, p->exe_fd, "", p->argv, p->envp, AT_EMPTY_PATH);
-fail:
-	err = errno;
-	if (write(p->errpipe, &err, sizeof(err)) < 0) {
-		/* Nothing more we can say. */
-	}
-	_exit(127);
-}
-
-/* clone3(CLONE_PIDFD), falling back to fork + pidfd_open where clone3 is refused. */
-static pid_t clone_with_pidfd(int *pidfd)
-{
-	struct clone_args args;
-	pid_t pid;
-
-	memset(&args, 0, sizeof(args));
-	args.flags = CLONE_PIDFD;
-	args.pidfd = (uint64_t)(uintptr_t)pidfd;
-	args.exit_signal = SIGCHLD;
-	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid >= 0 || (errno != ENOSYS && errno != EPERM))
-		return pid;
-	pid = fork();
-	if (pid <= 0)
-		return pid;
-	/* Safe from pid reuse: the child is ours and not yet reaped. */
-	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (*pidfd < 0) {
-		int e = errno;
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		errno = e;
-		return -1;
-	}
-	return pid;
-}
-
-/* "ENGINESPAWN=1" plus NAME=value for each kept name present in environ. */
+/* ENGINESPAWN=1 [BEAMBOX_CONFIG=1] plus NAME=value for each kept name present in environ. */
 static int build_env(const bx_spawn_opts *opts, char ***out)
 {
 	size_t n = 0;
@@ -489,44 +533,43 @@ static int build_env(const bx_spawn_opts *opts, char ***out)
 
 		if (strchr(name, '=') || strcmp(name, BX_SPAWN_MARKER) == 0 ||
 		    strcmp(name, BX_SPAWN_CONFIG_ENV) == 0) {
-			for (size_t j = 0; j < n; j++)
-				free(env[j]);
-			free(env);
+			free_strv(env);
 			return -EINVAL;
 		}
 		if (!val)
 			continue;
 		if (n >= BX_SPAWN_ENV_MAX || asprintf(&entry, "%s=%s", name, val) < 0) {
-			for (size_t j = 0; j < n; j++)
-				free(env[j]);
-			free(env);
+			free_strv(env);
 			return n >= BX_SPAWN_ENV_MAX ? -E2BIG : -ENOMEM;
 		}
 		env[n++] = entry;
 	}
 	if (!env[0] || !env[1]) {
-		free(env);
+		free_strv(env);
 		return -ENOMEM;
 	}
 	*out = env;
 	return 0;
 }
 
-static void free_env(char **env)
+/* A wait status as the parent reports it: CLD_* code and status. */
+static void record_wait_status(bx_worker *w, int status)
 {
-	for (size_t i = 0; env && env[i]; i++)
-		free(env[i]);
-	free(env);
+	if (WIFEXITED(status)) {
+		w->exit_code = CLD_EXITED;
+		w->exit_status = WEXITSTATUS(status);
+	} else {
+		w->exit_code = WCOREDUMP(status) ? CLD_DUMPED : CLD_KILLED;
+		w->exit_status = WTERMSIG(status);
+	}
 }
 
-static void worker_record(bx_worker *w, const siginfo_t *si)
-{
-	w->reaped = true;
-	w->exit_code = si->si_code;
-	w->exit_status = si->si_status;
-}
-
-/* Reaps the worker if it has exited (without blocking). 1 if it has exited. */
+/*
+ * Reaps the worker if it has exited (without blocking). 1 if it has exited.
+ * With init, the serving process's end is in init's death note, which init
+ * wrote before it exited; without a note (init itself was killed) the
+ * worker's end is init's.
+ */
 static int worker_poll_exit(bx_worker *w)
 {
 	int done;
@@ -536,9 +579,18 @@ static int worker_poll_exit(bx_worker *w)
 		siginfo_t si;
 
 		memset(&si, 0, sizeof(si));
-		if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG) == 0 &&
-		    si.si_pid != 0)
-			worker_record(w, &si);
+		if (waitid((idtype_t)P_PIDFD, (id_t)w->pidfd, &si, WEXITED | WNOHANG | __WALL) ==
+			0 &&
+		    si.si_pid != 0) {
+			struct bx_note note = {.type = 0};
+
+			w->reaped = true;
+			w->exit_code = si.si_code;
+			w->exit_status = si.si_status;
+			while (w->note_fd >= 0 && bx_note_read(w->note_fd, &note) == 1)
+				if (note.type == BX_NOTE_DIED)
+					record_wait_status(w, note.value);
+		}
 	}
 	done = w->reaped;
 	pthread_mutex_unlock(&w->lock);
@@ -575,9 +627,22 @@ static int peer_describe_exit(void *ctx, char *buf, size_t len)
 	return 1;
 }
 
+/*
+ * SIGKILL ends the serving process through its own pidfd, then pid 1 of the
+ * namespace, whose death makes the kernel kill everything left in it: a
+ * handler that cleared its parent-death signal (or forked, or setsid'd)
+ * cannot outlive it. Other signals go to the serving process (init would
+ * ignore them, as pid 1 of its namespace).
+ */
 BX_API int bx_worker_kill(bx_worker *w, int sig)
 {
-	if (syscall(SYS_pidfd_send_signal, w->pidfd, sig, NULL, 0) < 0)
+	int target = w->serving_pidfd >= 0 ? w->serving_pidfd : w->pidfd;
+
+	if (sig == SIGKILL && w->serving_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, w->serving_pidfd, SIGKILL, NULL, 0);
+	if (sig == SIGKILL)
+		target = w->pidfd;
+	if (syscall(SYS_pidfd_send_signal, target, sig, NULL, 0) < 0)
 		return -errno;
 	return 0;
 }
@@ -597,10 +662,8 @@ BX_API int bx_worker_wait(bx_worker *w, int timeout_ms, int *wstatus)
 		int left = -1;
 
 		if (timeout_ms >= 0) {
-			struct timespec now;
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			long spent = (now.tv_sec - start.tv_sec) * 1000 +
-				     (now.tv_nsec - start.tv_nsec) / 1000000;
+			long spent = ms_since(&start);
+
 			if (spent >= timeout_ms)
 				return -ETIMEDOUT;
 			left = timeout_ms - (int)spent;
@@ -657,55 +720,68 @@ BX_API void bx_worker_free(bx_worker *w)
 		close(w->pidfd);
 		bx_audit_exited(w, w->reaped, w->exit_code, w->exit_status); /* hook (audit.c) */
 	}
+	if (w->serving_pidfd >= 0) {
+		/* Gone with its namespace's pid 1 (the kernel reaps it before pid 1's end). */
+		struct pollfd pfd = {.fd = w->serving_pidfd, .events = POLLIN};
+
+		if (poll(&pfd, 1, 0) != 1) {
+			bx_log(BX_LOG_ERROR, "worker %d: serving process %d outlived its init",
+			       (int)w->pid, (int)w->serving_pid);
+			syscall(SYS_pidfd_send_signal, w->serving_pidfd, SIGKILL, NULL, 0);
+		}
+		close(w->serving_pidfd);
+	}
+	bx_close_and_reset(&w->note_fd);
 	/* Reaped (or never started): its cgroup leaf is empty now. */
 	bx_cgroup_leaf_remove(&w->cgroup);
+	/* Nothing runs as its uid any more: the next worker may have it. */
+	bx_dynuid_release(&w->uid);
 	pthread_mutex_destroy(&w->lock);
 	free(w->report);
 	free(w);
 }
 
-/* Reads "Key:\tvalue" from /proc/<pid>/status into val. */
-static int proc_status_field(pid_t pid, const char *key, char *val, size_t len)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	FILE *f;
-	int r = -ENOENT;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, klen) != 0 || line[klen] != ':')
-			continue;
-		char *v = line + klen + 1;
-		v += strspn(v, " \t");
-		v[strcspn(v, "\n")] = '\0';
-		snprintf(val, len, "%s", v);
-		r = 0;
-		break;
-	}
-	fclose(f);
-	return r;
-}
+/* ---------------------------------------------------------------- verification */
 
 static const struct {
 	uint32_t bit;
 	const char *name;
 } ns_files[] = {
-    {BX_NS_USER, "user"}, {BX_NS_MOUNT, "mnt"}, {BX_NS_PID, "pid"},	  {BX_NS_NET, "net"},
-    {BX_NS_IPC, "ipc"},	  {BX_NS_UTS, "uts"},	{BX_NS_CGROUP, "cgroup"}, {BX_NS_TIME, "time"},
+    {BX_NS_USER, "ns/user"},	 {BX_NS_MOUNT, "ns/mnt"}, {BX_NS_PID, "ns/pid"},
+    {BX_NS_NET, "ns/net"},	 {BX_NS_IPC, "ns/ipc"},	  {BX_NS_UTS, "ns/uts"},
+    {BX_NS_CGROUP, "ns/cgroup"}, {BX_NS_TIME, "ns/time"},
+};
+
+/* The value of "Key:" in a /proc status text (tabs and spaces skipped), or NULL. */
+static const char *status_field(const char *text, const char *key, char *val, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line += !!line) {
+		if (strncmp(line, key, klen) != 0 || line[klen] != ':')
+			continue;
+		line += klen + 1;
+		line += strspn(line, " \t");
+		snprintf(val, len, "%.*s", (int)strcspn(line, "\n"), line);
+		return val;
+	}
+	return NULL;
+}
+
+struct verify_want {
+	pid_t ppid;	     /* > 0: must be the child of this pid */
+	uid_t uid;	     /* every uid field */
+	gid_t gid;	     /* every gid field */
+	uint32_t namespaces; /* must differ from ours */
 };
 
 /*
- * Verify, don't trust: from outside, the serving process must show
- * NoNewPrivs 1, Seccomp 2, no capabilities in any set, and namespace inodes
- * other than ours for every namespace it says it entered (and at least the
- * policy's required ones).
+ * Verify, don't trust, and pin: one /proc/<pid> directory fd for every read
+ * (status once, the namespace files by fstatat), then the pidfd must still
+ * be alive, so that everything read was that process and not a recycled pid.
  */
-static int verify_worker(bx_worker *w, const struct bx_policy *policy,
-			 const struct bx_remote_hello *h, bx_error *err)
+static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct verify_want *want,
+			 bx_error *err)
 {
 	static const struct {
 		const char *key;
@@ -719,167 +795,433 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy,
 	    {"CapBnd", "0000000000000000"},
 	    {"CapAmb", "0000000000000000"},
 	};
-	uint32_t required;
-	char val[64];
-	int r;
+	char path[32], text[4096], val[64], ids[64];
+	_cleanup_fd_ int dir = -1, self = -1, fd = -1;
+	ssize_t n;
 
-	if (h->pid <= 0)
-		return bx_fail(err, -EPROTO, BX_NO_OFFSET, "worker %d did not say which pid serves",
-			       (int)w->pid);
-	if (h->pid != w->pid) {
-		/* pid 1 of its namespace: must be the direct child of the process we started. */
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || self < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: open %s: %m",
+			       (int)w->pid, dir < 0 ? path : "/proc/self");
+	fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (n = read(fd, text, sizeof(text) - 1)) <= 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: %s/status: %m",
+			       (int)w->pid, path);
+	text[n] = '\0';
+	if (want->ppid > 0) {
 		uint64_t ppid = 0;
 
-		r = proc_status_field(h->pid, "PPid", val, sizeof(val));
-		if (r == 0)
-			r = bx_parse_u64(val, strlen(val), INT32_MAX, &ppid);
-		if (r < 0 || (pid_t)ppid != w->pid)
+		if (!status_field(text, "PPid", val, sizeof(val)) ||
+		    bx_parse_u64(val, strlen(val), INT32_MAX, &ppid) < 0 ||
+		    (pid_t)ppid != want->ppid)
 			return bx_fail(err, -EPROTO, BX_NO_OFFSET,
-				       "worker %d: pid %d is not its child", (int)w->pid,
-				       (int)h->pid);
+				       "worker %d: pid %d is not its child", (int)w->pid, (int)pid);
 	}
 	for (size_t i = 0; i < sizeof(status_want) / sizeof(status_want[0]); i++) {
-		r = proc_status_field(h->pid, status_want[i].key, val, sizeof(val));
-		if (r < 0)
-			return bx_fail(err, r, BX_NO_OFFSET,
-				       "verifying worker %d: no %s in /proc/%d/status", (int)w->pid,
-				       status_want[i].key, (int)h->pid);
+		if (!status_field(text, status_want[i].key, val, sizeof(val)))
+			return bx_fail(err, -ENOENT, BX_NO_OFFSET,
+				       "verifying worker %d: no %s in %s/status", (int)w->pid,
+				       status_want[i].key, path);
 		if (strcmp(val, status_want[i].want) != 0)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
-				       "verifying worker %d: %s is %s, want %s", (int)w->pid,
-				       status_want[i].key, val, status_want[i].want);
+				       "verifying worker %d: %s of pid %d is %s, want %s",
+				       (int)w->pid, status_want[i].key, (int)pid, val,
+				       status_want[i].want);
 	}
-	required = policy->namespaces & ~policy->namespaces_optional;
-	if ((h->namespaces & required) != required)
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)want->uid, (unsigned)want->uid,
+		 (unsigned)want->uid, (unsigned)want->uid);
+	if (!status_field(text, "Uid", val, sizeof(val)) || strcmp(val, ids) != 0)
 		return bx_fail(err, -EPERM, BX_NO_OFFSET,
-			       "verifying worker %d: namespaces %#x in effect, policy requires %#x",
-			       (int)w->pid, h->namespaces, required);
+			       "verifying worker %d: pid %d runs as uid %s, want %u", (int)w->pid,
+			       (int)pid, val, (unsigned)want->uid);
+	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", (unsigned)want->gid, (unsigned)want->gid,
+		 (unsigned)want->gid, (unsigned)want->gid);
+	if (!status_field(text, "Gid", val, sizeof(val)) || strcmp(val, ids) != 0)
+		return bx_fail(err, -EPERM, BX_NO_OFFSET,
+			       "verifying worker %d: pid %d runs as gid %s, want %u", (int)w->pid,
+			       (int)pid, val, (unsigned)want->gid);
 	for (size_t i = 0; i < sizeof(ns_files) / sizeof(ns_files[0]); i++) {
-		char mine[64], theirs[64];
 		struct stat a, b;
 
-		if (!(h->namespaces & ns_files[i].bit))
+		if (!(want->namespaces & ns_files[i].bit))
 			continue;
-		snprintf(mine, sizeof(mine), "/proc/self/ns/%s", ns_files[i].name);
-		snprintf(theirs, sizeof(theirs), "/proc/%d/ns/%s", (int)h->pid, ns_files[i].name);
-		if (stat(mine, &a) < 0 || stat(theirs, &b) < 0)
+		if (fstatat(self, ns_files[i].name, &a, 0) < 0 ||
+		    fstatat(dir, ns_files[i].name, &b, 0) < 0)
 			return bx_fail(err, -errno, BX_NO_OFFSET,
-				       "verifying worker %d: stat %s: %m", (int)w->pid, theirs);
+				       "verifying worker %d: stat %s/%s: %m", (int)w->pid, path,
+				       ns_files[i].name);
 		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
-				       "verifying worker %d: it shares our %s namespace",
-				       (int)w->pid, ns_files[i].name);
+				       "verifying worker %d: pid %d shares our %s namespace",
+				       (int)w->pid, (int)pid, ns_files[i].name + 3);
 	}
-	w->serving_pid = h->pid;
+	/* Still the same process: what we read was its (a dead one's pid may be reused). */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		return bx_fail(err, -ESRCH, BX_NO_OFFSET, "verifying worker %d: pid %d is gone",
+			       (int)w->pid, (int)pid);
 	return 0;
 }
 
-/* Waits for the worker's first message: ready, or its reason for failing. */
-static int wait_ready(bx_worker *w, int timeout_ms, struct bx_remote_hello *hello, bx_error *err)
+/* Without CONFIG_PROC_CHILDREN: the children of pid from every /proc/<pid>/stat. */
+static ssize_t children_by_scan(pid_t parent, char *buf, size_t len)
 {
-	struct timespec start;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t used = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (!d)
+		return -1;
+	buf[0] = '\0';
+	while ((e = readdir(d)) != NULL) {
+		char path[64], stat[512], *paren;
+		_cleanup_fd_ int fd = -1;
+		int ppid = 0;
+		ssize_t n;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/stat", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (n = read(fd, stat, sizeof(stat) - 1)) <= 0)
+			continue;
+		stat[n] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold anything, so after the last ')'. */
+		paren = strrchr(stat, ')');
+		if (!paren || paren[1] != ' ' || !paren[2] || paren[3] != ' ')
+			continue;
+		ppid = (int)strtol(paren + 4, NULL, 10);
+		if (ppid != parent)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%.16s ", e->d_name);
+		if (used >= len)
+			break;
+	}
+	closedir(d);
+	return used >= len ? (ssize_t)len - 1 : (ssize_t)used;
+}
+
+/* The serving process: init's only child (before any job ran, nothing else can be). */
+static int find_serving(bx_worker *w, bx_error *err)
+{
+	char path[64], buf[64];
+	_cleanup_fd_ int fd = -1;
+	uint64_t pid = 0;
+	ssize_t n;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)w->pid, (int)w->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		n = children_by_scan(w->pid, buf, sizeof(buf));
+	else if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "worker %d: %s: %m", (int)w->pid, path);
+	if (n < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "worker %d: reading /proc: %m",
+			       (int)w->pid);
+	buf[n] = '\0';
+	len = strcspn(buf, " \n");
+	if (len == 0 || buf[len + strspn(buf + len, " \n")] != '\0' ||
+	    bx_parse_u64(buf, len, INT32_MAX, &pid) < 0)
+		return bx_fail(err, -EPROTO, BX_NO_OFFSET,
+			       "worker %d: its init should have one child, has '%.40s'",
+			       (int)w->pid, buf);
+	w->serving_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (w->serving_pidfd < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "worker %d: pidfd_open(%d): %m",
+			       (int)w->pid, (int)pid);
+	w->serving_pid = (pid_t)pid;
+	return 0;
+}
+
+/*
+ * From outside, the serving process (and init, which has the same
+ * confinement) must show NoNewPrivs 1, Seccomp 2, no capabilities in any set,
+ * the host ids we gave it, and namespace inodes other than ours for every
+ * namespace it says it entered (and at least the policy's required ones).
+ */
+static int verify_worker(bx_worker *w, const struct bx_policy *policy, uint32_t namespaces,
+			 uid_t uid, gid_t gid, bx_error *err)
+{
+	uint32_t required = policy->namespaces & ~policy->namespaces_optional;
+	struct verify_want want = {.uid = uid, .gid = gid, .namespaces = namespaces};
+	int r;
+
+	if ((namespaces & required) != required)
+		return bx_fail(err, -EPERM, BX_NO_OFFSET,
+			       "verifying worker %d: namespaces %#x in effect, policy requires %#x",
+			       (int)w->pid, namespaces, required);
+	if (!w->has_init) {
+		w->serving_pid = w->pid;
+		return verify_pinned(w, w->pid, w->pidfd, &want, err);
+	}
+	r = find_serving(w, err);
+	if (r < 0)
+		return r;
+	want.ppid = w->pid;
+	r = verify_pinned(w, w->serving_pid, w->serving_pidfd, &want, err);
+	if (r < 0)
+		return r;
+	/* init: the same confinement (its namespaces, but for time, are the same too). */
+	want.ppid = 0;
+	want.namespaces &= ~(uint32_t)BX_NS_TIME;
+	return verify_pinned(w, w->pid, w->pidfd, &want, err);
+}
+
+/* ---------------------------------------------------------------- start-up */
+
+struct foreign {
+	int prog_fd; /* opened by the parent */
+	int fd_no;   /* its number in the worker (at the nofile limit) */
+	char *const *argv;
+	char *const *envp;
+};
+
+/*
+ * The config frame for a worker: the policy's settings (with the host ids it
+ * runs as), how it was started, and its compiled filter as a sealed memfd.
+ */
+static int send_config(bx_worker *w, const struct bx_policy *policy, const struct bx_bpf *bpf,
+		       uint32_t cloned, bool become, uid_t uid, gid_t gid, const struct foreign *fx,
+		       bx_error *err)
+{
+	_cleanup_fd_ int bpf_fd = bx_seccomp_export_fd(bpf);
+	_cleanup_free_ char *buf = NULL;
+	char num[24];
+	bx_msg *m = NULL;
+	size_t len = 0;
+	int r;
+
+	if (bpf_fd < 0)
+		return bx_fail(err, bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
+			       strerror(-bpf_fd));
+	r = bx_msg_new(&m);
+	if (r == 0)
+		r = bx_policy_to_msg(policy, m);
+	snprintf(num, sizeof(num), "%u", (unsigned)uid);
+	if (r == 0)
+		r = bx_msg_set(m, "uid", num);
+	snprintf(num, sizeof(num), "%u", (unsigned)gid);
+	if (r == 0)
+		r = bx_msg_set(m, "gid", num);
+	snprintf(num, sizeof(num), "%u", (unsigned)cloned);
+	if (r == 0)
+		r = bx_msg_add(m, "cloned", num);
+	if (r == 0)
+		r = bx_msg_add(m, "become", become ? "1" : "0");
+	snprintf(num, sizeof(num), "%d", (cloned & BX_NS_PID) ? BX_SPAWN_NOTE_FD : 0);
+	if (r == 0)
+		r = bx_msg_add(m, "note", num);
+	if (fx) {
+		snprintf(num, sizeof(num), "%d", fx->fd_no);
+		if (r == 0)
+			r = bx_msg_add(m, "exec_fd", num);
+		if (r == 0)
+			r = bx_msg_touch(m, "exec_argv");
+		for (size_t i = 0; r == 0 && fx->argv[i]; i++)
+			r = bx_msg_add(m, "exec_argv", fx->argv[i]);
+		if (r == 0)
+			r = bx_msg_touch(m, "exec_env");
+		for (size_t i = 0; r == 0 && fx->envp[i]; i++)
+			r = bx_msg_add(m, "exec_env", fx->envp[i]);
+	}
+	if (r == 0)
+		r = bx_msg_encode(m, &buf, &len);
+	bx_msg_free(m);
+	if (r < 0)
+		return bx_fail(err, r, BX_NO_OFFSET, "encoding the config: %s", strerror(-r));
+	/* If the worker is already gone this fails; the wait then says how it died. */
+	bx_ignore(bx_beam_send(w->main, buf, len, bpf_fd));
+	return 0;
+}
+
+/* What the start-up wait collected. */
+struct startup {
+	bool started, ready;
+	uint32_t namespaces; /* from init's report */
+	char report[BX_NOTE_TEXT_MAX + 1];
+	char error[BX_NOTE_TEXT_MAX + 1];
+	struct bx_remote_hello hello;
+};
+
+/*
+ * Reads what init said so far: 0, 1 at EOF (init is gone), or -errno with
+ * err set if the serving process failed to start.
+ */
+static int read_notes(bx_worker *w, struct startup *su, bx_error *err)
+{
+	struct bx_note note = {.type = 0};
+	int r;
+
+	while ((r = bx_note_read(w->note_fd, &note)) == 1) {
+		if (note.type == BX_NOTE_REPORT) {
+			su->namespaces = (uint32_t)note.value;
+			bx_printable(note.text, note.len, sizeof(su->report) - 1, 1, su->report,
+				     sizeof(su->report));
+		} else if (note.type == BX_NOTE_ERROR) {
+			bx_printable(note.text, note.len, sizeof(su->error) - 1, 0, su->error,
+				     sizeof(su->error));
+		} else if (note.type == BX_NOTE_STARTED && note.value != 0) {
+			return bx_fail(err, note.value > 0 ? -note.value : -EPROTO, BX_NO_OFFSET,
+				       "worker %d: %s", (int)w->pid,
+				       su->error[0] ? su->error : "the program did not start");
+		} else if (note.type == BX_NOTE_STARTED) {
+			su->started = true;
+		}
+	}
+	if (r == -EPROTO)
+		return bx_fail(err, -EPROTO, BX_NO_OFFSET, "worker %d: a bad note from its init",
+			       (int)w->pid);
+	return r == 0 ? 1 : 0;
+}
+
+/* The worker died before it was ready: say how, with its own reason if it gave one. */
+static int died_early(bx_worker *w, struct startup *su, const char *why, bx_error *err)
+{
+	char how[96];
+	char text[BX_ERROR_TEXT_MAX];
+
+	snprintf(text, sizeof(text), "%s", why);
+	if (bx_worker_wait(w, BX_WORKER_EXIT_GRACE_MS, NULL) < 0) {
+		bx_ignore(bx_worker_kill(w, SIGKILL));
+		bx_ignore(bx_worker_wait(w, -1, NULL));
+	}
+	if (!text[0] && w->note_fd >= 0)
+		bx_ignore(read_notes(w, su, NULL));
+	bx_worker_describe(w, how, sizeof(how));
+	if (!text[0])
+		snprintf(text, sizeof(text), "%.200s", su->error);
+	return bx_fail(err, -ECHILD, BX_NO_OFFSET, "%s before it was ready%s%s", how,
+		       text[0] ? ": " : "", text);
+}
+
+/*
+ * Waits (bounded by the ready timeout, and watching the pidfd) until the
+ * serving process runs: init's start note, and the worker's ready message
+ * (a foreign program sends none).
+ */
+static int wait_started(bx_worker *w, bool foreign, const struct timespec *t0, int timeout_ms,
+			struct startup *su, bx_error *err)
+{
+	bool notes_open = w->has_init;
+
 	for (;;) {
-		struct pollfd pfd[2] = {
-		    {.fd = bx_beam_fd(w->main), .events = POLLIN},
+		struct pollfd pfd[3] = {
 		    {.fd = w->pidfd, .events = POLLIN},
+		    {.fd = notes_open ? w->note_fd : -1, .events = POLLIN},
+		    {.fd = foreign || su->ready ? -1 : bx_beam_fd(w->main), .events = POLLIN},
 		};
-		struct timespec now;
-		long spent;
+		long left = timeout_ms - ms_since(t0);
 		int r;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent =
-		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (spent >= timeout_ms)
+		if ((su->started || !w->has_init) && (foreign || su->ready))
+			return 0;
+		if (left <= 0)
 			return bx_fail(err, -ETIMEDOUT, BX_NO_OFFSET,
 				       "worker %d was not ready after %d ms", (int)w->pid,
 				       timeout_ms);
-		r = poll(pfd, 2, timeout_ms - (int)spent);
+		r = poll(pfd, 3, (int)left);
 		if (r < 0 && errno != EINTR)
 			return bx_fail(err, -errno, BX_NO_OFFSET, "poll: %m");
 		if (r <= 0)
 			continue;
-		if (pfd[0].revents) {
-			r = bx_remote_read_hello(w->main, hello, err);
+		if (pfd[1].revents) {
+			r = read_notes(w, su, err);
+			if (r < 0)
+				return r;
+			if (r == 1)
+				notes_open = false; /* init is gone: the pidfd says how */
+		}
+		if (pfd[2].revents) {
+			r = bx_remote_read_hello(w->main, &su->hello, err);
 			if (r == -EAGAIN || r == -EINTR)
 				continue;
-			if (r == -EPIPE || r == -ECHILD) {
-				char how[96];
-				char why[BX_ERROR_TEXT_MAX];
-
-				snprintf(why, sizeof(why), "%s", err ? err->text : "");
-				if (bx_worker_wait(w, BX_WORKER_EXIT_GRACE_MS, NULL) < 0) {
-					bx_ignore(bx_worker_kill(w, SIGKILL));
-					bx_ignore(bx_worker_wait(w, -1, NULL));
-				}
-				bx_worker_describe(w, how, sizeof(how));
-				return bx_fail(err, -ECHILD, BX_NO_OFFSET,
-					       "%s before it was ready: %s", how, why);
-			}
-			return r;
+			if (r == -EPIPE || r == -ECHILD)
+				return died_early(w, su, err ? err->text : "", err);
+			if (r < 0)
+				return r;
+			su->ready = true;
+			continue;
 		}
-		if (pfd[1].revents) {
-			char how[96];
-
-			bx_worker_describe(w, how, sizeof(how));
-			return bx_fail(err, -ECHILD, BX_NO_OFFSET, "%s before it was ready", how);
-		}
+		if (pfd[0].revents)
+			return died_early(w, su, "", err);
 	}
 }
 
-/* The config frame for a worker: the policy's settings, and its compiled filter as a sealed memfd.
- */
-static int make_config(const struct bx_policy *policy, char **buf, size_t *len, int *bpf_fd,
-		       bx_error *err)
+/* The host ids of a new worker: a dynamic uid, the policy's (root parent) or our own. */
+static int choose_ids(bx_worker *w, const struct bx_policy *policy, bool root, uid_t *uid,
+		      gid_t *gid, bx_error *err)
 {
-	struct bx_bpf bpf = {0};
-	bx_msg *m = NULL;
-	int r;
+	if (!root) {
+		*uid = geteuid();
+		*gid = getegid();
+		return 0;
+	}
+	if (policy->uid_dynamic) {
+		int r = bx_dynuid_acquire(&w->uid, err);
 
-	r = bx_filter_cached(policy, &bpf, err);
-	if (r < 0)
-		return r;
-	*bpf_fd = bx_seccomp_export_fd(&bpf);
-	bx_bpf_free(&bpf);
-	if (*bpf_fd < 0)
-		return bx_fail(err, *bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
-			       strerror(-*bpf_fd));
-	r = bx_msg_new(&m);
-	if (r == 0)
-		r = bx_policy_to_msg(policy, m);
-	/* Tells the worker that bx_spawn already put it in its user namespace. */
-	if (r == 0 && (policy->namespaces & BX_NS_USER))
-		r = bx_msg_add(m, "userns_entered", "1");
-	if (r == 0)
-		r = bx_msg_encode(m, buf, len);
-	bx_msg_free(m);
-	if (r < 0)
-		return bx_fail(err, r, BX_NO_OFFSET, "encoding the config: %s", strerror(-r));
+		if (r < 0)
+			return r;
+		*uid = w->uid.uid;
+		*gid = (gid_t)w->uid.uid;
+		return 0;
+	}
+	if (policy->uid == 0 || policy->gid == 0)
+		return bx_fail(
+		    err, -EPERM, BX_NO_OFFSET,
+		    "the policy asks for uid/gid 0; a worker never runs as root on the host");
+	*uid = policy->uid;
+	*gid = policy->gid;
 	return 0;
 }
 
-BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
+/*
+ * bx_child_start's before_release hook: the parent puts the child (still
+ * waiting on its sync pipe, so nothing of the worker has run yet) into its
+ * cgroup leaf, in every hierarchy the leaf has (v2, or each v1 one). pid 1
+ * is then in the leaf before it can fork, so the whole worker is. The child
+ * itself makes no call for it (raw system calls only between clone and exec).
+ */
+struct leaf_join {
+	const struct bx_cgroup_leaf *leaf;
+	int error; /* errno of the write that failed, or 0 */
+};
+
+static int join_cgroup_leaf(pid_t pid, void *ctx)
+{
+	struct leaf_join *j = ctx;
+	int r = bx_cgroup_leaf_add(j->leaf, pid);
+
+	j->error = -r;
+	return r;
+}
+
+static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker **out,
+			bx_error *err)
 {
 	static char *const argv[] = {"beambox-worker", NULL};
 	bx_spawn_opts defaults;
-	struct child_plan plan;
+	struct bx_child_spec spec;
+	struct bx_child child;
 	_cleanup_fd_ int devnull = -1;
-	int sv[2] = {-1, -1}, errpipe[2] = {-1, -1};
+	int sv[2] = {-1, -1}, note[2] = {-1, -1};
 	char **envp = NULL;
 	bx_worker *w = NULL;
 	struct bx_remote_peer peer;
-	struct bx_remote_hello hello = {0};
+	struct startup *su = NULL;
 	struct bx_policy *own_policy = NULL;
 	const struct bx_policy *policy;
-	_cleanup_free_ char *config = NULL;
-	size_t config_len = 0;
-	_cleanup_fd_ int bpf_fd = -1;
-	int child_errno = 0, r;
-	ssize_t n;
-	uint64_t t0 = bx_audit_now(); /* hook (audit.c): spawn duration */
+	struct bx_bpf bpf = {0};
+	struct timespec t0;
+	bool root = geteuid() == 0;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int timeout, r;
+	uint64_t audit_t0 = bx_audit_now(); /* hook (audit.c): spawn duration */
+	struct leaf_join join = {.leaf = NULL, .error = 0};
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!init_called)
 		return bx_fail(err, -EPERM, BX_NO_OFFSET,
 			       "bx_spawn_init() must be called at the top of main()");
@@ -887,6 +1229,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		bx_spawn_opts_init(&defaults);
 		opts = &defaults;
 	}
+	timeout = opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000;
 	pthread_once(&exe_once, make_exe_copy);
 	if (exe_fd < 0)
 		return bx_fail(err, exe_err, BX_NO_OFFSET, "copying /proc/self/exe: %s",
@@ -898,84 +1241,88 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
 		policy = own_policy;
 	}
-	/* Compiled here, once; the worker only loads it. */
-	r = make_config(policy, &config, &config_len, &bpf_fd, err);
-	if (r < 0) {
-		bx_policy_free(own_policy);
-		return r;
+	if (fx && !(policy->namespaces & BX_NS_PID)) {
+		r = bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			    "a foreign worker needs a pid namespace (its init reports its end)");
+		goto fail;
 	}
+	/* Compiled here, once (cached per policy); the worker only loads it. */
+	if (fx) {
+		struct bx_seccomp_extra extra = {.exec_fd = fx->fd_no};
+
+		r = bx_seccomp_compile(policy, &extra, &bpf, err);
+	} else {
+		r = bx_filter_cached(policy, &bpf, err);
+	}
+	if (r < 0)
+		goto fail;
 	r = build_env(opts, &envp);
 	if (r < 0) {
-		bx_policy_free(own_policy);
-		return bx_fail(err, r, BX_NO_OFFSET, "building the worker's environment: %s",
-			       strerror(-r));
+		r = bx_fail(err, r, BX_NO_OFFSET, "building the worker's environment: %s",
+			    strerror(-r));
+		goto fail;
 	}
-
 	w = calloc(1, sizeof(*w));
-	if (!w) {
+	su = calloc(1, sizeof(*su));
+	if (!w || !su) {
 		r = bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
 		goto fail;
 	}
-	w->pidfd = -1;
+	w->pidfd = w->note_fd = w->serving_pidfd = -1;
+	w->uid.lock_fd = -1;
 	bx_cgroup_leaf_init(&w->cgroup);
+	join.leaf = &w->cgroup;
 	pthread_mutex_init(&w->lock, NULL);
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    pipe2(errpipe, O_CLOEXEC) < 0) {
-		r = bx_fail(err, -errno, BX_NO_OFFSET, "setting up the worker's fds: %m");
+	r = choose_ids(w, policy, root, &uid, &gid, err);
+	if (r < 0)
 		goto fail;
-	}
-	plan = (struct child_plan){
-	    .become = geteuid() == 0,
-	    .uid = geteuid() == 0 ? policy->uid : geteuid(),
-	    .gid = geteuid() == 0 ? policy->gid : getegid(),
-	    .userns = (policy->namespaces & BX_NS_USER) != 0,
-	    .exe_fd = exe_fd,
-	    .sock = sv[1],
-	    .devnull = devnull,
-	    .stderr_fd = opts->stderr_fd,
-	    .errpipe = errpipe[1],
-	    .parent = getpid(),
-	    .argv = argv,
-	    .envp = envp,
-	};
-	if (plan.become && (plan.uid == 0 || plan.gid == 0)) {
-		r = bx_fail(
-		    err, -EPERM, BX_NO_OFFSET,
-		    "the policy asks for uid/gid 0; a worker never runs as root on the host");
-		goto fail;
-	}
 	/* The worker's cgroup leaf (v1 or v2), where this process may make one. */
 	r = policy->cgroup != BX_NEED_OFF ? bx_cgroup_leaf_make(policy, &w->cgroup) : 0;
 	if (r < 0 && policy->cgroup == BX_NEED_REQUIRED) {
 		r = bx_fail(err, r, BX_NO_OFFSET, "cgroup (required): no leaf: %s", w->cgroup.why);
 		goto fail;
 	}
-	plan.cgroup = &w->cgroup;
-	snprintf(plan.uid_map, sizeof(plan.uid_map), "%u %u 1\n", (unsigned)plan.uid,
-		 (unsigned)plan.uid);
-	snprintf(plan.gid_map, sizeof(plan.gid_map), "%u %u 1\n", (unsigned)plan.gid,
-		 (unsigned)plan.gid);
-	w->pid = clone_with_pidfd(&w->pidfd);
-	if (w->pid < 0) {
-		r = bx_fail(err, -errno, BX_NO_OFFSET, "clone3: %m");
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(note, O_CLOEXEC) < 0 || fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = bx_fail(err, -errno, BX_NO_OFFSET, "setting up the worker's fds: %m");
 		goto fail;
 	}
-	if (w->pid == 0)
-		child_exec(&plan);
-
+	w->note_fd = bx_steal_fd(&note[0]);
+	spec = (struct bx_child_spec){
+	    .ns_flags = clone_flags_for(policy->namespaces),
+	    .ns_optional = clone_flags_for(policy->namespaces_optional),
+	    .uid = uid,
+	    .gid = gid,
+	    .as_root = root,
+	    .fds = {{devnull, STDIN_FILENO, false},
+		    {devnull, STDOUT_FILENO, false},
+		    {opts->stderr_fd >= 0 ? opts->stderr_fd : devnull, STDERR_FILENO, false},
+		    {sv[1], BX_SPAWN_BEAM_FD, false},
+		    {note[1], BX_SPAWN_NOTE_FD, false}},
+	    .nfds = 5,
+	    .exec_fd = exe_fd,
+	    .argv = argv,
+	    .envp = envp,
+	    .ambient = root ? ROOT_SETUP_CAPS : SETUP_CAPS,
+	    .timeout_ms = timeout,
+	    .before_release = w->cgroup.made ? join_cgroup_leaf : NULL,
+	    .ctx = &join,
+	};
+	if (fx)
+		spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
+	r = bx_child_start(&spec, &child, err);
+	if (r < 0 && join.error)
+		r = bx_fail(err, -join.error, BX_NO_OFFSET,
+			    "cgroup: moving the worker into its leaf %s: %s", w->cgroup.name,
+			    strerror(join.error));
+	if (r < 0)
+		goto fail;
+	w->pid = child.pid;
+	w->pidfd = child.pidfd;
+	w->has_init = (child.ns & CLONE_NEWPID) != 0;
 	bx_close_and_reset(&sv[1]);
-	bx_close_and_reset(&errpipe[1]);
-	do
-		n = read(errpipe[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
-	bx_close_and_reset(&errpipe[0]);
-	if (n > 0) {
-		bx_ignore(bx_worker_wait(w, -1, NULL));
-		r = bx_fail(err, -child_errno, BX_NO_OFFSET, "starting the worker: %s",
-			    strerror(child_errno));
-		goto fail;
-	}
+	bx_close_and_reset(&note[1]);
 
 	r = bx_beam_new(sv[0], &w->main);
 	if (r < 0) {
@@ -987,15 +1334,17 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		r = bx_fail(err, -errno, BX_NO_OFFSET, "fcntl: %m");
 		goto fail;
 	}
-	/* If the worker is already gone this fails; wait_ready then says how it died. */
-	bx_ignore(bx_beam_send(w->main, config, config_len, bpf_fd));
-	r = wait_ready(w, opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000, &hello, err);
+	r = send_config(w, policy, &bpf, ns_for_clone_flags(child.ns), root, uid, gid, fx, err);
 	if (r < 0)
 		goto fail;
-	r = verify_worker(w, policy, &hello, err);
+	r = wait_started(w, fx != NULL, &t0, timeout, su, err);
 	if (r < 0)
 		goto fail;
-	w->report = strdup(hello.report);
+	r = verify_worker(w, policy, w->has_init ? su->namespaces : su->hello.namespaces, uid, gid,
+			  err);
+	if (r < 0)
+		goto fail;
+	w->report = strdup(fx || !su->hello.report[0] ? su->report : su->hello.report);
 	if (!w->report) {
 		r = bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
 		goto fail;
@@ -1006,7 +1355,7 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 	    .describe_exit = peer_describe_exit,
 	    .kill = peer_kill,
 	    .ctx = w,
-	    .takes_fds = hello.takes_fds,
+	    .takes_fds = fx ? 0 : su->hello.takes_fds,
 	};
 	r = bx_remote_proxy_new(w->main, &peer, &w->proxy);
 	if (r < 0) {
@@ -1014,8 +1363,10 @@ BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
 		goto fail;
 	}
 	bx_audit_spawned(opts->audit_fd, w, w->proxy, w->pid, w->serving_pid, policy->name,
-			 w->report, t0);
-	free_env(envp);
+			 w->report, audit_t0); /* hook (audit.c) */
+	bx_bpf_free(&bpf);
+	free_strv(envp);
+	free(su);
 	bx_policy_free(own_policy);
 	*out = w;
 	return 0;
@@ -1024,9 +1375,11 @@ fail:
 	bx_audit_spawn_failed(opts->audit_fd, err ? err->text : strerror(-r)); /* hook (audit.c) */
 	bx_close_and_reset(&sv[0]);
 	bx_close_and_reset(&sv[1]);
-	bx_close_and_reset(&errpipe[0]);
-	bx_close_and_reset(&errpipe[1]);
-	free_env(envp);
+	bx_close_and_reset(&note[0]);
+	bx_close_and_reset(&note[1]);
+	bx_bpf_free(&bpf);
+	free_strv(envp);
+	free(su);
 	bx_policy_free(own_policy);
 	if (w) {
 		if (w->pidfd >= 0 && !w->reaped) {
@@ -1035,5 +1388,76 @@ fail:
 		}
 		bx_worker_free(w);
 	}
+	return r;
+}
+
+BX_API int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err)
+{
+	return spawn_worker(opts, NULL, out, err);
+}
+
+BX_API int bx_spawn_exec(const bx_spawn_opts *opts, const char *path, char *const argv[],
+			 char *const envp[], bx_worker **out, bx_error *err)
+{
+	static char *const no_env[] = {NULL};
+	struct bx_policy *own_policy = NULL;
+	bx_spawn_opts o;
+	struct foreign fx;
+	char **env = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!path || !argv || !argv[0])
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "bx_spawn_exec: no program or argv");
+	if (!envp)
+		envp = no_env;
+	while (envp[n])
+		n++;
+	if (n > BX_SPAWN_ENV_MAX)
+		return bx_fail(err, -E2BIG, BX_NO_OFFSET, "bx_spawn_exec: more than %d variables",
+			       BX_SPAWN_ENV_MAX);
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "out of memory");
+	/* The original's way in: ENGINESPAWN=1 and the socket on fd 3. */
+	env[0] = BX_SPAWN_MARKER "=1";
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(envp[i], BX_SPAWN_MARKER "=", strlen(BX_SPAWN_MARKER) + 1) == 0) {
+			free(env);
+			return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+				       "bx_spawn_exec: %s is set by beambox", BX_SPAWN_MARKER);
+		}
+		env[i + 1] = envp[i];
+	}
+	if (opts)
+		o = *opts;
+	else
+		bx_spawn_opts_init(&o);
+	if (!o.policy) {
+		r = bx_policy_default(&own_policy);
+		if (r < 0) {
+			free(env);
+			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
+		}
+		o.policy = own_policy;
+	}
+	fx = (struct foreign){.prog_fd = -1, .argv = argv, .envp = env};
+	fx.fd_no = bx_exec_fd_number(o.policy);
+	if (fx.fd_no < 0) {
+		r = bx_fail(err, fx.fd_no, BX_NO_OFFSET,
+			    "the policy's rlimit.nofile leaves no room for the program's fd");
+		goto out;
+	}
+	fx.prog_fd = bx_open_program(path, err);
+	if (fx.prog_fd < 0) {
+		r = fx.prog_fd;
+		goto out;
+	}
+	r = spawn_worker(&o, &fx, out, err);
+out:
+	if (fx.prog_fd >= 0)
+		close(fx.prog_fd);
+	free(env);
+	bx_policy_free(own_policy);
 	return r;
 }

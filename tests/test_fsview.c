@@ -734,7 +734,8 @@ static void test_cgroup_leaf(void **state)
 {
 	struct bx_policy *p = default_policy();
 	char mem[512], pids[512], mem_max[64] = "", pids_max[64] = "";
-	bool v2, in_mem, in_pids, said;
+	char init_mem[512] = "", init_pids[512] = "";
+	bool v2, in_mem, in_pids, said, init_in;
 	bx_worker *w;
 	(void)state;
 
@@ -742,6 +743,10 @@ static void test_cgroup_leaf(void **state)
 	/* From outside: the serving process is in the leaf, and the leaf holds the limits. */
 	in_mem = leaf_dir_of(bx_worker_serving_pid(w), "memory", mem, sizeof(mem));
 	in_pids = leaf_dir_of(bx_worker_serving_pid(w), "pids", pids, sizeof(pids));
+	/* The whole worker: pid 1 of its namespace (its init) is in the same leaf. */
+	init_in = bx_worker_pid(w) != bx_worker_serving_pid(w) &&
+		  leaf_dir_of(bx_worker_pid(w), "memory", init_mem, sizeof(init_mem)) &&
+		  leaf_dir_of(bx_worker_pid(w), "pids", init_pids, sizeof(init_pids));
 	v2 = in_mem && in_pids && strcmp(mem, pids) == 0;
 	if (in_mem)
 		read_line(mem, v2 ? "memory.max" : "memory.limit_in_bytes", mem_max,
@@ -754,6 +759,9 @@ static void test_cgroup_leaf(void **state)
 	if (!in_mem || !in_pids)
 		fail_msg("the serving process is not in a beambox leaf (memory %d, pids %d)",
 			 in_mem, in_pids);
+	if (!init_in || strcmp(init_mem, mem) != 0 || strcmp(init_pids, pids) != 0)
+		fail_msg("pid 1 of the worker is not in its leaf (memory '%s', pids '%s')",
+			 init_mem, init_pids);
 	assert_string_equal(mem_max, "536870912");
 	assert_string_equal(pids_max, "64");
 	assert_true(said);

@@ -252,8 +252,7 @@ static void test_default_is_the_old_default(void **state)
 	assert_string_equal(p->name, "default");
 	assert_int_equal(p->namespaces, BX_NS_ALL);
 	assert_int_equal(p->namespaces_optional, BX_NS_TIME);
-	assert_int_equal(p->uid, 65534);
-	assert_int_equal(p->gid, 65534);
+	assert_true(p->uid_dynamic);
 	assert_string_equal(p->hostname, "beambox");
 	assert_int_equal(p->nbinds, 5);
 	for (size_t i = 0; i < 5; i++) {
@@ -374,6 +373,8 @@ static const struct {
     {"invalid_too_deep.policy", "d7.policy:1:10: @include nested deeper", -ELOOP},
     {"invalid_trailing.policy", "invalid_trailing.policy:1:9: unexpected '2'", -EINVAL},
     {"invalid_uid_range.policy", "invalid_uid_range.policy:2:7:", -ERANGE},
+    {"invalid_dynamic_uid_gid.policy", "invalid_dynamic_uid_gid.policy:3: with uid = dynamic",
+     -EINVAL},
     {"invalid_unclosed_brace.policy", "invalid_unclosed_brace.policy:1:1: unclosed brace", -EINVAL},
     {"invalid_unclosed_paren.policy", "invalid_unclosed_paren.policy:1:15: unclosed", -EINVAL},
     {"invalid_unknown_action.policy", "invalid_unknown_action.policy:1:7: unknown action", -EINVAL},

@@ -16,13 +16,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <beambox/spawn.h>
+
+#include "policy/policy.h"
+#include "remote.h"
+#include "spawn/dynuid.h"
 
 /* ---------------------------------------------------------------- handlers (run in the worker) */
 
@@ -99,6 +108,47 @@ static __attribute__((noreturn)) int h_hang(bx_job *job, void *ctx)
 	(void)ctx;
 	for (;;)
 		pause();
+}
+
+static __attribute__((noreturn)) int h_abort(bx_job *job, void *ctx)
+{
+	(void)job;
+	(void)ctx;
+	abort();
+}
+
+/* Prints getuid() as this process sees it (the same number as on the host). */
+static int h_uid(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_printf(job, "%u", (unsigned)getuid());
+	return 0;
+}
+
+/*
+ * A handler that means to outlive its worker: it clears its parent-death
+ * signal, leaves a child behind that does the same, and (with arg "hang")
+ * never returns. Needs a policy that allows prctl.
+ */
+static int h_linger(bx_job *job, void *ctx)
+{
+	pid_t child;
+
+	(void)ctx;
+	if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+		return 10;
+	child = fork();
+	if (child < 0)
+		return 11;
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	if (bx_job_argc(job) && strcmp(bx_job_arg(job, 0), "hang") == 0)
+		for (;;)
+			pause();
+	return 0;
 }
 
 static int h_flood(bx_job *job, void *ctx)
@@ -180,6 +230,7 @@ static int install(bx_engine *eng, void *ctx)
 	    {"status", h_status}, {"negative", h_negative}, {"env", h_env},
 	    {"crash", h_crash},	  {"exit", h_exit},	    {"hang", h_hang},
 	    {"flood", h_flood},	  {"garbage", h_garbage},   {"fds", h_fds},
+	    {"abort", h_abort},	  {"uid", h_uid},	    {"linger", h_linger},
 	};
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
@@ -235,8 +286,11 @@ static int run_job(bx_worker *w, bx_error *err, char **out, char **errout, const
 /* No child process may be left (running or zombie) after a test. */
 static void assert_no_children(void)
 {
+	siginfo_t si;
+
+	/* __WALL: workers exit with no signal to their parent (an app's wait() leaves them). */
 	errno = 0;
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL), -1);
 	assert_int_equal(errno, ECHILD);
 }
 
@@ -291,9 +345,8 @@ static void test_statuses(void **state)
 	assert_int_equal(run_job(w, &err, NULL, NULL, "negative", (char *)NULL), -EIO);
 	assert_non_null(strstr(err.text, "disk on fire"));
 	assert_int_equal(run_job(w, &err, &out, NULL, "commands", (char *)NULL), 0);
-	assert_string_equal(out,
-			    "cat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\ngarbage\n"
-			    "hang\nnegative\nstatus\n");
+	assert_string_equal(out, "abort\ncat\ncommands\ncrash\necho\nenv\nexit\nfail\nfds\nflood\n"
+				 "garbage\nhang\nlinger\nnegative\nstatus\nuid\n");
 	free(out);
 	bx_worker_free(w);
 }
@@ -381,6 +434,286 @@ static void test_crash_noticed(void **state)
 	assert_int_equal(run_job(w, &err, NULL, NULL, "echo", "x", (char *)NULL), -ECHILD);
 	assert_non_null(strstr(err.text, expect));
 	bx_worker_free(w);
+}
+
+/*
+ * abort() in a handler: the serving process is pid 2 under a tiny init, so
+ * it dies by SIGABRT (as pid 1 of its namespace the kernel ignored its own
+ * SIGABRT and glibc's abort ended in SIGSEGV), and init's death note says so.
+ */
+static void test_abort_reported(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_error err;
+	char expect[128];
+	int ws = 0;
+	(void)state;
+
+	assert_int_equal(run_job(w, &err, NULL, NULL, "abort", (char *)NULL), -ECHILD);
+	snprintf(expect, sizeof(expect), "worker %d killed by signal 6 (SIGABRT)",
+		 (int)bx_worker_pid(w));
+	if (!strstr(err.text, expect))
+		fail_msg("got '%s', want '%s'", err.text, expect);
+	assert_int_equal(bx_worker_wait(w, 0, &ws), 0);
+	assert_true(WIFSIGNALED(ws));
+	assert_int_equal(WTERMSIG(ws), SIGABRT);
+	bx_worker_free(w);
+}
+
+/* The host pid of pid's only child, from /proc/<pid>/task/<pid>/children. */
+static pid_t only_child(pid_t pid)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+	int child = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%d", &child) != 1)
+		child = -1;
+	fclose(f);
+	return child;
+}
+
+static bool gone_within(int pidfd, int ms)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/*
+ * Killing a worker kills its serving process even when a handler cleared its
+ * parent-death signal and left a child that did the same (#11, item 3): the
+ * kill goes to the serving process and to pid 1 of the namespace, whose end
+ * ends every process in it. Verified through pidfds of both processes.
+ */
+static void test_kill_outlives_nothing(void **state)
+{
+	struct bx_policy *p = NULL;
+	bx_spawn_opts opts;
+	bx_worker *w = NULL;
+	bx_job *job = NULL;
+	bx_error err;
+	pid_t server, orphan;
+	int sfd, ofd;
+	(void)state;
+
+	assert_int_equal(bx_policy_default(&p), 0);
+	assert_int_equal(bx_policy_allow(p, "prctl"), 0);
+	bx_test_spawn_opts(&opts);
+	opts.policy = p;
+	if (bx_spawn(&opts, &w, &err) < 0)
+		fail_msg("bx_spawn: %s", err.text);
+	/* A child that no parent's death would end. */
+	assert_int_equal(run_job(w, &err, NULL, NULL, "linger", (char *)NULL), 0);
+	server = bx_worker_serving_pid(w);
+	orphan = only_child(server);
+	assert_true(orphan > 0);
+	sfd = (int)syscall(SYS_pidfd_open, server, 0);
+	ofd = (int)syscall(SYS_pidfd_open, orphan, 0);
+	assert_true(sfd >= 0 && ofd >= 0);
+	/* The serving process itself clears its PDEATHSIG and hangs: the timeout kills. */
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "linger", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "hang"), 0);
+	bx_job_set_timeout(job, 300);
+	assert_int_equal(bx_job_run(job, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	bx_job_free(job);
+	if (!gone_within(sfd, 5000))
+		fail_msg("serving process %d still runs after the kill", (int)server);
+	if (!gone_within(ofd, 5000))
+		fail_msg("the handler's child %d still runs after the kill", (int)orphan);
+	close(sfd);
+	close(ofd);
+	bx_worker_free(w);
+	bx_policy_free(p);
+}
+
+static unsigned host_uid_of(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned uid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid:\t%u", &uid) == 1)
+			break;
+	fclose(f);
+	return uid;
+}
+
+/* 1 if the lock file of uid is held by someone, 0 if free or absent. */
+static int uid_locked(unsigned uid)
+{
+	char path[96];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/run/beambox/dynamic-uid/%u", uid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	r = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return r;
+}
+
+/*
+ * uid = dynamic (the shipped policies): a root parent's workers each get a
+ * host uid of their own from beambox's range, visible from outside, the same
+ * number inside, held for the worker's life and released when it is freed.
+ */
+static void test_dynamic_uids(void **state)
+{
+	bx_worker *w1, *w2;
+	bx_error err;
+	unsigned u1, u2;
+	char *out = NULL, want[32];
+	(void)state;
+
+	if (geteuid() != 0)
+		bx_test_skip("dynamic uids are a root parent's; an unprivileged parent's workers "
+			     "run as its own uid");
+	w1 = spawn_or_fail();
+	w2 = spawn_or_fail();
+	u1 = host_uid_of(bx_worker_serving_pid(w1));
+	u2 = host_uid_of(bx_worker_serving_pid(w2));
+	print_message("dynamic uids: %u and %u\n", u1, u2);
+	assert_true(u1 >= 0x70000000u && u1 <= 0x7000ffffu);
+	assert_true(u2 >= 0x70000000u && u2 <= 0x7000ffffu);
+	assert_int_not_equal(u1, u2);
+	/* init runs as that uid too, never as root. */
+	assert_int_equal(host_uid_of(bx_worker_pid(w1)), u1);
+	assert_int_equal(run_job(w1, &err, &out, NULL, "uid", (char *)NULL), 0);
+	snprintf(want, sizeof(want), "%u", u1);
+	assert_string_equal(out, want);
+	free(out);
+	assert_int_equal(uid_locked(u1), 1);
+	assert_int_equal(uid_locked(u2), 1);
+	bx_worker_free(w1);
+	assert_int_equal(uid_locked(u1), 0);
+	assert_int_equal(uid_locked(u2), 1);
+	bx_worker_free(w2);
+	assert_int_equal(uid_locked(u2), 0);
+}
+
+/* The range of /etc/beambox/dynamic-uids: "MIN-MAX", strictly. */
+static void test_dynamic_uid_range_syntax(void **state)
+{
+	static const struct {
+		const char *text;
+		int r;
+		unsigned min, max;
+	} cases[] = {
+	    {"0x70000000-0x7000FFFF\n", 0, 0x70000000u, 0x7000ffffu},
+	    {"100000-165535", 0, 100000, 165535},
+	    {"5-5", 0, 5, 5},
+	    {"0x70000000-0x7000ffff", 0, 0x70000000u, 0x7000ffffu},
+	    {"0-100", -ERANGE, 0, 0},	      /* uid 0 never */
+	    {"60000-70000", -ERANGE, 0, 0},   /* 65534 inside */
+	    {"200-100", -ERANGE, 0, 0},	      /* empty */
+	    {"1-4294967295", -ERANGE, 0, 0},  /* (uid_t)-1 */
+	    {"1-99999999999", -EINVAL, 0, 0}, /* too long */
+	    {" 1-2", -EINVAL, 0, 0},	      /* no spaces */
+	    {"1 - 2", -EINVAL, 0, 0},
+	    {"+1-2", -EINVAL, 0, 0},
+	    {"1-2\n\n", -EINVAL, 0, 0},
+	    {"1-", -EINVAL, 0, 0},
+	    {"0x-5", -EINVAL, 0, 0},
+	    {"12", -EINVAL, 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uid_t lo = 0, hi = 0;
+		int r = bx_dynuid_parse_range(cases[i].text, strlen(cases[i].text), &lo, &hi);
+
+		if (r != cases[i].r || (r == 0 && (lo != cases[i].min || hi != cases[i].max)))
+			fail_msg("'%s': %d %u-%u", cases[i].text, r, (unsigned)lo, (unsigned)hi);
+	}
+}
+
+/*
+ * A parent that does not know beambox (the original Go parent): ENGINESPAWN=1
+ * and fd 3, no config. The worker starts its own namespaces the same way
+ * (pid 1 of them under a monitor that stays outside), serves, and the
+ * monitor ends exactly as the serving process did: here by SIGABRT.
+ */
+static void test_original_parent_path(void **state)
+{
+	static const char *const pass[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"};
+	char exe[512], *env[8], *out = NULL;
+	char *const argv[] = {"worker", NULL};
+	posix_spawn_file_actions_t fa;
+	bx_beam *main = NULL;
+	bx_engine *proxy = NULL;
+	bx_job *job = NULL;
+	bx_error err;
+	int sv[2], status = 0, n = 0;
+	unsigned uid = 0;
+	ssize_t len;
+	pid_t pid;
+	(void)state;
+
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(len > 0);
+	exe[len] = '\0';
+	env[n++] = "ENGINESPAWN=1";
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		const char *v = getenv(pass[i]);
+		if (v && asprintf(&env[n], "%s=%s", pass[i], v) > 0)
+			n++;
+	}
+	env[n] = NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+	assert_int_equal(posix_spawn(&pid, exe, &fa, NULL, argv, env), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	for (int i = 1; i < n; i++)
+		free(env[i]);
+	close(sv[1]);
+	assert_int_equal(bx_beam_new(sv[0], &main), 0);
+	assert_int_equal(bx_remote_proxy_new(main, NULL, &proxy), 0);
+
+	assert_int_equal(bx_job_new(proxy, "uid", &job), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+	bx_job_set_timeout(job, 10000);
+	if (bx_job_run(job, &err) != 0)
+		fail_msg("uid job: %s", err.text);
+	out = strdup(bx_job_output(job, 1, NULL, NULL));
+	bx_job_free(job);
+	if (geteuid() == 0) {
+		uid = (unsigned)strtoul(out, NULL, 10);
+		assert_true(uid >= 0x70000000u && uid <= 0x7000ffffu);
+		assert_int_equal(uid_locked(uid), 1); /* held by the monitor outside */
+	} else {
+		char want[32];
+		snprintf(want, sizeof(want), "%u", (unsigned)geteuid());
+		assert_string_equal(out, want);
+	}
+	free(out);
+
+	assert_int_equal(bx_job_new(proxy, "abort", &job), 0);
+	bx_job_set_timeout(job, 10000);
+	assert_int_not_equal(bx_job_run(job, &err), 0);
+	bx_job_free(job);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+		fail_msg("the worker ended with wait status %#x, want SIGABRT", status);
+	if (uid) {
+		char path[96];
+
+		/* The monitor released it: lock file gone. */
+		snprintf(path, sizeof(path), "/run/beambox/dynamic-uid/%u", uid);
+		assert_int_equal(access(path, F_OK), -1);
+		assert_int_equal(errno, ENOENT);
+	}
+	bx_remote_proxy_free(proxy);
+	bx_beam_free(main);
 }
 
 static void test_exit_mid_job(void **state)
@@ -627,6 +960,11 @@ int main(void)
 	    T(test_env_and_stdin_buffer),
 	    T(test_passed_fds),
 	    T(test_crash_noticed),
+	    T(test_abort_reported),
+	    T(test_kill_outlives_nothing),
+	    T(test_dynamic_uids),
+	    T(test_dynamic_uid_range_syntax),
+	    T(test_original_parent_path),
 	    T(test_exit_mid_job),
 	    T(test_flood_is_bounded),
 	    T(test_hostile_channel),

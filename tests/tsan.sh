@@ -3,9 +3,12 @@
 # test_beam (concurrent senders, bounded sends, the fd quarantine's helper
 # threads), test_remote (proxy and serve loop in threads), test_spawn (8
 # threads x 125 jobs on one real worker, cancel from another thread),
-# test_hostile (jobs queued on the worker's turn from several threads,
-# cancel and timeouts racing the send, the relay's pumps) and test_relay
-# (bx_relay_stdio_fork's relay). Any report fails the run (TSan exits 66).
+# test_audit (the audit log written from several threads), test_stress
+# (threads spawning and freeing workers while others are created and joined:
+# the clone3 child of a threaded parent), test_hostile (jobs queued on the
+# worker's turn from several threads, cancel and timeouts racing the send,
+# the relay's pumps) and test_relay (bx_relay_stdio_fork's relay). Any report
+# fails the run (TSan exits 66).
 #
 # Workers are re-executions of the test binary and run the TSan runtime too:
 # it starts no thread before the worker's unshare() calls (they succeed), the
@@ -30,7 +33,7 @@ else
 	chmod 755 "$build"
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_beam test_remote test_spawn test_audit test_hostile test_relay)
+tests=(test_beam test_remote test_spawn test_audit test_stress test_hostile test_relay)
 
 CC=clang cmake -S . -B "$build" -DBX_TSAN=ON -DBX_WERROR=ON \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null
@@ -45,7 +48,7 @@ for t in "${tests[@]}"; do
 	[ "$t" = test_spawn ] && skip=test_crash_noticed
 	# its worker that faults dies by SIGSYS under TSan, as test_crash_noticed above
 	[ "$t" = test_audit ] && skip=test_real_workers
-	BX_TEST_SKIP=$skip "$build/tests/$t" >"$build/$t.log" 2>&1 || rc=$?
+	BX_STRESS_SPAWNS=15 BX_TEST_SKIP=$skip "$build/tests/$t" >"$build/$t.log" 2>&1 || rc=$?
 	echo "--- $t: exit $rc, $(($(date +%s) - start)) s${skip:+ (skipped: $skip)}"
 	if [ "$rc" != 0 ] || grep -q 'WARNING: ThreadSanitizer' "$build/$t.log"; then
 		cat "$build/$t.log"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exec: confine this process exactly as a worker is confined, then execute a
- * program in its place (what `beambox exec` does).
+ * exec: run a program confined exactly as a worker is confined (what
+ * `beambox exec` does).
  */
 #ifndef BEAMBOX_EXEC_H
 #define BEAMBOX_EXEC_H
@@ -24,14 +24,11 @@ struct bx_policy;
 #define BX_EXEC_TIMED_OUT    124 /* bx_exec_opts.timeout_ms ran out: everything was killed */
 
 /*
- * Opens prog (searched in $PATH when it has no '/') before the filesystem view
- * is built, confines the process with policy (NULL: the built-in default),
- * and executes it from that fd with argv, stdio passed through, every other
- * fd closed and an environment of only the policy's env names. With a pid
- * namespace the calling process stays outside as a monitor and exits with
- * the program's status (128+N if a signal N killed it).
- * Returns only on failure: -errno, with err saying which step failed; the
- * caller should exit with bx_exec_status_for(ret) after printing it.
+ * Runs prog confined with policy (NULL: the built-in default) exactly as
+ * bx_exec_run does with no options, then exit(3)s with the program's status
+ * (128+N if a signal N killed it). Returns only on failure: -errno, with err
+ * saying which step failed; the caller should exit with
+ * bx_exec_status_for(ret) after printing it.
  */
 BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, char *const argv[],
 			    bx_error *err);
@@ -123,8 +120,8 @@ typedef struct bx_exec_opts {
 	/*
 	 * Wall-clock limit in milliseconds (0: none). When it runs out the
 	 * program and everything it started are killed with SIGKILL (with a pid
-	 * namespace: the whole namespace; without: the program's session) and
-	 * the status is BX_EXEC_TIMED_OUT.
+	 * namespace: the whole namespace, through pid 1; without: the program's
+	 * process group, which it leads) and the status is BX_EXEC_TIMED_OUT.
 	 */
 	unsigned timeout_ms;
 	/*
@@ -148,13 +145,27 @@ typedef struct bx_exec_opts {
 BX_API void bx_exec_opts_init(bx_exec_opts *opts);
 
 /*
- * Runs prog confined, like bx_exec_confined, in a child process, and waits
- * for it: this process stays unconfined and only supervises (timeout,
- * cancel_fd, the JSON status). prog is opened before the view is built
- * ($PATH is searched when it has no '/'). Returns the status `beambox exec`
- * exits with (0..255; res->status too), or -errno when beambox itself could
- * not start it (then res->status is 125/126/127 and err and res->error say
- * why). res may be NULL.
+ * Runs prog confined, as `beambox exec` does, and waits for it. prog is
+ * opened first (searched in $PATH when it has no '/'), before the sandbox's
+ * filesystem view exists. This process stays outside, unconfined, as the
+ * sandbox's map writer and supervisor: it starts the sandbox's first process
+ * in new user and pid namespaces (writing its uid/gid maps: a root caller's
+ * sandbox runs as the policy's uid, or a dynamic one, and root owns its
+ * namespace), which confines itself with the policy and opts' extras and
+ * runs the program as pid 2 under a tiny init, from an fd placed at the
+ * policy's rlimit.nofile (so that the program can never open another file at
+ * that number; a script's interpreter can open /dev/fd/N). stdio is passed
+ * through, every other fd closed, the environment is the policy's env names
+ * with opts' changes. This process enforces the timeout and cancel_fd
+ * (killing pid 1 ends the whole namespace), and learns from the sandbox's
+ * init how confinement went and the program's raw wait status.
+ * Returns the status `beambox exec` exits with (0..255; res->status too:
+ * the program's exit status, 128+N if a signal N killed it, SIGSYS = 159
+ * when the filter did, BX_EXEC_TIMED_OUT), or -errno when the program could
+ * not be run (then res->status is 125/126/127, as bx_exec_status_for says,
+ * and err and res->error say why). res and err may be NULL. Call it from a
+ * single-threaded process (the sandbox's first process goes on with a copy
+ * of this process; it refuses otherwise).
  */
 BX_API int bx_exec_run(const bx_exec_opts *opts, const char *prog, char *const argv[],
 		       bx_exec_result *res, bx_error *err);

@@ -17,7 +17,9 @@
  * environment of ENGINESPAWN=1 plus what the caller lists, stdio on
  * /dev/null, its beam socket on fd 3, every other fd closed, in its own
  * session, and killed if the thread that spawned it exits (PR_SET_PDEATHSIG).
- * The parent never needs privileges.
+ * The parent never needs privileges. A root parent's workers each run as a
+ * host uid of their own (policy `uid = dynamic`) in a user namespace that
+ * root owns. Safe to call from any thread of a multi-threaded program.
  */
 #ifndef BEAMBOX_SPAWN_H
 #define BEAMBOX_SPAWN_H
@@ -77,24 +79,51 @@ BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx);
  */
 BX_API BX_MUST_CHECK int bx_spawn(const bx_spawn_opts *opts, bx_worker **out, bx_error *err);
 
+/*
+ * Starts another executable as a worker, one that speaks the original
+ * protocol (Docker 1.0's engine/spawn): it finds its beam connection on fd 3
+ * and ENGINESPAWN=1 in its environment, serves jobs and exits when the
+ * connection closes. path is opened here (searched in $PATH when it has no
+ * '/'); argv is its argv (argv[0] included); envp its environment besides
+ * ENGINESPAWN=1 (NULL: none; NAME=value strings). The program runs confined
+ * by opts->policy exactly as `beambox exec` runs one (it needs a pid
+ * namespace), stdio on /dev/null (stderr_fd as for bx_spawn), executed from
+ * an fd at the policy's rlimit.nofile, with the same lifecycle as a bx_spawn
+ * worker: pidfd, ready timeout (here: until the program has been executed),
+ * verification from outside, job timeouts, kill. Jobs on its engine use the
+ * original vocabulary (no passed fds: streams go through pipes). Like
+ * bx_spawn, it needs bx_spawn_init() at the top of main() (the confinement
+ * runs in a fresh execution of this program before the foreign one).
+ */
+BX_API BX_MUST_CHECK int bx_spawn_exec(const bx_spawn_opts *opts, const char *path,
+				       char *const argv[], char *const envp[], bx_worker **out,
+				       bx_error *err);
+
 /* The proxy engine: jobs created on it run in the worker. Owned by the worker. */
 BX_API bx_engine *bx_worker_engine(bx_worker *w);
 BX_API pid_t bx_worker_pid(const bx_worker *w);
 /* A pidfd for the worker, readable in poll() once it has exited. Owned by the worker. */
 BX_API int bx_worker_pidfd(const bx_worker *w);
 /*
- * With a pid namespace the confined process is pid 1 of its namespace, a
- * child of the process bx_worker_pid names (a small monitor that exits as it
- * does). This is its pid as this process sees it.
+ * With a pid namespace the process bx_worker_pid names is pid 1 of the
+ * worker's namespace, a tiny init; the serving process (the one that runs
+ * handlers) is its child, pid 2 in there. This is its pid as this process
+ * sees it.
  */
 BX_API pid_t bx_worker_serving_pid(const bx_worker *w);
 /* What confinement was applied, one "step: detail" line each (owned by the worker). */
 BX_API const char *bx_worker_report(const bx_worker *w);
-/* Sends sig (through the pidfd: never to a recycled pid). -ESRCH once it has exited. */
+/*
+ * Sends sig through pidfds (never to a recycled pid): SIGKILL to the serving
+ * process and to pid 1 of the worker's namespace, whose death ends every
+ * process in it; other signals to the serving process. -ESRCH once it has
+ * exited.
+ */
 BX_API int bx_worker_kill(bx_worker *w, int sig);
 /*
  * Waits up to timeout_ms (-1: forever) for the worker to exit, reaps it and
- * stores its wait status. Returns 0, or -ETIMEDOUT.
+ * stores the wait status of the serving process (as its init saw it: a
+ * handler's abort() is SIGABRT). Returns 0, or -ETIMEDOUT.
  */
 BX_API BX_MUST_CHECK int bx_worker_wait(bx_worker *w, int timeout_ms, int *wstatus);
 /* "worker 4242 is running", "... exited with status 3", "... killed by signal 31 (SIGSYS)". */

@@ -12,6 +12,7 @@
 #include "confine/seccomp.h"
 #include "policy/api.h"
 #include "policy/policy_internal.h"
+#include "spawn/dynuid.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -71,6 +72,12 @@ int bx_cli_policy_check(int nfiles, char *const files[], FILE *out, FILE *errout
 		}
 		fprintf(out, "%s: ok (%zu syscalls, %d namespaces, %zu binds)\n", files[i],
 			count_syscalls(p), __builtin_popcount(p->namespaces), p->nbinds);
+		{
+			char warning[256];
+
+			if (bx_policy_uid_warning(p, warning, sizeof(warning)))
+				fprintf(errout, "%s: warning: %s\n", files[i], warning);
+		}
 		bx_policy_free(p);
 	}
 	return status;

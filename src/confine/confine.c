@@ -17,6 +17,7 @@
 #include <seccomp.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -202,6 +203,54 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 	return 0;
 }
 
+/*
+ * The program's fd (exec_fd) is at a number the program must never obtain
+ * for another file: with RLIMIT_NOFILE at most exec_fd, open() and dup()
+ * never return it, dup2()/F_DUPFD refuse it, and the hard limit cannot be
+ * raised without CAP_SYS_RESOURCE (issue #11, item 7).
+ */
+static int cap_nofile_below_exec_fd(const struct bx_confine_opts *o, struct bx_confine_report *rep,
+				    bx_error *err)
+{
+	struct rlimit rl;
+
+	if (o->exec_fd < 0)
+		return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "rlimits: getrlimit(nofile): %m");
+	if (rl.rlim_max > (rlim_t)o->exec_fd || rl.rlim_cur > (rlim_t)o->exec_fd) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)o->exec_fd;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return bx_fail(err, -errno, BX_NO_OFFSET,
+				       "rlimits: setrlimit(nofile, %d): %m", o->exec_fd);
+	}
+	bx_report_add(rep, "exec: the program is fd %d, at the nofile limit", o->exec_fd);
+	return 0;
+}
+
+int bx_exec_fd_number(const struct bx_policy *p)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	want = p->rlimits[RLIMIT_NOFILE].set ? p->rlimits[RLIMIT_NOFILE].value : rl.rlim_cur;
+	/*
+	 * It has to be placed below the hard limit, with room above it for the
+	 * copies the clone3 child lifts there on its way (spawn/child.c), and
+	 * fit an int.
+	 */
+	if (rl.rlim_max != RLIM_INFINITY && want + BX_EXEC_FD_HEADROOM >= rl.rlim_max)
+		want = rl.rlim_max > BX_EXEC_FD_HEADROOM ? rl.rlim_max - BX_EXEC_FD_HEADROOM : 0;
+	if (want > INT32_MAX)
+		want = INT32_MAX;
+	/* 0-4 are the program's stdio, its socket and init's notes. */
+	if (want < 8)
+		return -EINVAL;
+	return (int)want;
+}
+
 int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 		    struct bx_confine_report *rep, bx_error *err)
 {
@@ -210,7 +259,8 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 
 	bx_view_init(&view);
 	memset(rep, 0, sizeof(*rep));
-	rep->host_pid = getpid();
+	/* Read while /proc is still the host's (the view replaces it). */
+	rep->host_pid = bx_host_pid_from_proc();
 	rep->mark_ns = monotonic_ns();
 
 	/* 1. fds: nothing the parent had open reaches handler code. */
@@ -218,7 +268,7 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (r < 0)
 		return r;
 	bx_report_step(rep, "fds");
-	/* 2a. identity: a root parent's worker becomes the policy's unprivileged uid/gid. */
+	/* 2a. identity: a root parent's worker becomes its own unprivileged uid/gid. */
 	r = bx_step_identity(p, o, rep, err);
 	if (r < 0)
 		return r;
@@ -228,7 +278,7 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (r < 0)
 		return r;
 	bx_report_step(rep, "cgroup");
-	/* 2b. namespaces: user first (it owns the others); pid forks a monitor. */
+	/* 2b. namespaces: user and pid came with the clone; the others now. */
 	r = bx_step_namespaces(p, o, rep, err);
 	if (r < 0)
 		return r;
@@ -242,8 +292,10 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (o->chdir && chdir(o->chdir) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "chdir(%.200s) inside the view: %m",
 			       o->chdir);
-	/* 4b. rlimits (core dumps always off). */
+	/* 4b. rlimits (core dumps always off), nofile below the program's fd. */
 	r = bx_step_rlimits(p, rep, err);
+	if (r == 0)
+		r = cap_nofile_below_exec_fd(o, rep, err);
 	if (r < 0)
 		return r;
 	bx_report_step(rep, "rlimits");

@@ -21,22 +21,30 @@
 
 struct bx_confine_opts {
 	/* fds that survive step 1 besides 0-2 (-1: unused). */
-	int keep_fds[2];
-	/* >= 0: the filter also allows execveat(exec_fd, "", ..., AT_EMPTY_PATH). */
+	int keep_fds[6];
+	/*
+	 * >= 0: the filter also allows execveat(exec_fd, "", ..., AT_EMPTY_PATH),
+	 * landlock lets the program be read and executed, and RLIMIT_NOFILE is
+	 * lowered to at most exec_fd, so that no other file can ever get this
+	 * number (callers place the program there: see bx_exec_fd_number).
+	 */
 	int exec_fd;
 	/* A pre-compiled filter (sealed memfd from the parent), or -1 to compile here. */
 	int bpf_fd;
 	/*
-	 * bx_spawn already made this process its unprivileged identity and put
-	 * it in its user namespace before exec (see spawn.c); skip those.
+	 * BX_NS_USER and/or BX_NS_PID: the namespaces this process was born in
+	 * (bx_child_start's clone); the namespaces step skips them. A pid
+	 * namespace must come from there: this process is then its pid 1.
 	 */
-	bool userns_entered;
+	uint32_t cloned_ns;
 	/*
-	 * With a pid namespace, how the monitor reports a child killed by signal
-	 * N: false (workers) dies by the same signal, so that the parent's wait
-	 * status says so; true (`beambox exec`) exits with 128+N, as shells do.
+	 * Step 2 switches to uid/gid (and no supplementary groups): the parent
+	 * was root, this process is still its host uid 0 (not mapped inside its
+	 * root-owned user namespace). Without it the ids stay as they are.
 	 */
-	bool monitor_exits_on_signal;
+	bool become;
+	uid_t uid;
+	gid_t gid;
 	/*
 	 * Learning (`beambox policy learn`): >= 0 is a unix socket to a
 	 * supervisor. Step 8 then loads a filter that hands every syscall (but
@@ -84,15 +92,24 @@ void bx_report_step(struct bx_confine_report *rep, const char *name);
 
 /*
  * The whole sequence; see SECURITY.md "Confinement order". Returns 0 when
- * every required step is in effect, in the process that goes on to serve.
- * With a pid namespace the process forks: the caller's process becomes a
- * monitor that never returns (it waits for the confined child, pid 1 of the
- * new namespace, and exits as it did), and 0 returns in that child.
+ * every required step is in effect. It never forks: with a pid namespace
+ * (created by the clone that started this process, opts->cloned_ns) the
+ * caller, pid 1, forks the serving process afterwards (spawn/init.h).
  * On failure returns -errno with err naming the step and the call.
  */
 int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opts,
 		    struct bx_confine_report *report, bx_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * The fd number for the program of `beambox exec` (or a foreign worker): the
+ * policy's rlimit.nofile (or this process's soft limit if it sets none),
+ * kept below the hard limit so that it can be placed. The confinement then
+ * makes the program unable to open or dup anything at that number.
+ */
+int bx_exec_fd_number(const struct bx_policy *p);
+/* How far below the hard nofile limit that number stays (see spawn/child.c). */
+#define BX_EXEC_FD_HEADROOM 16
 
 /*
  * A cgroup leaf made by the parent for one worker (see limits.c): a directory
@@ -120,10 +137,13 @@ void bx_cgroup_leaf_init(struct bx_cgroup_leaf *l);
 int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
     __attribute__((warn_unused_result));
 /*
- * In the worker-to-be, first thing after clone (async-signal-safe: write(2)
- * only): moves the calling process into the leaf. 0 also when none was made.
+ * In the parent, before the worker-to-be runs any code of its own (it waits
+ * to be released, see spawn/child.h): moves process pid (as this process
+ * sees it) into the leaf, in every hierarchy. Returns 0 (also when none was
+ * made), or -errno.
  */
-int bx_cgroup_leaf_join(const struct bx_cgroup_leaf *l) __attribute__((warn_unused_result));
+int bx_cgroup_leaf_add(const struct bx_cgroup_leaf *l, pid_t pid)
+    __attribute__((warn_unused_result));
 /*
  * In the parent, once the worker is reaped: removes the leaf (retrying while
  * the namespace's last processes leave it) and closes its fds.

@@ -74,9 +74,11 @@ int bx_step_rlimits(const struct bx_policy *p, struct bx_confine_report *rep, bx
  * the cgroup its parent is in: on cgroup v2 where the controller is enabled
  * for children there (a delegated subtree, or a root parent on a v2 host), on
  * a cgroup v1 hierarchy of the controller otherwise (a root parent on a v1 or
- * hybrid host). The parent makes the leaf before the worker exists, the
- * worker's first act (in bx_spawn's child, before any credential change)
- * is to join it, and the parent removes it once the worker is reaped. The
+ * hybrid host). The parent makes the leaf before the worker exists, moves
+ * the clone3 child into it before releasing it (bx_cgroup_leaf_add, from
+ * bx_child_start's before_release hook: pid 1 and all it forks are in the
+ * leaf before any of their code runs), and removes it once the worker is
+ * reaped. The
  * worker's cgroup step then verifies, from inside, that the limits are in
  * effect. memfd and tmpfs pages are charged to the memory controller like any
  * other: this is what bounds host memory, where rlimits cannot.
@@ -347,11 +349,14 @@ int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
 	return 0;
 }
 
-int bx_cgroup_leaf_join(const struct bx_cgroup_leaf *l)
+int bx_cgroup_leaf_add(const struct bx_cgroup_leaf *l, pid_t pid)
 {
+	char num[16];
+	int len = snprintf(num, sizeof(num), "%d", (int)pid);
+
 	for (size_t i = 0; l && l->made && i < l->ndirs; i++) {
-		if (write(l->procs_fd[i], "0", 1) != 1)
-			return -1;
+		if (write(l->procs_fd[i], num, (size_t)len) != (ssize_t)len)
+			return errno ? -errno : -EIO;
 	}
 	return 0;
 }
@@ -430,7 +435,8 @@ int bx_step_cgroup(const struct bx_policy *p, struct bx_confine_report *rep, bx_
 		bx_report_add(rep, "cgroup: off");
 		return 0;
 	}
-	/* The parent made the leaf and this process joined it before exec: check it holds. */
+	/* The parent made the leaf and put this process in it before its release: check it holds.
+	 */
 	r = limits_in_effect(p, line, sizeof(line), why, sizeof(why));
 	if (r < 0) {
 		if (p->cgroup == BX_NEED_REQUIRED)

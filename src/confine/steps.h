@@ -36,6 +36,8 @@ void bx_view_init(struct bx_view *v);
 void bx_view_release(struct bx_view *v);
 #define _cleanup_view_ __attribute__((cleanup(bx_view_release)))
 
+/* This process's pid as the parent's /proc sees it (before the view replaces /proc). */
+pid_t bx_host_pid_from_proc(void);
 /* 3. filesystem view */
 int bx_step_fsview(const struct bx_policy *p, struct bx_confine_report *rep, struct bx_view *view,
 		   bx_error *err) __attribute__((warn_unused_result));

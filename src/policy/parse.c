@@ -1197,6 +1197,11 @@ static int parse_setting(struct parser *ps, const struct src *s, const struct to
 		break;
 	case K_UID:
 	case K_GID:
+		/* uid = dynamic: a host uid of its own per worker (gid: the same number). */
+		if (k == K_UID && tok_is(&v[0], "dynamic")) {
+			p->uid_dynamic = true;
+			break;
+		}
 		r = parse_u64_tok(ps, s, &v[0], 0xfffffffe, &u);
 		if (r < 0)
 			return r;
@@ -1536,6 +1541,9 @@ static int check_whole(struct parser *ps, const char *name)
 		return CONFLICT("%s: i-understand-this-weakens-the-sandbox without "
 				"override-deny-list",
 				ps->key_where[K_ACK]);
+	if (p->uid_dynamic && ps->key_where[K_GID][0])
+		return CONFLICT("%s: with uid = dynamic the gid is the uid's number: drop this line",
+				ps->key_where[K_GID]);
 	if ((p->nbinds || p->tmp_size) && !(p->namespaces & BX_NS_MOUNT))
 		return CONFLICT("%.100s: bind and tmp-size need the mount namespace", name);
 	if (p->hostname[0] && !(p->namespaces & BX_NS_UTS))

@@ -134,7 +134,10 @@ void bx_policy_print(const struct bx_policy *p, FILE *out)
 				p->namespaces_optional & (1u << i) ? "?" : "");
 	}
 	fputc('\n', out);
-	fprintf(out, "uid = %u\ngid = %u\n", (unsigned)p->uid, (unsigned)p->gid);
+	if (p->uid_dynamic)
+		fprintf(out, "uid = dynamic\n");
+	else
+		fprintf(out, "uid = %u\ngid = %u\n", (unsigned)p->uid, (unsigned)p->gid);
 	if (p->hostname[0])
 		fprintf(out, "hostname = %s\n", p->hostname);
 	for (size_t i = 0; i < p->nbinds; i++) {
