@@ -28,6 +28,39 @@
 
 #include <beambox/pool.h>
 
+/*
+ * ThreadSanitizer cannot tell that spawn's child, between clone3 and execve,
+ * is another process (clone3 is a raw system call, not its fork
+ * interceptor): the child's fd calls (dup2, open of /proc/self/uid_map)
+ * look like the spawning thread's and "race" with the fds other threads use
+ * meanwhile. Only a pool spawns while other threads run jobs, so only this
+ * test meets it. Nothing else is suppressed.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+	return "race:child_exec\n";
+}
+#endif
+#endif
+
+/*
+ * How a worker whose serving process got SIGKILL is reported: its monitor
+ * dies the same way. Under TSan the monitor's runtime makes a call the
+ * filter refuses when its child dies, so it dies by SIGSYS instead (the same
+ * artefact as test_spawn's test_crash_noticed, skipped there).
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KILLED_TEXT "killed by signal 31 (SIGSYS)"
+#endif
+#endif
+#ifndef KILLED_TEXT
+#define KILLED_TEXT "killed by signal 9 (SIGKILL)"
+#endif
+
 /* ---------------------------------------------------------------- handlers (run in the worker) */
 
 static int h_echo(bx_job *job, void *ctx)
@@ -458,8 +491,8 @@ static void test_dead_leased_worker(void **state)
 	assert_int_equal(kill_serving(bx_pool_job_pid(pj)), 0);
 	sleep_ms(50);
 	r = bx_pool_job_run(pj, &err);
-	assert_true(r < 0);
-	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	if (r >= 0 || !strstr(err.text, KILLED_TEXT))
+		fail_msg("job on a killed worker: %d '%s'", r, err.text);
 	bx_pool_job_free(pj);
 	assert_int_equal(bx_pool_wait_full(p, 10000), 0);
 	echo_job(p, "again");
@@ -700,7 +733,7 @@ static void *load_thread(void *arg)
 		bx_job_set_timeout(job, 20000); /* a hang would fail the test, not stall it */
 		r = bx_pool_job_run(pj, &err);
 		l->results[i] = r;
-		if (r < 0 && getenv("BX_POOL_DEBUG"))
+		if (r < 0 && getenv("BX_POOL_DEBUG")) /* each failure, for a human */
 			fprintf(stderr, "job %ld: %d %s\n", id, r, err.text);
 		snprintf(want, sizeof(want), "ok %ld", id);
 		out = bx_job_output(job, 2, NULL, NULL);

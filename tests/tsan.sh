@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ThreadSanitizer (clang, -DBX_TSAN=ON) over the multi-threaded tests:
 # test_beam (concurrent senders), test_remote (proxy and serve loop in
-# threads) and test_spawn (8 threads x 125 jobs on one real worker, cancel
-# from another thread). Any report fails the run (TSan exits 66).
+# threads), test_spawn (8 threads x 125 jobs on one real worker, cancel
+# from another thread) and test_pool (threads running jobs while the pool's
+# thread replaces workers killed at random). Any report fails the run (TSan
+# exits 66).
 #
 # Workers are re-executions of the test binary and run the TSan runtime too:
 # it starts no thread before the worker's unshare() calls (they succeed), the
@@ -27,7 +29,7 @@ else
 	chmod 755 "$build"
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_beam test_remote test_spawn)
+tests=(test_beam test_remote test_spawn test_pool)
 
 CC=clang cmake -S . -B "$build" -DBX_TSAN=ON -DBX_WERROR=ON \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null
