@@ -551,12 +551,17 @@ static int take_worker(bx_pool *p, int wait_ms, int64_t deadline, unsigned *slot
 			       p->name, why, p->nwaiters);
 	}
 
+	/*
+	 * Queued on our stack: whoever ends the wait takes us off the queue
+	 * (slot_ready hands us a worker, fail_waiters fails us, or we unlink
+	 * ourselves at the deadline), always before we return.
+	 */
 	pthread_cond_init(&me.cv, &p->cattr);
 	if (p->wait_tail)
 		p->wait_tail->next = &me;
 	else
-		p->wait_head = &me;
-	p->wait_tail = &me;
+		p->wait_head = &me; /* cppcheck-suppress autoVariables ; unlinked before return */
+	p->wait_tail = &me;	    /* cppcheck-suppress autoVariables ; unlinked before return */
 	p->nwaiters++;
 	while (me.slot < 0 && me.error == 0)
 		if (cond_wait_until(&me.cv, &p->lock, deadline) == ETIMEDOUT && me.slot < 0 &&
