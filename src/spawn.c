@@ -350,8 +350,14 @@ static int child_keep_setup_caps(void)
 static int child_identity_and_userns(const struct child_plan *p)
 {
 	if (p->become) {
-		if (setgroups(0, NULL) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
-		    setresuid(p->uid, p->uid, p->uid) < 0)
+		/*
+		 * Raw calls: glibc's wrappers broadcast the change to the parent's
+		 * other threads, which this child does not have, and can wait for
+		 * them forever (seen with a pool's thread spawning while others run).
+		 */
+		if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+		    syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0 ||
+		    syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
 			return -1;
 		/* The credential change cleared "dumpable": /proc/self would be root's. */
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
