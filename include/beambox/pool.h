@@ -64,6 +64,10 @@
  * signal. A replacement failure is retried with a back-off (10 ms doubling
  * up to 1 s) and counted in the statistics.
  *
+ * Isolation. A worker runs many jobs in turn, so what one job leaves in it
+ * (memory, /tmp) the next job there can see: keep one pool per trust
+ * domain, or set max_jobs_per_worker to 1 for a fresh worker per job.
+ *
  * Threads. Every function is thread-safe, with one rule: a bx_pool_job is
  * used by one thread at a time, except bx_job_cancel(bx_pool_job_get(pj)),
  * which may come from any thread while the job runs (it kills that worker,
