@@ -66,6 +66,7 @@ struct waiter {
 struct bx_pool {
 	char name[BX_POOL_NAME_MAX + 1];
 	unsigned n, max_waiters, max_jobs;
+	int job_timeout_ms;
 	bx_spawn_opts spawn;
 
 	pthread_mutex_t lock; /* guards everything below but the keeper's own fields */
@@ -452,6 +453,9 @@ BX_API int bx_pool_new(const bx_pool_opts *opts, bx_pool **out, bx_error *err)
 	if (opts->workers < 1 || opts->workers > BX_POOL_WORKERS_MAX)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "pool '%s': workers = %u, must be 1..%d",
 			       opts->name, opts->workers, BX_POOL_WORKERS_MAX);
+	if (opts->job_timeout_ms < 0)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "pool '%s': job_timeout_ms = %d",
+			       opts->name, opts->job_timeout_ms);
 	if (opts->max_waiters > BX_POOL_WAITERS_MAX)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
 			       "pool '%s': max_waiters = %u, must be at most %d", opts->name,
@@ -468,6 +472,7 @@ BX_API int bx_pool_new(const bx_pool_opts *opts, bx_pool **out, bx_error *err)
 	p->n = opts->workers;
 	p->max_waiters = opts->max_waiters;
 	p->max_jobs = opts->max_jobs_per_worker;
+	p->job_timeout_ms = opts->job_timeout_ms;
 	p->spawn = opts->spawn;
 	p->slots = calloc(p->n, sizeof(*p->slots));
 	p->pfd = calloc(p->n + 1, sizeof(*p->pfd));
@@ -623,6 +628,8 @@ BX_API int bx_pool_job_new(bx_pool *p, const char *name, int wait_ms, bx_pool_jo
 		return bx_fail(err, r, BX_NO_OFFSET, "pool '%s': bx_job_new: %s", p->name,
 			       strerror(-r));
 	}
+	if (p->job_timeout_ms > 0)
+		bx_job_set_timeout(pj->job, p->job_timeout_ms);
 	*out = pj;
 	return 0;
 }
@@ -703,13 +710,15 @@ BX_API int bx_pool_wait_full(bx_pool *p, int timeout_ms)
 	int r = 0;
 
 	pthread_mutex_lock(&p->lock);
-	while (!p->shutting && count_up(p) < p->n)
+	while (!p->shutting && count_up(p) < p->n && p->spawn_fails < SPAWN_FAILS_GIVE_UP)
 		if (cond_wait_until(&p->changed, &p->lock, deadline) == ETIMEDOUT) {
 			r = count_up(p) < p->n ? -ETIMEDOUT : 0;
 			break;
 		}
 	if (p->shutting)
 		r = -ESHUTDOWN;
+	else if (r == 0 && count_up(p) < p->n)
+		r = -EAGAIN;
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }

@@ -431,6 +431,78 @@ static void test_timeout_retires_worker(void **state)
 	bx_pool_free(p);
 }
 
+/* opts.job_timeout_ms applies to every pool job. */
+static void test_default_job_timeout(void **state)
+{
+	bx_pool_opts o;
+	bx_pool *p = NULL;
+	bx_pool_job *pj = NULL;
+	bx_error err;
+	(void)state;
+
+	bx_pool_opts_init(&o);
+	bx_test_spawn_opts(&o.spawn);
+	o.name = "deadline";
+	o.workers = 1;
+	o.job_timeout_ms = 150;
+	assert_int_equal(bx_pool_new(&o, &p, &err), 0);
+	assert_int_equal(bx_pool_job_new(p, "hang", -1, &pj, &err), 0);
+	assert_int_equal(bx_pool_job_run(pj, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.text, "timed out after 150 ms"));
+	bx_pool_job_free(pj);
+	assert_int_equal(bx_pool_wait_full(p, 10000), 0);
+	echo_job(p, "next");
+	assert_int_equal(stats(p).retired_failed, 1);
+	bx_pool_free(p);
+	o.job_timeout_ms = -1;
+	assert_int_equal(bx_pool_new(&o, &p, &err), -EINVAL);
+}
+
+/*
+ * Replacements that keep failing: callers are told (-EAGAIN) instead of
+ * waiting for a worker that cannot come, and the pool recovers by itself
+ * once spawning works again. The failure is made by closing the fd the pool
+ * gives workers as stderr (borrowed: a caller must not do this), at a number
+ * nothing else will take meanwhile.
+ */
+static void test_spawn_failures_then_recovery(void **state)
+{
+	const int errfd = 900;
+	bx_pool_opts o;
+	bx_pool *p = NULL;
+	bx_pool_job *pj = NULL;
+	bx_error err;
+	bx_pool_stats s;
+	pid_t pids[4];
+	(void)state;
+
+	assert_int_equal(dup2(STDERR_FILENO, errfd), errfd);
+	bx_pool_opts_init(&o);
+	bx_test_spawn_opts(&o.spawn);
+	o.name = "flaky";
+	o.workers = 1;
+	o.spawn.stderr_fd = errfd;
+	assert_int_equal(bx_pool_new(&o, &p, &err), 0);
+	close(errfd);
+	assert_int_equal(serving_pids(pids, 4), 1);
+	assert_int_equal(kill_serving(pids[0]), 0);
+	WAIT_FOR(p, s_.replaced == 1);
+	/* 5 failed spawns take 10+20+40+80 ms of back-off between them. */
+	assert_int_equal(bx_pool_wait_full(p, 10000), -EAGAIN);
+	assert_int_equal(bx_pool_job_new(p, "echo", -1, &pj, &err), -EAGAIN);
+	assert_non_null(
+	    strstr(err.text, "pool 'flaky': no worker available: starting one failed: "));
+	s = stats(p);
+	assert_true(s.spawn_failures >= 5);
+	assert_int_equal(s.idle + s.busy, 0);
+	/* Spawning works again: the next attempt (at most 1 s away) brings the worker back. */
+	assert_int_equal(dup2(STDERR_FILENO, errfd), errfd);
+	WAIT_FOR(p, s_.idle == 1);
+	echo_job(p, "back");
+	bx_pool_free(p);
+	close(errfd);
+}
+
 struct canceller {
 	bx_pool_job *pj;
 };
@@ -885,12 +957,20 @@ int main(void)
 	bx_pool_free(warm);
 
 	const struct CMUnitTest tests[] = {
-	    T(test_jobs_spread_over_workers), T(test_bad_options),
-	    T(test_recycle_after_k_jobs),     T(test_timeout_retires_worker),
-	    T(test_cancel_retires_worker),    T(test_dead_idle_worker_replaced),
-	    T(test_dead_leased_worker),	      T(test_back_pressure),
-	    T(test_more_workers_plural_text), T(test_shutdown_waits_for_jobs),
-	    T(test_shutdown_forced),	      T(test_load_with_random_kills),
+	    T(test_jobs_spread_over_workers),
+	    T(test_bad_options),
+	    T(test_recycle_after_k_jobs),
+	    T(test_timeout_retires_worker),
+	    T(test_cancel_retires_worker),
+	    T(test_default_job_timeout),
+	    T(test_spawn_failures_then_recovery),
+	    T(test_dead_idle_worker_replaced),
+	    T(test_dead_leased_worker),
+	    T(test_back_pressure),
+	    T(test_more_workers_plural_text),
+	    T(test_shutdown_waits_for_jobs),
+	    T(test_shutdown_forced),
+	    T(test_load_with_random_kills),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,12 @@ typedef struct bx_pool_opts {
 	/* Retire a worker after this many jobs; 0 (default): never. */
 	unsigned max_jobs_per_worker;
 	/*
+	 * Timeout given to every pool job (bx_job_set_timeout may change it);
+	 * 0 (default): none. A job that times out kills its worker, which the
+	 * pool replaces.
+	 */
+	int job_timeout_ms;
+	/*
 	 * How every worker is spawned (bx_spawn_opts_init's defaults). Copied, but
 	 * what it points to (policy, env_keep, stderr_fd) is borrowed and must
 	 * outlive the pool.
@@ -178,8 +184,9 @@ BX_API void bx_pool_job_free(bx_pool_job *pj);
 
 /*
  * Waits up to timeout_ms (-1: forever) until every one of the N workers is up
- * (idle or leased) and none is being replaced. Returns 0, -ETIMEDOUT, or
- * -ESHUTDOWN.
+ * (idle or leased) and none is being replaced. Returns 0, -ETIMEDOUT,
+ * -ESHUTDOWN, or -EAGAIN when the last 5 attempts to start a worker failed
+ * (the pool keeps trying, up to once a second).
  */
 BX_API BX_MUST_CHECK int bx_pool_wait_full(bx_pool *pool, int timeout_ms);
 
