@@ -71,7 +71,8 @@
  * Threads. Every function is thread-safe, with one rule: a bx_pool_job is
  * used by one thread at a time, except bx_job_cancel(bx_pool_job_get(pj)),
  * which may come from any thread while the job runs (it kills that worker,
- * which is then replaced).
+ * which is then replaced). A child forked from a process must not use that
+ * process's pools: the pool's thread is not in the child.
  *
  * Shutdown. bx_pool_shutdown refuses new jobs, fails the callers waiting,
  * frees idle workers, waits for the leased ones to be given back, and after
