@@ -48,15 +48,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BWRAP_PATH	     "/usr/bin/bwrap"
-#define TRUE_PATH	     "/bin/true"
-#define PING_SIZE	     64
-#define ECHO_MAX	     64
-#define REASON_MAX	     256
-#define COPY_BUF	     (256 * 1024)
-#define PIPE_SIZE	     (1024 * 1024)
-#define STREAM_SEGMENTS	     128 /* at most, each at least 4 reads long */
-#define SPIN_TARGET_US	     300.0
+#define BWRAP_PATH	"/usr/bin/bwrap"
+#define TRUE_PATH	"/bin/true"
+#define PING_SIZE	64
+#define ECHO_MAX	64
+#define REASON_MAX	256
+#define COPY_BUF	(256 * 1024)
+#define PIPE_SIZE	(1024 * 1024)
+#define STREAM_SEGMENTS 128 /* at most, each at least 4 reads long */
+/* A pool job's CPU time: the worker, not the plumbing, is the bottleneck. */
+#define SPIN_TARGET_US	     1000.0
 #define POOL_JOBS_PER_SAMPLE 10
 #define RATIOS_MAX	     32
 
@@ -1035,15 +1036,21 @@ static double pool_round(struct clients *cl, bx_pool *p)
 	return 2.0 * POOL_JOBS_PER_SAMPLE / ((now_us() - t0) / 1e6);
 }
 
-/* Iterations of spin_work that take about SPIN_TARGET_US here. */
+/* Iterations of spin_work that take about SPIN_TARGET_US here (the fastest of 5 tries). */
 static unsigned long calibrate_spin(void)
 {
-	unsigned long it = 100000;
-	double t0 = now_us(), dt;
+	unsigned long it = 200000;
+	double best = 0;
 
-	spin_work(it);
-	dt = now_us() - t0;
-	return dt > 0 ? (unsigned long)((double)it * SPIN_TARGET_US / dt) + 1 : it;
+	for (int i = 0; i < 5; i++) {
+		double t0 = now_us(), dt;
+
+		spin_work(it);
+		dt = now_us() - t0;
+		if (dt > 0 && (best == 0 || dt < best))
+			best = dt;
+	}
+	return best > 0 ? (unsigned long)((double)it * SPIN_TARGET_US / best) + 1 : it;
 }
 
 static void part_pool(const struct cfg *c)
