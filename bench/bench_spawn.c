@@ -1,24 +1,45 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_spawn: what a confined worker costs to start and to use, next to
- * baselines measured in the same run: fork+execve of /bin/true (A),
- * bubblewrap running /bin/true with every namespace unshared (B), and a raw
- * socketpair ping-pong with an echo thread (C). Prints mean and median
- * microseconds and ratios of medians; there is no pass/fail. Exits 1 only
- * when a measured operation itself fails.
+ * bench_spawn: what a confined worker costs to start, to use and to keep,
+ * next to baselines measured in the same run, sample by sample interleaved
+ * (A B B A ...), so that a machine that slows down or speeds up half-way
+ * moves both sides alike. Figures are medians (p10 and p90 beside them);
+ * every ratio is beambox's median divided by the baseline's. There is no
+ * pass/fail here: bench/run.sh compares the ratios with issue #12's
+ * targets. Exits 1 only when a measured operation itself fails. Public API
+ * and the beambox CLI only.
  *
- *   bench_spawn [SPAWNS [JOBS]]   (defaults 50 and 40 * SPAWNS)
+ *   bench_spawn [--quick] [--samples N] [--only LIST] [--suffix S]
+ *               [--bwrap PATH] [--cli PATH --policy FILE --syscall-prog PATH]
+ *               [--many N]
  *
- * Round trips depend on whether the two sides share a CPU (a cross-CPU wake-up
- * can cost more than the work); `taskset -c 0 bench_spawn` pins everything,
- * workers included, for steadier round-trip ratios.
+ * LIST is a comma-separated subset of the parts (default: all of them):
+ *   spawn    bx_spawn + one no-op job + free, vs bwrap /bin/true (and fork+exec)
+ *   rate     the same two created and reaped by two threads in parallel, per second
+ *   rtt      a no-op job on a warm worker (also with three fds passed) vs a
+ *            64-byte socketpair ping-pong with a child process
+ *   stream   1 GiB through a job's stdin->stdout vs the same copy loop in a
+ *            plain child process, both between the same two pipes
+ *   seccomp  ns per getppid() under `beambox exec --policy FILE` vs none
+ *   pool     jobs/s with 2 pool workers vs 1 (two client threads, CPU-bound
+ *            jobs), and what a pool adds to a job on a bare worker
+ *   pss      proportional set size of an idle worker and its monitor
+ *   many     N workers (default 1000) spawned and reaped by two threads
+ * Ratio lines ("ratio NAME VALUE", NAME with --suffix appended) come last.
+ *
+ * Round trips and streams depend on whether the two ends share a CPU:
+ * `taskset -c 0 bench_spawn --only rtt,stream --suffix _pinned` pins
+ * everything, workers included (they inherit the affinity).
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, F_SETPIPE_SZ */
+#include <beambox/pool.h>
 #include <beambox/spawn.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +48,34 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BWRAP_PATH     "/usr/bin/bwrap"
-#define TRUE_PATH      "/bin/true"
-#define PING_SIZE      16
-#define ECHO_MAX       64
-#define REASON_MAX     200
-#define DEFAULT_SPAWNS 50
-#define JOBS_PER_SPAWN 40
+#define BWRAP_PATH	"/usr/bin/bwrap"
+#define TRUE_PATH	"/bin/true"
+#define PING_SIZE	64
+#define ECHO_MAX	64
+#define REASON_MAX	256
+#define COPY_BUF	(256 * 1024)
+#define PIPE_SIZE	(1024 * 1024)
+#define STREAM_SEGMENTS 128 /* at most, each at least 4 reads long */
+/* A pool job's CPU time: the worker, not the plumbing, is the bottleneck. */
+#define SPIN_TARGET_US	     1000.0
+#define POOL_JOBS_PER_SAMPLE 10
+#define RATIOS_MAX	     32
 
 extern char **environ;
 
 struct stats {
-	double mean, median; /* microseconds */
+	double median, p10, p90, mean;
 	long n;
+};
+
+struct cfg {
+	bool quick;
+	long samples;
+	const char *only;
+	const char *suffix;
+	const char *bwrap;
+	const char *cli, *policy, *syscall_prog;
+	long many;
 };
 
 /* ---------------------------------------------------------------- worker side */
@@ -61,15 +97,67 @@ static int echo(bx_job *job, void *ctx)
 	return bx_job_printf(job, "\n") < 0 ? 1 : 0;
 }
 
+/* The copy loop of the stream part: the worker's "cat" and the plain baseline run this. */
+static int copy_loop(int in, int out)
+{
+	static char buf[COPY_BUF];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return 1;
+			done += w;
+		}
+	}
+	return 0;
+}
+
+static int cat(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	return copy_loop(bx_job_stdin(job), bx_job_stdout(job));
+}
+
+/* CPU work the compiler cannot drop: the pool part's job. */
+static unsigned long spin_work(unsigned long iterations)
+{
+	volatile unsigned long x = 0;
+
+	for (unsigned long i = 0; i < iterations; i++)
+		x = x * 6364136223846793005UL + i;
+	return x;
+}
+
+static int spin(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	spin_work(strtoul(bx_job_arg(job, 0), NULL, 10));
+	return 0;
+}
+
 static int install(bx_engine *eng, void *ctx)
 {
-	int r;
+	static const struct {
+		const char *name;
+		bx_handler_fn fn;
+	} table[] = {{"noop", noop}, {"echo", echo}, {"cat", cat}, {"spin", spin}};
 
 	(void)ctx;
-	r = bx_engine_register(eng, "noop", noop, NULL);
-	if (r == 0)
-		r = bx_engine_register(eng, "echo", echo, NULL);
-	return r;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		int r = bx_engine_register(eng, table[i].name, table[i].fn, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -97,50 +185,89 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Mean and median of n samples (sorts them). */
-static struct stats summarize(double *us, long n)
+static double quantile(const double *sorted, long n, double q)
+{
+	double pos = q * (double)(n - 1);
+	long lo = (long)pos;
+	double frac = pos - (double)lo;
+
+	return lo + 1 < n ? sorted[lo] * (1 - frac) + sorted[lo + 1] * frac : sorted[lo];
+}
+
+/* Median, p10, p90 and mean of n samples (sorts them). */
+static struct stats summarize(double *v, long n)
 {
 	struct stats s = {.n = n};
 	double sum = 0;
 
-	qsort(us, (size_t)n, sizeof(*us), cmp_double);
+	if (n <= 0)
+		return s;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	for (long i = 0; i < n; i++)
-		sum += us[i];
+		sum += v[i];
 	s.mean = sum / (double)n;
-	s.median = n % 2 ? us[n / 2] : (us[n / 2 - 1] + us[n / 2]) / 2;
+	s.median = quantile(v, n, 0.5);
+	s.p10 = quantile(v, n, 0.1);
+	s.p90 = quantile(v, n, 0.9);
 	return s;
 }
 
 static double *samples(long n)
 {
-	double *us = calloc((size_t)n, sizeof(*us));
+	double *v = calloc((size_t)(n > 0 ? n : 1), sizeof(*v));
 
-	if (!us)
+	if (!v)
 		bench_fail("calloc", strerror(ENOMEM));
-	return us;
-}
-
-static long parse_count(const char *s, long dflt)
-{
-	char *end;
-	long v;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 10000000) {
-		fprintf(stderr, "bench_spawn: bad count '%.32s'\n", s);
-		exit(2);
-	}
 	return v;
 }
 
+static void header(const char *title, const char *unit)
+{
+	printf("\n== %s\n", title);
+	printf("%-34s %6s %11s %11s %11s   (%s)\n", "operation", "n", "median", "p10", "p90", unit);
+}
+
+static void row(const char *name, struct stats s)
+{
+	printf("%-34s %6ld %11.2f %11.2f %11.2f\n", name, s.n, s.median, s.p10, s.p90);
+}
+
+/* The ratio lines, printed last. */
+static char ratio_lines[RATIOS_MAX][REASON_MAX + 64];
+static int nratios;
+static const char *ratio_suffix = "";
+
+static void ratio(const char *name, double value)
+{
+	if (nratios < RATIOS_MAX)
+		snprintf(ratio_lines[nratios++], sizeof(ratio_lines[0]), "ratio %s%s %.3f", name,
+			 ratio_suffix, value);
+}
+
+static void ratio_na(const char *name, const char *why)
+{
+	if (nratios < RATIOS_MAX)
+		snprintf(ratio_lines[nratios++], sizeof(ratio_lines[0]), "ratio %s%s n/a (%.200s)",
+			 name, ratio_suffix, why);
+}
+
+/* Sample i of two sides, a first in even rounds and b first in odd ones: A B B A A B ... */
+#define INTERLEAVE(i, a, b)                                                                        \
+	do {                                                                                       \
+		if ((i) % 2 == 0) {                                                                \
+			a;                                                                         \
+			b;                                                                         \
+		} else {                                                                           \
+			b;                                                                         \
+			a;                                                                         \
+		}                                                                                  \
+	} while (0)
+
 /*
- * fork + execve + waitpid. stderr goes to errfd when it is >= 0. Returns 0 if
- * the program exited 0, else fills why.
+ * fork + execve + waitpid. The child's stdout goes to outfd and its stderr
+ * to errfd when they are >= 0. Returns 0 if it exited 0, else fills why.
  */
-static int run_prog(char *const argv[], int errfd, char *why, size_t why_len)
+static int run_prog(char *const argv[], int outfd, int errfd, char *why, size_t why_len)
 {
 	int wstatus;
 	pid_t pid = fork();
@@ -150,7 +277,8 @@ static int run_prog(char *const argv[], int errfd, char *why, size_t why_len)
 		return -1;
 	}
 	if (pid == 0) {
-		if (errfd >= 0 && dup2(errfd, STDERR_FILENO) < 0)
+		if ((outfd >= 0 && dup2(outfd, STDOUT_FILENO) < 0) ||
+		    (errfd >= 0 && dup2(errfd, STDERR_FILENO) < 0))
 			_exit(126);
 		execve(argv[0], argv, environ);
 		_exit(127);
@@ -169,26 +297,30 @@ static int run_prog(char *const argv[], int errfd, char *why, size_t why_len)
 	return -1;
 }
 
-static struct stats time_prog(char *const argv[], long n)
+static double time_prog(char *const argv[])
 {
-	double *us = samples(n);
 	char why[REASON_MAX];
-	struct stats s;
+	double t0 = now_us();
 
-	if (run_prog(argv, -1, why, sizeof(why)) < 0) /* warm-up: page cache, dentries */
+	if (run_prog(argv, -1, -1, why, sizeof(why)) < 0)
 		bench_fail(argv[0], why);
-	for (long i = 0; i < n; i++) {
-		double t0 = now_us();
-		if (run_prog(argv, -1, why, sizeof(why)) < 0)
-			bench_fail(argv[0], why);
-		us[i] = now_us() - t0;
-	}
-	s = summarize(us, n);
-	free(us);
-	return s;
+	return now_us() - t0;
 }
 
-/* ---------------------------------------------------------------- baseline B: bubblewrap */
+static bool part_wanted(const struct cfg *c, const char *part)
+{
+	size_t len = strlen(part);
+
+	for (const char *p = c->only; p && *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == len && strncmp(p, part, len) == 0)
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return c->only == NULL;
+}
+
+/* ---------------------------------------------------------------- baseline: bubblewrap */
 
 /* clang-format off */
 static char *bwrap_argv[] = {
@@ -211,15 +343,15 @@ static int bwrap_probe(char *why, size_t why_len)
 	ssize_t got;
 	int r;
 
-	if (access(BWRAP_PATH, X_OK) < 0) {
-		snprintf(why, why_len, "%s: %s", BWRAP_PATH, strerror(errno));
+	if (access(bwrap_argv[0], X_OK) < 0) {
+		snprintf(why, why_len, "%s: %s", bwrap_argv[0], strerror(errno));
 		return -1;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		snprintf(why, why_len, "pipe2: %s", strerror(errno));
 		return -1;
 	}
-	r = run_prog(bwrap_argv, pfd[1], why, why_len);
+	r = run_prog(bwrap_argv, -1, pfd[1], why, why_len);
 	close(pfd[1]);
 	if (r < 0) {
 		char msg[REASON_MAX];
@@ -235,160 +367,228 @@ static int bwrap_probe(char *why, size_t why_len)
 	return r;
 }
 
-/* ---------------------------------------------------------------- beambox: spawn */
-
-struct spawn_stats {
-	struct stats spawn, free, both, first_job;
-	double first_call; /* the very first bx_spawn: it also seals the copy of the program */
-};
+/* ---------------------------------------------------------------- beambox operations */
 
 static bx_worker *spawn_worker(void)
 {
 	bx_worker *w;
 	bx_error err;
-	int r;
 
 	bx_error_clear(&err);
-	r = bx_spawn(NULL, &w, &err);
-	if (r < 0)
+	if (bx_spawn(NULL, &w, &err) < 0)
 		bench_fail("bx_spawn", err.text);
 	return w;
 }
 
-/* One "noop" job on w; fails the benchmark unless its status is 0. */
-static void run_noop(bx_worker *w)
+/* Runs a set-up job; fails the benchmark unless its status is 0. */
+static void run_checked(bx_job *job, const char *what)
 {
-	bx_job *job;
 	bx_error err;
 	int r;
 
 	bx_error_clear(&err);
+	r = bx_job_run(job, &err);
+	if (r < 0)
+		bench_fail(what, err.text);
+	if (r != 0)
+		bench_fail(what, "status is not 0");
+}
+
+/* One "noop" job on w, with stdin/stdout/stderr passed when fds is not NULL. */
+static void run_noop(bx_worker *w, const int *fds)
+{
+	bx_job *job;
+	int r;
+
 	r = bx_job_new(bx_worker_engine(w), "noop", &job);
 	if (r < 0)
 		bench_fail("bx_job_new(noop)", strerror(-r));
-	r = bx_job_run(job, &err);
+	if (fds && (bx_job_set_stdin_fd(job, fds[0]) < 0 || bx_job_set_stdout_fd(job, fds[1]) < 0 ||
+		    bx_job_set_stderr_fd(job, fds[2]) < 0))
+		bench_fail("bx_job_set_*_fd", "refused");
+	run_checked(job, "bx_job_run(noop)");
 	bx_job_free(job);
-	if (r < 0)
-		bench_fail("bx_job_run(noop)", err.text);
-	if (r != 0)
-		bench_fail("bx_job_run(noop)", "status is not 0");
-}
-
-static struct spawn_stats time_spawns(long n)
-{
-	double *sp = samples(n), *fr = samples(n), *both = samples(n), *first = samples(n);
-	struct spawn_stats s;
-	double t0 = now_us();
-
-	bx_worker_free(spawn_worker());
-	s.first_call = now_us() - t0;
-	/* A throwaway worker: up, ready and verified, then torn down. */
-	for (long i = 0; i < n; i++) {
-		double t1, t2;
-
-		t0 = now_us();
-		bx_worker *w = spawn_worker();
-		t1 = now_us();
-		bx_worker_free(w);
-		t2 = now_us();
-		sp[i] = t1 - t0;
-		fr[i] = t2 - t1;
-		both[i] = t2 - t0;
-	}
-	/* From nothing to the first job's result (teardown not counted). */
-	for (long i = 0; i < n; i++) {
-		t0 = now_us();
-		bx_worker *w = spawn_worker();
-		run_noop(w);
-		first[i] = now_us() - t0;
-		bx_worker_free(w);
-	}
-	s.spawn = summarize(sp, n);
-	s.free = summarize(fr, n);
-	s.both = summarize(both, n);
-	s.first_job = summarize(first, n);
-	free(sp);
-	free(fr);
-	free(both);
-	free(first);
-	return s;
-}
-
-/* ---------------------------------------------------------------- jobs on a warm worker */
-
-static struct stats time_noop_jobs(bx_worker *w, long n)
-{
-	double *us = samples(n);
-	struct stats s;
-
-	run_noop(w); /* warm-up */
-	for (long i = 0; i < n; i++) {
-		double t0 = now_us();
-		run_noop(w);
-		us[i] = now_us() - t0;
-	}
-	s = summarize(us, n);
-	free(us);
-	return s;
 }
 
 /* One "echo hi" job with captured stdout; fails the benchmark unless it printed "hi\n". */
 static void run_echo(bx_worker *w)
 {
 	bx_job *job;
-	bx_error err;
 	const char *out;
 	size_t len;
 	int r;
 
-	bx_error_clear(&err);
 	r = bx_job_new(bx_worker_engine(w), "echo", &job);
 	if (r < 0)
 		bench_fail("bx_job_new(echo)", strerror(-r));
-	r = bx_job_add_arg(job, "hi");
-	if (r == 0)
-		r = bx_job_capture_stdout(job, ECHO_MAX);
-	if (r < 0) {
-		bx_job_free(job);
-		bench_fail("setting up the echo job", strerror(-r));
-	}
-	r = bx_job_run(job, &err);
-	if (r < 0) {
-		bx_job_free(job);
-		bench_fail("bx_job_run(echo)", err.text);
-	}
+	if (bx_job_add_arg(job, "hi") < 0 || bx_job_capture_stdout(job, ECHO_MAX) < 0)
+		bench_fail("setting up the echo job", "refused");
+	run_checked(job, "bx_job_run(echo)");
 	out = bx_job_output(job, 1, &len, NULL);
-	if (r != 0 || !out || len != 3 || memcmp(out, "hi\n", 3) != 0) {
-		bx_job_free(job);
-		bench_fail("bx_job_run(echo)", "status not 0 or output not \"hi\\n\"");
-	}
+	if (!out || len != 3 || memcmp(out, "hi\n", 3) != 0)
+		bench_fail("bx_job_run(echo)", "output is not \"hi\\n\"");
 	bx_job_free(job);
 }
 
-static struct stats time_echo_jobs(bx_worker *w, long n)
-{
-	double *us = samples(n);
-	struct stats s;
+/* ---------------------------------------------------------------- part: spawn */
 
-	run_echo(w); /* warm-up */
-	for (long i = 0; i < n; i++) {
-		double t0 = now_us();
-		run_echo(w);
-		us[i] = now_us() - t0;
-	}
-	s = summarize(us, n);
-	free(us);
-	return s;
+/* bx_spawn to ready and verified, one no-op job, bx_worker_free. */
+static double time_cold_spawn(void)
+{
+	double t0 = now_us();
+	bx_worker *w = spawn_worker();
+
+	run_noop(w, NULL);
+	bx_worker_free(w);
+	return now_us() - t0;
 }
 
-/* ---------------------------------------------------------------- baseline C: raw socketpair */
+static void time_baselines(bool have_bwrap, char *const true_argv[], double *bw, double *fe)
+{
+	if (have_bwrap)
+		*bw = time_prog(bwrap_argv);
+	*fe = time_prog(true_argv);
+}
 
-struct echo_peer {
-	int fd;
-	long rounds;
+static void part_spawn(const struct cfg *c)
+{
+	char *true_argv[] = {TRUE_PATH, NULL};
+	long n = c->samples;
+	double *bx = samples(n), *bw = samples(n), *fe = samples(n), first;
+	char why[REASON_MAX];
+	bool have_bwrap = bwrap_probe(why, sizeof(why)) == 0;
+
+	first = now_us();
+	bx_worker_free(spawn_worker()); /* also seals this program's in-memory copy */
+	first = now_us() - first;
+	time_prog(true_argv); /* warm-up: page cache, dentries */
+	for (long i = 0; i < n; i++)
+		INTERLEAVE(i, bx[i] = time_cold_spawn(),
+			   time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]));
+	header("start-up: a throwaway sandbox, from nothing to reaped", "microseconds");
+	printf("%-34s %6d %11.2f   (the very first also seals the program's copy)\n",
+	       "bx_spawn+free, first call", 1, first);
+	struct stats sb = summarize(bx, n), sf = summarize(fe, n), sw = summarize(bw, n);
+	row("bx_spawn + noop job + free", sb);
+	if (have_bwrap)
+		row("bwrap --unshare-all /bin/true", sw);
+	else
+		printf("%-34s unavailable: %s\n", "bwrap --unshare-all /bin/true", why);
+	row("fork+exec /bin/true (no sandbox)", sf);
+	printf("(bx_spawn: the strict default policy, ready and verified from outside; bwrap: "
+	       "/usr read-only, /proc /dev /tmp, waited)\n");
+	if (have_bwrap)
+		ratio("spawn_cold_vs_bwrap", sb.median / sw.median);
+	else
+		ratio_na("spawn_cold_vs_bwrap", why);
+	ratio_na("spawn_warm_vs_bwrap",
+		 "no zygote yet: the pool's warm acquisition is not a spawn, "
+		 "see the pool part");
+	free(bx);
+	free(bw);
+	free(fe);
+}
+
+/* ---------------------------------------------------------------- part: rate */
+
+struct rate_ctx {
+	pthread_barrier_t start, done;
+	int mode; /* 0 beambox, 1 bwrap, -1 stop */
+	int failed;
+	char why[2][REASON_MAX];
 };
 
-static int xfer_full(int fd, char *buf, size_t len, int writing)
+struct spawner {
+	struct rate_ctx *rc;
+	int id;
+};
+
+/* Creates and reaps one sandbox per round, in step with the other spawner. */
+static void *spawner_main(void *arg)
+{
+	struct spawner *s = arg;
+	struct rate_ctx *rc = s->rc;
+
+	for (;;) {
+		pthread_barrier_wait(&rc->start);
+		if (rc->mode < 0)
+			break;
+		if (rc->mode == 0) {
+			bx_worker *w;
+			bx_error err;
+
+			if (bx_spawn(NULL, &w, &err) < 0) {
+				snprintf(rc->why[s->id], REASON_MAX, "bx_spawn: %.200s", err.text);
+				__atomic_store_n(&rc->failed, 1, __ATOMIC_RELAXED);
+			} else {
+				bx_worker_free(w);
+			}
+		} else if (run_prog(bwrap_argv, -1, -1, rc->why[s->id], REASON_MAX) < 0) {
+			__atomic_store_n(&rc->failed, 1, __ATOMIC_RELAXED);
+		}
+		pthread_barrier_wait(&rc->done);
+	}
+	return NULL;
+}
+
+/* One round in mode: both spawners create and reap one; returns sandboxes per second. */
+static double rate_round(struct rate_ctx *rc, int mode)
+{
+	double t0 = now_us(), dt;
+
+	rc->mode = mode;
+	pthread_barrier_wait(&rc->start);
+	pthread_barrier_wait(&rc->done);
+	dt = now_us() - t0;
+	if (__atomic_load_n(&rc->failed, __ATOMIC_RELAXED))
+		bench_fail("parallel spawn", rc->why[0][0] ? rc->why[0] : rc->why[1]);
+	return 2.0 / (dt / 1e6);
+}
+
+static void part_rate(const struct cfg *c)
+{
+	long n = c->samples;
+	double *bx = samples(n), *bw = samples(n);
+	struct rate_ctx rc = {.mode = 0};
+	struct spawner sp[2] = {{&rc, 0}, {&rc, 1}};
+	pthread_t th[2];
+	char why[REASON_MAX];
+	bool have_bwrap = bwrap_probe(why, sizeof(why)) == 0;
+
+	pthread_barrier_init(&rc.start, NULL, 3);
+	pthread_barrier_init(&rc.done, NULL, 3);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, spawner_main, &sp[i]) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	rate_round(&rc, 0); /* warm-up */
+	for (long i = 0; i < n; i++)
+		INTERLEAVE(i, bx[i] = rate_round(&rc, 0),
+			   bw[i] = have_bwrap ? rate_round(&rc, 1) : 0);
+	rc.mode = -1;
+	pthread_barrier_wait(&rc.start);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&rc.start);
+	pthread_barrier_destroy(&rc.done);
+
+	header("spawn rate: two threads each create and reap one sandbox per round",
+	       "sandboxes per second");
+	struct stats sb = summarize(bx, n), sw = summarize(bw, n);
+	row("bx_spawn + free, 2 in parallel", sb);
+	if (have_bwrap) {
+		row("bwrap /bin/true, 2 in parallel", sw);
+		ratio("spawn_rate_vs_bwrap", sb.median / sw.median);
+	} else {
+		printf("%-34s unavailable: %s\n", "bwrap /bin/true, 2 in parallel", why);
+		ratio_na("spawn_rate_vs_bwrap", why);
+	}
+	free(bx);
+	free(bw);
+}
+
+/* ---------------------------------------------------------------- part: rtt */
+
+static int xfer_full(int fd, char *buf, size_t len, bool writing)
 {
 	size_t done = 0;
 
@@ -404,127 +604,697 @@ static int xfer_full(int fd, char *buf, size_t len, int writing)
 	return 0;
 }
 
-/* Echoes every message back; runs on its own thread. */
-static void *echo_thread(void *arg)
+/* A child process echoing PING_SIZE-byte messages until EOF: the round trip's floor. */
+static pid_t start_echo_child(int *fd)
 {
-	struct echo_peer *p = arg;
-	char buf[PING_SIZE];
-
-	for (long i = 0; i < p->rounds; i++)
-		if (xfer_full(p->fd, buf, sizeof(buf), 0) < 0 ||
-		    xfer_full(p->fd, buf, sizeof(buf), 1) < 0)
-			break;
-	return NULL;
-}
-
-static struct stats time_socketpair(long n)
-{
-	double *us = samples(n);
-	char buf[PING_SIZE] = "ping";
-	struct echo_peer peer;
-	pthread_t th;
-	struct stats s;
-	int sv[2], r;
+	int sv[2];
+	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		bench_fail("socketpair", strerror(errno));
-	peer = (struct echo_peer){.fd = sv[1], .rounds = n + 1};
-	r = pthread_create(&th, NULL, echo_thread, &peer);
-	if (r != 0)
-		bench_fail("pthread_create", strerror(r));
-	for (long i = 0; i <= n; i++) { /* round 0 is the warm-up */
-		double t0 = now_us();
-		if (xfer_full(sv[0], buf, sizeof(buf), 1) < 0 ||
-		    xfer_full(sv[0], buf, sizeof(buf), 0) < 0)
-			bench_fail("socketpair ping-pong", strerror(errno ? errno : EPIPE));
-		if (i > 0)
-			us[i - 1] = now_us() - t0;
+	pid = fork();
+	if (pid < 0)
+		bench_fail("fork", strerror(errno));
+	if (pid == 0) {
+		char buf[PING_SIZE];
+
+		close(sv[0]);
+		while (xfer_full(sv[1], buf, sizeof(buf), false) == 0 &&
+		       xfer_full(sv[1], buf, sizeof(buf), true) == 0)
+			;
+		_exit(0);
 	}
-	close(sv[0]);
-	pthread_join(th, NULL);
 	close(sv[1]);
-	s = summarize(us, n);
-	free(us);
-	return s;
+	*fd = sv[0];
+	return pid;
 }
 
-/* ---------------------------------------------------------------- output */
-
-static void row(const char *name, struct stats s, const char *vs1, const struct stats *b1,
-		const char *vs2, const struct stats *b2)
+static double ping(int fd)
 {
-	char ratio[96] = "(baseline)";
+	char buf[PING_SIZE] = "ping";
+	double t0 = now_us();
 
-	if (b1)
-		snprintf(ratio, sizeof(ratio), "%.2fx %s", s.median / b1->median, vs1);
-	if (b2)
-		snprintf(ratio + strlen(ratio), sizeof(ratio) - strlen(ratio), ", %.2fx %s",
-			 s.median / b2->median, vs2);
-	printf("%-22s %6ld %11.1f %11.1f  %s\n", name, s.n, s.mean, s.median, ratio);
+	if (xfer_full(fd, buf, sizeof(buf), true) < 0 || xfer_full(fd, buf, sizeof(buf), false) < 0)
+		bench_fail("socketpair ping-pong", strerror(errno ? errno : EPIPE));
+	return now_us() - t0;
+}
+
+/* A noop job, then one with three fds passed. */
+static void time_noop_jobs(bx_worker *w, const int *fds, double *plain, double *with_fds)
+{
+	double t0 = now_us();
+
+	run_noop(w, NULL);
+	*plain = now_us() - t0;
+	t0 = now_us();
+	run_noop(w, fds);
+	*with_fds = now_us() - t0;
+}
+
+/* A ping-pong round, then an echo job with its output captured. */
+static void time_ping_echo(int peer, bx_worker *w, double *pp, double *echo_us)
+{
+	double t0;
+
+	*pp = ping(peer);
+	t0 = now_us();
+	run_echo(w);
+	*echo_us = now_us() - t0;
+}
+
+static void part_rtt(const struct cfg *c)
+{
+	long n = c->samples * 20;
+	double *noop_us = samples(n), *fds_us = samples(n), *echo_us = samples(n), *pp = samples(n);
+	int fds[3], peer;
+	pid_t echo_pid = start_echo_child(&peer);
+	bx_worker *w = spawn_worker();
+
+	for (int i = 0; i < 3; i++) {
+		fds[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+		if (fds[i] < 0)
+			bench_fail("open /dev/null", strerror(errno));
+	}
+	run_noop(w, NULL); /* warm-up */
+	run_noop(w, fds);
+	run_echo(w);
+	ping(peer);
+	for (long i = 0; i < n; i++)
+		INTERLEAVE(i, time_noop_jobs(w, fds, &noop_us[i], &fds_us[i]),
+			   time_ping_echo(peer, w, &pp[i], &echo_us[i]));
+	bx_worker_free(w);
+	close(peer);
+	waitpid(echo_pid, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+
+	header("round trip on a warm worker (bx_job_new + bx_job_run + bx_job_free)",
+	       "microseconds");
+	struct stats sn = summarize(noop_us, n), sf = summarize(fds_us, n),
+		     se = summarize(echo_us, n), sp = summarize(pp, n);
+	row("socketpair 64-byte ping-pong", sp);
+	row("noop job", sn);
+	row("noop job, stdin/stdout/stderr fds", sf);
+	row("echo job, stdout captured", se);
+	ratio("job_rtt_vs_socketpair", sn.median / sp.median);
+	ratio("job_rtt_fds_vs_socketpair", sf.median / sp.median);
+	free(noop_us);
+	free(fds_us);
+	free(echo_us);
+	free(pp);
+}
+
+/* ---------------------------------------------------------------- part: stream */
+
+struct feeder {
+	int fd;
+	long long bytes;
+};
+
+/* Writes bytes into fd, then closes it (the copier sees EOF). */
+static void *feed_main(void *arg)
+{
+	static char chunk[COPY_BUF];
+	struct feeder *f = arg;
+	long long left = f->bytes;
+
+	memset(chunk, 'x', sizeof(chunk));
+	while (left > 0) {
+		size_t n = left < (long long)sizeof(chunk) ? (size_t)left : sizeof(chunk);
+		ssize_t k = write(f->fd, chunk, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		left -= k;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Segments (samples) of a transfer of bytes. */
+static long stream_segments(long long bytes)
+{
+	long long n = bytes / (4 * COPY_BUF);
+
+	return n > STREAM_SEGMENTS ? STREAM_SEGMENTS : n < 1 ? 1 : (long)n;
+}
+
+/* Reads exactly bytes from fd; stores the MB/s of each segment. */
+static double drain(int fd, long long bytes, double *seg_mbs)
+{
+	static char buf[COPY_BUF];
+	long nseg = stream_segments(bytes);
+	long long got = 0, seg = bytes / nseg, next = seg;
+	double t0 = now_us(), tseg = t0;
+	long k = 0;
+
+	while (got < bytes) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			bench_fail("stream", "the copy ended early");
+		got += n;
+		while (got >= next && k < nseg) {
+			double t = now_us();
+			seg_mbs[k++] = (double)seg / (t - tseg); /* bytes per us = MB/s */
+			tseg = t;
+			next += seg;
+		}
+	}
+	return (double)bytes / (now_us() - t0);
+}
+
+static void make_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		bench_fail("pipe2", strerror(errno));
+	/* Same size for both sides; fails harmlessly where the limit is lower. */
+	(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+}
+
+struct job_runner {
+	bx_job *job;
+	int status;
+	bx_error err;
+};
+
+static void *job_runner_main(void *arg)
+{
+	struct job_runner *jr = arg;
+
+	jr->status = bx_job_run(jr->job, &jr->err);
+	return NULL;
+}
+
+/* One transfer of bytes from a feeder thread through a copier to this thread. */
+static double stream_once(bx_worker *w, long long bytes, double *seg_mbs)
+{
+	int a[2], b[2];
+	struct feeder f;
+	struct job_runner jr = {0};
+	pthread_t feeder, runner;
+	pid_t child = -1;
+	double mbs;
+
+	make_pipe(a);
+	make_pipe(b);
+	if (w) {
+		int r = bx_job_new(bx_worker_engine(w), "cat", &jr.job);
+		if (r < 0 || bx_job_set_stdin_fd(jr.job, a[0]) < 0 ||
+		    bx_job_set_stdout_fd(jr.job, b[1]) < 0)
+			bench_fail("setting up the cat job", "refused");
+		if (pthread_create(&runner, NULL, job_runner_main, &jr) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	} else {
+		child = fork();
+		if (child < 0)
+			bench_fail("fork", strerror(errno));
+		if (child == 0) {
+			close(a[1]); /* else it would never see EOF */
+			close(b[0]);
+			_exit(copy_loop(a[0], b[1]));
+		}
+		close(a[0]);
+		close(b[1]);
+	}
+	f = (struct feeder){.fd = a[1], .bytes = bytes};
+	if (pthread_create(&feeder, NULL, feed_main, &f) != 0)
+		bench_fail("pthread_create", strerror(errno));
+	mbs = drain(b[0], bytes, seg_mbs);
+	pthread_join(feeder, NULL);
+	if (w) {
+		pthread_join(runner, NULL);
+		if (jr.status != 0)
+			bench_fail("cat job", jr.status < 0 ? jr.err.text : "status is not 0");
+		bx_job_free(jr.job);
+		close(a[0]);
+		close(b[1]);
+	} else {
+		int ws;
+		if (waitpid(child, &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+			bench_fail("plain copy", "the child failed");
+	}
+	close(b[0]);
+	return mbs;
+}
+
+static void part_stream(const struct cfg *c)
+{
+	long long bytes = c->quick ? 16LL << 20 : 1LL << 30;
+	const long rounds = 2;
+	long nseg = stream_segments(bytes), n = rounds * nseg;
+	double *bx = samples(n), *pl = samples(n), whole[2][2];
+	bx_worker *w = spawn_worker();
+
+	for (int r = 0; r < rounds; r++)
+		INTERLEAVE(r, whole[0][r] = stream_once(w, bytes, bx + r * nseg),
+			   whole[1][r] = stream_once(NULL, bytes, pl + r * nseg));
+	bx_worker_free(w);
+
+	char title[160];
+	snprintf(title, sizeof(title),
+		 "stream: %lld MiB stdin->stdout, %ld rounds each, samples = %lld KiB segments",
+		 bytes >> 20, rounds, (bytes / nseg) >> 10);
+	header(title, "MB/s");
+	struct stats sb = summarize(bx, n), sp = summarize(pl, n);
+	row("plain pipe copy (a child process)", sp);
+	row("through a job (cat on a worker)", sb);
+	printf("%-34s whole transfers: job %.0f and %.0f MB/s, plain %.0f and %.0f MB/s\n", "",
+	       whole[0][0], whole[0][1], whole[1][0], whole[1][1]);
+	ratio("stream_vs_pipe", sb.median / sp.median);
+	free(bx);
+	free(pl);
+}
+
+/* ---------------------------------------------------------------- part: seccomp */
+
+/* Runs argv with stdout in a pipe; appends each line's number to v. */
+static void run_collect(char *const argv[], double *v, long *n, long max)
+{
+	char buf[1 << 16], why[REASON_MAX];
+	size_t used = 0;
+	int p[2], r;
+	ssize_t k;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		bench_fail("pipe2", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		bench_fail("fork", strerror(errno));
+	if (pid == 0) {
+		if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(126);
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	close(p[1]);
+	while (used < sizeof(buf) - 1 &&
+	       (k = read(p[0], buf + used, sizeof(buf) - 1 - used)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			break;
+		used += (size_t)k;
+	}
+	close(p[0]);
+	buf[used] = '\0';
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	r = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (r != 0) {
+		snprintf(why, sizeof(why), "%s ... exited with %d", argv[0], r);
+		bench_fail("seccomp part", why);
+	}
+	for (char *line = strtok(buf, "\n"); line && *n < max; line = strtok(NULL, "\n"))
+		v[(*n)++] = strtod(line, NULL);
+}
+
+static void part_seccomp(const struct cfg *c)
+{
+	int runs = c->quick ? 2 : 10;
+	const char *batches = c->quick ? "5" : "20";
+	const char *calls = c->quick ? "10000" : "100000";
+	long max = (long)runs * 20, nc = 0, np = 0;
+	double *conf = samples(max), *plain = samples(max);
+
+	if (!c->cli || !c->policy || !c->syscall_prog) {
+		printf("\n== seccomp: skipped (needs --cli, --policy and --syscall-prog)\n");
+		ratio_na("seccomp_overhead", "not measured: no --cli/--policy/--syscall-prog");
+		free(conf);
+		free(plain);
+		return;
+	}
+	char *plain_argv[] = {(char *)c->syscall_prog, (char *)batches, (char *)calls, NULL};
+	char *conf_argv[] = {(char *)c->cli,	"exec",	       "--policy",
+			     (char *)c->policy, "--",	       (char *)c->syscall_prog,
+			     (char *)batches,	(char *)calls, NULL};
+	for (int r = 0; r < runs; r++)
+		INTERLEAVE(r, run_collect(conf_argv, conf, &nc, max),
+			   run_collect(plain_argv, plain, &np, max));
+
+	char title[300];
+	snprintf(title, sizeof(title),
+		 "seccomp: getppid() in a process of its own, %d runs x %s "
+		 "batches of %s calls each way",
+		 runs, batches, calls);
+	header(title, "ns per call");
+	struct stats sc = summarize(conf, nc), sp = summarize(plain, np);
+	row("no filter", sp);
+	char name[200];
+	snprintf(name, sizeof(name), "beambox exec --policy %.20s",
+		 strrchr(c->policy, '/') ? strrchr(c->policy, '/') + 1 : c->policy);
+	row(name, sc);
+	if (nc == 0 || np == 0)
+		ratio_na("seccomp_overhead", "no samples");
+	else
+		ratio("seccomp_overhead", sc.median / sp.median);
+	free(conf);
+	free(plain);
+}
+
+/* ---------------------------------------------------------------- part: pool */
+
+static bx_pool *pool_new(unsigned workers)
+{
+	bx_pool_opts o;
+	bx_pool *p;
+	bx_error err;
+
+	bx_pool_opts_init(&o);
+	o.name = workers == 1 ? "bench-1" : "bench-2";
+	o.workers = workers;
+	if (bx_pool_new(&o, &p, &err) < 0)
+		bench_fail("bx_pool_new", err.text);
+	return p;
+}
+
+/* One job through the pool; fails the benchmark unless its status is 0. */
+static void pool_job(bx_pool *p, const char *name, const char *arg)
+{
+	bx_pool_job *pj;
+	bx_error err;
+
+	if (bx_pool_job_new(p, name, -1, &pj, &err) < 0)
+		bench_fail("bx_pool_job_new", err.text);
+	if (arg && bx_job_add_arg(bx_pool_job_get(pj), arg) < 0)
+		bench_fail("bx_job_add_arg", "refused");
+	int r = bx_pool_job_run(pj, &err);
+	if (r != 0)
+		bench_fail("bx_pool_job_run", r < 0 ? err.text : "status is not 0");
+	bx_pool_job_free(pj);
+}
+
+static double time_pool_noop(bx_pool *p)
+{
+	double t0 = now_us();
+
+	pool_job(p, "noop", NULL);
+	return now_us() - t0;
+}
+
+static double time_bare_noop(bx_worker *w)
+{
+	double t0 = now_us();
+
+	run_noop(w, NULL);
+	return now_us() - t0;
+}
+
+struct clients {
+	pthread_barrier_t start, done;
+	bx_pool *pool; /* NULL: stop */
+	char spin_arg[32];
+};
+
+static void *client_main(void *arg)
+{
+	struct clients *cl = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&cl->start);
+		if (!cl->pool)
+			break;
+		for (int i = 0; i < POOL_JOBS_PER_SAMPLE; i++)
+			pool_job(cl->pool, "spin", cl->spin_arg);
+		pthread_barrier_wait(&cl->done);
+	}
+	return NULL;
+}
+
+/* Two clients run POOL_JOBS_PER_SAMPLE jobs each on p; returns jobs per second. */
+static double pool_round(struct clients *cl, bx_pool *p)
+{
+	double t0 = now_us();
+
+	cl->pool = p;
+	pthread_barrier_wait(&cl->start);
+	pthread_barrier_wait(&cl->done);
+	return 2.0 * POOL_JOBS_PER_SAMPLE / ((now_us() - t0) / 1e6);
+}
+
+/* Iterations of spin_work that take about SPIN_TARGET_US here (the fastest of 5 tries). */
+static unsigned long calibrate_spin(void)
+{
+	unsigned long it = 200000;
+	double best = 0;
+
+	for (int i = 0; i < 5; i++) {
+		double t0 = now_us(), dt;
+
+		spin_work(it);
+		dt = now_us() - t0;
+		if (dt > 0 && (best == 0 || dt < best))
+			best = dt;
+	}
+	return best > 0 ? (unsigned long)((double)it * SPIN_TARGET_US / best) + 1 : it;
+}
+
+static void part_pool(const struct cfg *c)
+{
+	long n = c->samples;
+	double *r1 = samples(n), *r2 = samples(n), *acq = samples(n * 10), *bare = samples(n * 10);
+	bx_pool *p1 = pool_new(1), *p2 = pool_new(2);
+	struct clients cl = {0};
+	pthread_t th[2];
+	unsigned long spin_it = calibrate_spin();
+
+	snprintf(cl.spin_arg, sizeof(cl.spin_arg), "%lu", spin_it);
+	pthread_barrier_init(&cl.start, NULL, 3);
+	pthread_barrier_init(&cl.done, NULL, 3);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, client_main, &cl) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	pool_round(&cl, p1); /* warm-up */
+	pool_round(&cl, p2);
+	for (long i = 0; i < n; i++)
+		INTERLEAVE(i, r2[i] = pool_round(&cl, p2), r1[i] = pool_round(&cl, p1));
+	cl.pool = NULL;
+	pthread_barrier_wait(&cl.start);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&cl.start);
+	pthread_barrier_destroy(&cl.done);
+
+	/* What the pool adds to a job: a lease of an idle worker vs a bare worker. */
+	bx_worker *w = spawn_worker();
+	for (long i = 0; i < n * 10; i++)
+		INTERLEAVE(i, acq[i] = time_pool_noop(p2), bare[i] = time_bare_noop(w));
+	bx_worker_free(w);
+
+	bx_pool_stats st;
+	bx_pool_get_stats(p2, &st);
+	bx_pool_free(p1);
+	bx_pool_free(p2);
+
+	char title[200];
+	snprintf(title, sizeof(title),
+		 "pool: two client threads, %d CPU-bound jobs (~%.0f us of spin) each per sample",
+		 POOL_JOBS_PER_SAMPLE, SPIN_TARGET_US);
+	header(title, "jobs per second");
+	struct stats s1 = summarize(r1, n), s2 = summarize(r2, n);
+	row("pool of 1 worker", s1);
+	row("pool of 2 workers", s2);
+	header("a warm job: pool lease + noop job + free vs a noop job on a bare worker",
+	       "microseconds");
+	row("noop job on a bare worker", summarize(bare, n * 10));
+	row("noop job through an idle pool", summarize(acq, n * 10));
+	printf("(pool of 2 afterwards: %u idle, %llu spawned, %llu jobs, %llu failed)\n", st.idle,
+	       st.spawned, st.jobs_run, st.jobs_failed);
+	ratio("pool_scaling", s2.median / s1.median);
+	free(r1);
+	free(r2);
+	free(acq);
+	free(bare);
+}
+
+/* ---------------------------------------------------------------- part: pss */
+
+/* Pss of /proc/PID/smaps_rollup in kB, or -1 with why. */
+static long pss_kb(pid_t pid, char *why, size_t why_len)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pss: %ld kB", &kb) == 1)
+			break;
+	if (kb < 0)
+		snprintf(why, why_len, "%s: no Pss line (%s)", path,
+			 ferror(f) ? strerror(errno) : "empty");
+	fclose(f);
+	return kb;
+}
+
+static void part_pss(void)
+{
+	bx_worker *w = spawn_worker();
+	pid_t mon = bx_worker_pid(w), serving = bx_worker_serving_pid(w);
+	char why[REASON_MAX] = "";
+	long a, b = 0;
+	struct timespec settle = {.tv_nsec = 200 * 1000000};
+
+	run_noop(w, NULL);
+	nanosleep(&settle, NULL);
+	printf("\n== memory: an idle worker after one job (proportional set size, smaps_rollup)\n");
+	a = pss_kb(serving, why, sizeof(why));
+	if (a >= 0 && mon != serving)
+		b = pss_kb(mon, why, sizeof(why));
+	if (a < 0 || b < 0)
+		printf("idle worker PSS: n/a (%s)\n", why);
+	else
+		printf("idle worker PSS: %ld kB serving + %ld kB monitor = %ld kB (target <= 1024 "
+		       "kB): %s\n",
+		       a, b, a + b, a + b <= 1024 ? "PASS" : "MISS");
+	bx_worker_free(w);
+}
+
+/* ---------------------------------------------------------------- part: many */
+
+struct many_ctx {
+	long count;
+	char why[REASON_MAX];
+	int failed;
+};
+
+static void *many_main(void *arg)
+{
+	struct many_ctx *m = arg;
+
+	for (long i = 0; i < m->count; i++) {
+		bx_worker *w;
+		bx_error err;
+
+		if (bx_spawn(NULL, &w, &err) < 0) {
+			snprintf(m->why, sizeof(m->why), "bx_spawn: %.200s", err.text);
+			m->failed = 1;
+			break;
+		}
+		bx_worker_free(w);
+	}
+	return NULL;
+}
+
+static void part_many(const struct cfg *c)
+{
+	struct many_ctx m[2] = {{.count = c->many / 2}, {.count = c->many - c->many / 2}};
+	pthread_t th[2];
+	double t0 = now_us(), dt;
+
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, many_main, &m[i]) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	dt = now_us() - t0;
+	for (int i = 0; i < 2; i++)
+		if (m[i].failed)
+			bench_fail("many", m[i].why);
+	printf("\n== many: %ld workers spawned (ready, verified) and reaped, two threads, one "
+	       "at a time each\n",
+	       c->many);
+	printf("%ld workers in %.2f s: %.2f ms per worker, %.0f workers per second\n", c->many,
+	       dt / 1e6, dt / 1e3 / (double)c->many, (double)c->many / (dt / 1e6));
+}
+
+/* ---------------------------------------------------------------- main */
+
+static long parse_count(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = s ? strtol(s, &end, 10) : 0;
+	if (!s || errno || end == s || *end || v <= 0 || v > 10000000) {
+		fprintf(stderr, "bench_spawn: bad count '%.32s'\n", s ? s : "");
+		exit(2);
+	}
+	return v;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_spawn [--quick] [--samples N] [--only LIST] [--suffix S] "
+			"[--bwrap PATH] [--cli PATH --policy FILE --syscall-prog PATH] [--many N]\n"
+			"  LIST: spawn,rate,rtt,stream,seccomp,pool,pss,many\n");
+	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	char *true_argv[] = {TRUE_PATH, NULL};
-	long spawns, jobs;
-	struct stats fork_exec, bwrap = {0}, raw, noop_jobs, echo_jobs;
-	struct spawn_stats sp;
-	char bwrap_why[REASON_MAX];
-	int have_bwrap;
-	bx_worker *w;
+	struct cfg c = {.samples = 0, .suffix = "", .bwrap = BWRAP_PATH, .many = 0};
 
 	bx_spawn_init(install, NULL); /* a worker never returns from here */
-	spawns = parse_count(argc > 1 ? argv[1] : NULL, DEFAULT_SPAWNS);
-	jobs = parse_count(argc > 2 ? argv[2] : NULL, spawns * JOBS_PER_SPAWN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-	printf("# bench_spawn as uid %d: %ld runs per start-up row, %ld per round-trip row\n",
-	       (int)geteuid(), spawns, jobs);
-	printf("# times in microseconds per operation; ratio = this row's median / the named "
-	       "baseline's median\n");
-	printf("#   fork+exec       baseline A: fork + execve(%s) + waitpid\n", TRUE_PATH);
-	printf("#   bwrap           baseline B: bwrap --unshare-all --die-with-parent, /usr "
-	       "read-only, /proc /dev /tmp, running %s, waited\n",
-	       TRUE_PATH);
-	printf("#   bx_spawn        bx_spawn(NULL): a worker under the strict default policy, "
-	       "confined, ready and verified\n");
-	printf("#   bx_worker_free  closing its connection, the worker exiting, reaped\n");
-	printf("#   spawn+free      both: a throwaway confined worker\n");
-	printf("#   spawn->1st job  bx_spawn until the first \"noop\" job's status is back\n");
-	printf("#   socketpair rt   baseline C: %d-byte write+read ping-pong with an echo "
-	       "thread\n",
-	       PING_SIZE);
-	printf("#   noop job        bx_job_new + bx_job_run + bx_job_free of a handler returning "
-	       "0, one warm worker\n");
-	printf("#   echo job        the same, \"echo hi\" with stdout captured (and checked)\n");
+		if (strcmp(a, "--quick") == 0) {
+			c.quick = true;
+			continue;
+		}
+		if (!v)
+			usage();
+		if (strcmp(a, "--samples") == 0)
+			c.samples = parse_count(v);
+		else if (strcmp(a, "--only") == 0)
+			c.only = v;
+		else if (strcmp(a, "--suffix") == 0)
+			c.suffix = v;
+		else if (strcmp(a, "--bwrap") == 0)
+			c.bwrap = v;
+		else if (strcmp(a, "--cli") == 0)
+			c.cli = v;
+		else if (strcmp(a, "--policy") == 0)
+			c.policy = v;
+		else if (strcmp(a, "--syscall-prog") == 0)
+			c.syscall_prog = v;
+		else if (strcmp(a, "--many") == 0)
+			c.many = parse_count(v);
+		else
+			usage();
+		i++;
+	}
+	if (!c.samples)
+		c.samples = c.quick ? 5 : 100;
+	if (!c.many)
+		c.many = c.quick ? 10 : 1000;
+	bwrap_argv[0] = (char *)c.bwrap;
+	ratio_suffix = c.suffix;
+	/* A copier that dies mid-stream fails the benchmark with a message, not by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 
-	fork_exec = time_prog(true_argv, spawns);
-	have_bwrap = bwrap_probe(bwrap_why, sizeof(bwrap_why)) == 0;
-	if (have_bwrap)
-		bwrap = time_prog(bwrap_argv, spawns);
-	sp = time_spawns(spawns);
-	w = spawn_worker();
-	noop_jobs = time_noop_jobs(w, jobs);
-	echo_jobs = time_echo_jobs(w, jobs);
-	bx_worker_free(w);
-	raw = time_socketpair(jobs);
-
-	printf("%-22s %6s %11s %11s  %s\n", "operation", "n", "mean us", "median us", "ratio");
-	row("fork+exec", fork_exec, NULL, NULL, NULL, NULL);
-	if (have_bwrap)
-		row("bwrap", bwrap, "fork+exec", &fork_exec, NULL, NULL);
-	else
-		printf("bwrap: unavailable (%s)\n", bwrap_why);
-	printf("%-22s %6d %11.1f %11s  (also seals the in-memory copy of this program)\n",
-	       "bx_spawn, first call", 1, sp.first_call, "-");
-	row("bx_spawn", sp.spawn, "fork+exec", &fork_exec, have_bwrap ? "bwrap" : NULL,
-	    have_bwrap ? &bwrap : NULL);
-	row("bx_worker_free", sp.free, "fork+exec", &fork_exec, NULL, NULL);
-	row("spawn+free", sp.both, "fork+exec", &fork_exec, have_bwrap ? "bwrap" : NULL,
-	    have_bwrap ? &bwrap : NULL);
-	row("spawn->1st job", sp.first_job, "fork+exec", &fork_exec, have_bwrap ? "bwrap" : NULL,
-	    have_bwrap ? &bwrap : NULL);
-	row("socketpair rt", raw, NULL, NULL, NULL, NULL);
-	row("noop job", noop_jobs, "socketpair rt", &raw, NULL, NULL);
-	row("echo job", echo_jobs, "socketpair rt", &raw, NULL, NULL);
+	printf("# bench_spawn as uid %d, %ld samples per start-up row%s, pid %d\n", (int)geteuid(),
+	       c.samples, c.quick ? " (quick: the numbers mean nothing)" : "", (int)getpid());
+	if (part_wanted(&c, "spawn"))
+		part_spawn(&c);
+	if (part_wanted(&c, "rate"))
+		part_rate(&c);
+	if (part_wanted(&c, "rtt"))
+		part_rtt(&c);
+	if (part_wanted(&c, "stream"))
+		part_stream(&c);
+	if (part_wanted(&c, "seccomp"))
+		part_seccomp(&c);
+	if (part_wanted(&c, "pool"))
+		part_pool(&c);
+	if (part_wanted(&c, "pss"))
+		part_pss();
+	if (part_wanted(&c, "many"))
+		part_many(&c);
+	printf("\n");
+	for (int i = 0; i < nratios; i++)
+		printf("%s\n", ratio_lines[i]);
 	return 0;
 }
