@@ -58,6 +58,14 @@ static void test_cli_args_table(void **state)
 	    {{"beambox", "help", "exec", "x"}, -EINVAL, 0, "at most one COMMAND", 3},
 	    /* exec */
 	    {{"beambox", "exec", "--", "/bin/true"}, 0, BX_CLI_EXEC, NULL, 0},
+	    {{"beambox", "exec", "--relay-tty", "/bin/true"}, 0, BX_CLI_EXEC, NULL, 0},
+	    {{"beambox", "exec", "--relay-stdio", "/bin/true"}, 0, BX_CLI_EXEC, NULL, 0},
+	    {{"beambox", "exec", "--relay-tty", "--relay-stdio", "/bin/true"},
+	     -EINVAL,
+	     0,
+	     "--relay-tty or --relay-stdio given twice",
+	     3},
+	    {{"beambox", "demo", "--relay-tty"}, -EINVAL, 0, "--relay-tty", 2},
 	    {{"beambox", "exec", "/bin/true", "--policy"}, 0, BX_CLI_EXEC, NULL, 0},
 	    {{"beambox", "exec", "--policy", "p", "/bin/true"}, 0, BX_CLI_EXEC, NULL, 0},
 	    {{"beambox", "exec", "--policy"}, -EINVAL, 0, "--policy needs a NAME or FILE", 2},
@@ -275,7 +283,15 @@ static void test_cli_exec_fields(void **state)
 	assert_int_equal(a.nenv, 0);
 	assert_int_equal(a.timeout_ms, 0);
 	assert_false(a.verbose);
+	assert_int_equal(a.relay, BX_CLI_RELAY_NONE);
 	assert_int_equal(a.json_status_fd, -1);
+
+	const char *relay[] = {"beambox", "exec", "--relay-tty", "p", NULL};
+	assert_int_equal(bx_cli_parse(4, (char *const *)relay, &a, &err), 0);
+	assert_int_equal(a.relay, BX_CLI_RELAY_TTYS);
+	relay[2] = "--relay-stdio";
+	assert_int_equal(bx_cli_parse(4, (char *const *)relay, &a, &err), 0);
+	assert_int_equal(a.relay, BX_CLI_RELAY_ALL);
 	assert_int_equal(a.audit_log_fd, -1);
 
 	/* Help topics. */

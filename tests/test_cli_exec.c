@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -590,6 +591,82 @@ static void test_exec_verbose(void **state)
 	assert_non_null(strstr(res.err, "beambox: exec: seccomp "));
 }
 
+/*
+ * Runs `beambox exec [relay] --policy tools -- /bin/sh -c SCRIPT` with a
+ * terminal (a pty's slave side) as its stdin, stdout and stderr; the output
+ * read back from the master goes to out. Returns the exit status.
+ */
+static int run_on_pty(const char *relay, const char *script, struct winsize *after, char *out,
+		      size_t len)
+{
+	const char *argv[] = {BX_CLI_PATH,
+			      "exec",
+			      "--policy",
+			      "tools",
+			      relay ? relay : "--",
+			      relay ? "--" : "/bin/sh",
+			      relay ? "/bin/sh" : "-c",
+			      relay ? "-c" : script,
+			      relay ? script : NULL,
+			      NULL};
+	const struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	posix_spawn_file_actions_t fa;
+	int master, slave, status;
+	size_t got = 0;
+	pid_t pid;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(slave >= 0);
+	assert_int_equal(ioctl(master, TIOCSWINSZ, &ws), 0);
+	posix_spawn_file_actions_init(&fa);
+	for (int fd = 0; fd < 3; fd++)
+		posix_spawn_file_actions_adddup2(&fa, slave, fd);
+	assert_int_equal(posix_spawn(&pid, BX_CLI_PATH, &fa, NULL, (char *const *)argv, environ),
+			 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(slave);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* Everything written is in the master's buffer by now (a few hundred bytes). */
+	assert_int_equal(fcntl(master, F_SETFL, O_NONBLOCK), 0);
+	for (ssize_t n; got + 1 < len && (n = read(master, out + got, len - 1 - got)) > 0;)
+		got += (size_t)n;
+	out[got] = '\0';
+	assert_int_equal(ioctl(master, TIOCGWINSZ, after), 0);
+	close(master);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * --relay-tty: the program gets pipes where beambox had terminals, so it can
+ * neither resize nor reconfigure the user's terminal; its output still
+ * arrives. Without it (the default, like bwrap) the same script does resize
+ * it: the attack is real.
+ */
+static void test_exec_relay_tty(void **state)
+{
+	static const char script[] = "[ -t 0 ] && echo in-tty || echo in-pipe; "
+				     "[ -t 1 ] && echo out-tty || echo out-pipe; "
+				     "stty cols 5 2>/dev/null; echo stty=$?";
+	char out[4096];
+	struct winsize ws;
+	(void)state;
+
+	assert_int_equal(run_on_pty("--relay-tty", script, &ws, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "in-pipe"));
+	assert_non_null(strstr(out, "out-pipe"));
+	assert_non_null(strstr(out, "stty=1"));
+	assert_int_equal(ws.ws_col, 80);
+
+	assert_int_equal(run_on_pty(NULL, script, &ws, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "in-tty"));
+	assert_non_null(strstr(out, "stty=0"));
+	assert_int_equal(ws.ws_col, 5);
+}
+
 /* beambox demo --audit-log-fd: the CLI flag turns the library's log on; records parse back. */
 static void test_demo_audit_log(void **state)
 {
@@ -642,6 +719,7 @@ int main(void)
 	    bx_fd_test(test_exec_timeout),
 	    bx_fd_test(test_exec_timeout_no_pidns),
 	    bx_fd_test(test_exec_verbose),
+	    bx_fd_test(test_exec_relay_tty),
 	    bx_fd_test(test_demo_audit_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,12 @@ static const char usage_exec[] =
     "                          and everything it started are killed; exit 124\n"
     "  -v, --verbose           print each confinement step with its duration\n"
     "                          (on stderr, before PROG runs)\n"
+    "  --relay-tty             give PROG pipes instead of the terminals among its\n"
+    "                          stdin/stdout/stderr, relayed by beambox: PROG cannot\n"
+    "                          resize, reconfigure or stop the terminal (by default\n"
+    "                          stdio is passed as is, like bwrap)\n"
+    "  --relay-stdio           the same for all of stdin/stdout/stderr, terminals or\n"
+    "                          not: PROG never holds beambox's own open files\n"
     "  --json-status FILE      when done, write one JSON object to FILE: pid,\n"
     "                          policy, namespaces, each step's result and\n"
     "                          duration, status, exit_code or signal, timed_out,\n"
@@ -187,6 +193,8 @@ enum opt_id {
 	OPT_UNSETENV,
 	OPT_TIMEOUT,
 	OPT_VERBOSE,
+	OPT_RELAY_TTY,
+	OPT_RELAY_STDIO,
 	OPT_JSON_STATUS,
 	OPT_JSON_STATUS_FD,
 	OPT_AUDIT_LOG,
@@ -217,6 +225,8 @@ static const struct opt {
     {"--unsetenv", NULL, 1, OPT_UNSETENV, FOR_EXEC, "a NAME"},
     {"--timeout", NULL, 1, OPT_TIMEOUT, FOR_EXEC, "SECONDS"},
     {"--verbose", "-v", 0, OPT_VERBOSE, FOR_EXEC, NULL},
+    {"--relay-tty", NULL, 0, OPT_RELAY_TTY, FOR_EXEC, NULL},
+    {"--relay-stdio", NULL, 0, OPT_RELAY_STDIO, FOR_EXEC, NULL},
     {"--json-status", NULL, 1, OPT_JSON_STATUS, FOR_EXEC, "a FILE"},
     {"--json-status-fd", NULL, 1, OPT_JSON_STATUS_FD, FOR_EXEC, "an fd number"},
     {"--audit-log", NULL, 1, OPT_AUDIT_LOG, FOR_DEMO, "a FILE"},
@@ -349,6 +359,13 @@ static int apply_opt(const struct opt *o, const char *const v[2], int i, struct 
 		return 0;
 	case OPT_VERBOSE:
 		a->verbose = true;
+		return 0;
+	case OPT_RELAY_TTY:
+	case OPT_RELAY_STDIO:
+		if (a->relay)
+			return bx_fail(err, -EINVAL, at,
+				       "--relay-tty or --relay-stdio given twice");
+		a->relay = o->id == OPT_RELAY_TTY ? BX_CLI_RELAY_TTYS : BX_CLI_RELAY_ALL;
 		return 0;
 	case OPT_JSON_STATUS:
 	case OPT_JSON_STATUS_FD:

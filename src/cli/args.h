@@ -47,6 +47,13 @@ struct bx_cli_env {
 	const char *value; /* NULL: --unsetenv */
 };
 
+/* exec: which of PROG's stdio beambox relays through pipes instead of passing. */
+enum bx_cli_relay {
+	BX_CLI_RELAY_NONE = 0,
+	BX_CLI_RELAY_TTYS, /* --relay-tty: those that are terminals */
+	BX_CLI_RELAY_ALL,  /* --relay-stdio: all three */
+};
+
 struct bx_cli_args {
 	enum bx_cli_command command;
 	/* help: whose help (BX_CLI_HELP: the overview) */
@@ -63,6 +70,7 @@ struct bx_cli_args {
 	size_t nenv;
 	unsigned timeout_ms; /* 0: none */
 	bool verbose;
+	enum bx_cli_relay relay; /* --relay-tty / --relay-stdio */
 	const char *json_status; /* --json-status FILE */
 	int json_status_fd;	 /* --json-status-fd N, or -1 */
 	/* exec, demo: --audit-log FILE / --audit-log-fd N */

@@ -11,6 +11,7 @@
 
 #include <beambox/audit.h>
 #include <beambox/exec.h>
+#include <beambox/relay.h>
 #include <beambox/spawn.h>
 
 #include "cli/args.h"
@@ -62,6 +63,20 @@ static int run_exec(const struct bx_cli_args *args)
 	bx_error err;
 
 	bx_error_clear(&err);
+	if (args->relay != BX_CLI_RELAY_NONE) {
+		/* First, before anything else is opened: from here on PROG's side holds pipes. */
+		int status = 0;
+
+		r = bx_relay_stdio_fork(
+		    BX_RELAY_STDIO | (args->relay == BX_CLI_RELAY_TTYS ? BX_RELAY_TTYS_ONLY : 0),
+		    &status, &err);
+		if (r < 0) {
+			fprintf(stderr, "beambox: exec: relaying stdio: %s\n", err.text);
+			return BX_EXEC_SETUP_FAILED;
+		}
+		if (r == 1)
+			return status; /* the relay: the sandbox's side has exited */
+	}
 	bx_exec_opts_init(&opts);
 	opts.policy_name = args->policy;
 	for (size_t i = 0; i < args->nbinds; i++)
