@@ -25,23 +25,6 @@
 #include "confine/steps.h"
 #include "util/error.h"
 
-void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
-{
-	size_t used = strnlen(rep->text, sizeof(rep->text));
-	va_list ap;
-
-	if (used + 2 >= sizeof(rep->text))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rep->text + used, sizeof(rep->text) - used - 1, fmt, ap);
-	va_end(ap);
-	used = strnlen(rep->text, sizeof(rep->text));
-	if (used + 1 < sizeof(rep->text)) {
-		rep->text[used] = '\n';
-		rep->text[used + 1] = '\0';
-	}
-}
-
 /* Step 6: no new privileges, no core dumps or ptrace by same-uid peers, own session. */
 static int step_privs(struct bx_confine_report *rep, bx_error *err)
 {
