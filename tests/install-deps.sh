@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git util-linux
 	libseccomp-dev libcap-ng-dev libcmocka-dev
 	clang llvm libclang-rt-14-dev bubblewrap
-	cppcheck clang-tidy valgrind)
+	cppcheck clang-tidy valgrind
+	libdrm-dev)
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
 export DEBIAN_FRONTEND=noninteractive

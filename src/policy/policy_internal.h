@@ -39,6 +39,21 @@ int bx_policy_constant(const char *name, size_t len, uint64_t *out)
 /* The errno name for a value ("EPERM"), or NULL. */
 const char *bx_policy_errno_name(uint32_t value);
 
+/* ------------------------------------------------------------------ syscall names (syscalls.c) */
+
+#define BX_SYSCALL_NAME_MAX 40 /* bytes, with the NUL: as struct bx_sc_rule's name */
+
+/*
+ * The native number of a syscall name: libseccomp's, else the build host's
+ * <asm/unistd.h> (generated table), else the hand list of newer syscalls.
+ * -EAFNOSUPPORT: a syscall of another architecture only; -ENOENT: unknown.
+ */
+int bx_syscall_resolve(const char *name) __attribute__((warn_unused_result));
+/* The name of a native syscall number into buf (same sources), or NULL. */
+const char *bx_syscall_name(int nr, char *buf, size_t len);
+/* The highest syscall number the tables know. */
+int bx_syscall_max(void);
+
 /* ------------------------------------------------------------------ clauses (clause.c) */
 
 /*
