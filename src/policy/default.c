@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/policy_internal.h"
+#include "policy/parse_internal.h"
 #include "util/error.h"
 
 int bx_policy_read_embedded(void *ctx, const char *path, char **text, size_t *len, bx_error *err)
@@ -44,7 +44,7 @@ int bx_policy_default(struct bx_policy **out)
 	r = bx_policy_read_embedded(NULL, "default.policy", &text, &len, NULL);
 	if (r < 0)
 		return r;
-	r = bx_policy_parse("default.policy", text, len, &opts, &p, NULL);
+	r = bx_policy_parse_core("default.policy", text, len, &opts, &p, NULL, NULL);
 	free(text);
 	if (r < 0)
 		return r;

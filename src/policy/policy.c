@@ -33,6 +33,7 @@ int bx_policy_allow(struct bx_policy *p, const char *name)
 	memset(r, 0, sizeof(*r));
 	strcpy(r->name, name);
 	r->action = SCMP_ACT_ALLOW;
+	r->src_file = BX_SC_NO_FILE;
 	return 0;
 }
 
@@ -63,5 +64,9 @@ void bx_policy_free(struct bx_policy *p)
 		free(p->env_keep[i]);
 	for (size_t i = 0; i < p->noverride_deny; i++)
 		free(p->override_deny[i]);
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(p->files[i]);
+	for (size_t i = 0; i < p->nwarnings; i++)
+		free(p->warnings[i]);
 	free(p);
 }
