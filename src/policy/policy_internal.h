@@ -38,6 +38,12 @@ int bx_policy_constant(const char *name, size_t len, uint64_t *out)
     __attribute__((warn_unused_result));
 /* The errno name for a value ("EPERM"), or NULL. */
 const char *bx_policy_errno_name(uint32_t value);
+/*
+ * The constant's name for a value of a syscall argument, for printing:
+ * prctl's option (arg 0: "PR_SET_NAME"), socket/socketpair's family
+ * ("AF_UNIX"). NULL when there is none.
+ */
+const char *bx_policy_arg_name(const char *syscall, unsigned arg, uint64_t value);
 
 /* ------------------------------------------------------------------ syscall names (syscalls.c) */
 
