@@ -72,7 +72,7 @@ static int load_and_compile(const char *file, struct bx_policy **out, struct dia
 	r = bx_seccomp_compile(p, &worker, &bpf, &err);
 	bx_bpf_free(&bpf);
 	if (r < 0) {
-		fprintf(d->errout, "%s: seccomp: %s\n", file, err.text);
+		fprintf(d->errout, "%s: %s\n", file, err.text);
 		bx_policy_free(p);
 		return r;
 	}

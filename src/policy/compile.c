@@ -174,6 +174,64 @@ static int check_clause(const char *name, const struct bx_sc_clause *cl, bx_erro
 }
 
 static int add_rule(scmp_filter_ctx ctx, uint32_t def, uint32_t action, int nr, const char *name,
+		    const struct bx_sc_clause *cl, bx_error *err);
+
+/*
+ * libseccomp 2.5.4 generates wrong BPF for some sets of 64-bit range
+ * comparisons (<, <=, >, >=) over several rules of one syscall: seen by
+ * test_random_expressions, e.g. `arg0 > A || arg2 < B && arg0 <= C || arg1
+ * <= 2` let a call through that none of the three clauses allows (the
+ * pseudo-code it prints is right; the BPF it loads is not). Every filter is
+ * therefore checked against its rules (check_filter below); a syscall whose
+ * check fails is compiled again with its ranges rewritten (*cube) as the
+ * disjoint masked-equal "cubes" whose union each is (as many as the value's
+ * bits set, or clear), which libseccomp compiles exactly but slowly, so at
+ * most BX_CUBED_MAX rules per syscall. Returns 0 or -errno.
+ */
+#define BX_CUBED_MAX 64
+static int add_rule_cubed(scmp_filter_ctx ctx, uint32_t def, uint32_t action, int nr,
+			  const char *name, const struct bx_sc_clause *cl, size_t *budget,
+			  const bool *cube, bx_error *err)
+{
+	struct bx_sc_cmp cubes[65];
+	size_t k, n;
+	int r;
+
+	for (k = 0; cl && k < cl->ncmp && *cube; k++) {
+		enum bx_sc_op op = cl->cmp[k].op;
+
+		if (op == BX_SC_LT || op == BX_SC_LE || op == BX_SC_GT || op == BX_SC_GE)
+			break;
+	}
+	if (!cl || !*cube || k == cl->ncmp) {
+		if (*cube) {
+			if (*budget == 0)
+				goto too_big;
+			(*budget)--;
+		}
+		return add_rule(ctx, def, action, nr, name, cl, err);
+	}
+	n = bx_sc_cubes(&cl->cmp[k], cubes);
+	for (size_t i = 0; i < n; i++) {
+		struct bx_sc_clause one = *cl;
+
+		one.cmp[k] = cubes[i];
+		if (cubes[i].op == BX_SC_MASKED_EQ && cubes[i].mask == 0)
+			one.cmp[k] = one.cmp[--one.ncmp]; /* holds for every value */
+		r = add_rule_cubed(ctx, def, action, nr, name, &one, budget, cube, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+too_big:
+	return bx_fail(err, -E2BIG, BX_NO_OFFSET,
+		       "seccomp: libseccomp compiles the range comparisons (<, <=, >, >=) of "
+		       "'%s' wrongly, and written as masked comparisons they need more than %d "
+		       "rules: use fewer clauses or rounder bounds",
+		       name, BX_CUBED_MAX);
+}
+
+static int add_rule(scmp_filter_ctx ctx, uint32_t def, uint32_t action, int nr, const char *name,
 		    const struct bx_sc_clause *cl, bx_error *err)
 {
 	struct scmp_arg_cmp cmps[BX_SC_ARGS_MAX];
@@ -433,6 +491,7 @@ struct sysc {
 	uint32_t fallback; /* for the calls no clause allows */
 	struct bx_sc_clause *clauses;
 	size_t nclauses, cap;
+	bool cube; /* rewrite ranges as masked comparisons: libseccomp got them wrong */
 };
 
 struct plan {
@@ -671,9 +730,170 @@ static int deny_unmentioned(scmp_filter_ctx ctx, const struct bx_policy *p, cons
 	return 0;
 }
 
-/* The policy's own filter; syscalls with a fallback other than the default are left to those. */
-static int policy_build(const struct bx_policy *p, const struct plan *pl, struct sink *sk,
+/* ------------------------------------------------------------------ checking libseccomp's output
+ */
+
+#define CHECK_POINTS 4096
+
+/* Whether libseccomp's output for s needs checking: several clauses with a range or a != in them.
+ */
+static bool needs_check(const struct sysc *s)
+{
+	if (s->nclauses < 2 || s->cube)
+		return false;
+	for (size_t c = 0; c < s->nclauses; c++)
+		for (size_t k = 0; k < s->clauses[c].ncmp; k++)
+			if (s->clauses[c].cmp[k].op != BX_SC_EQ &&
+			    s->clauses[c].cmp[k].op != BX_SC_MASKED_EQ)
+				return true;
+	return false;
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+	/* xorshift64: deterministic, so that a failing check is reproducible */
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Runs prog on the values around every constant s's clauses compare with
+ * (on each argument: the constant, one below and above, a masked value with
+ * its free bits set, 0 and all-ones; every combination, or CHECK_POINTS of
+ * them) and compares with what the clauses decide: allow when one holds,
+ * else want_else. Returns 0 when they agree, 1 when not, -errno.
+ */
+static int check_syscall(const struct bx_bpf_prog *prog, const struct sysc *s, uint32_t want_else)
+{
+	uint64_t cand[BX_SC_ARGS_MAX][64];
+	size_t ncand[BX_SC_ARGS_MAX] = {0};
+	struct seccomp_data d = {.nr = s->nr, .arch = seccomp_arch_native()};
+	uint64_t total = 1, seed = 0x9e3779b97f4a7c15ULL;
+
+	for (size_t c = 0; c < s->nclauses; c++) {
+		for (size_t k = 0; k < s->clauses[c].ncmp; k++) {
+			const struct bx_sc_cmp *m = &s->clauses[c].cmp[k];
+			uint64_t vals[5] = {m->value, m->value - 1, m->value + 1, 0, ~(uint64_t)0};
+
+			if (m->op == BX_SC_MASKED_EQ)
+				vals[1] = m->value | ~m->mask;
+			for (size_t v = 0; v < 5; v++) {
+				bool dup = false;
+
+				for (size_t j = 0; j < ncand[m->arg]; j++)
+					dup |= cand[m->arg][j] == vals[v];
+				if (!dup && ncand[m->arg] < 64)
+					cand[m->arg][ncand[m->arg]++] = vals[v];
+			}
+		}
+	}
+	for (size_t a = 0; a < BX_SC_ARGS_MAX; a++) {
+		if (!ncand[a])
+			cand[a][ncand[a]++] = 0;
+		total = total * ncand[a] > CHECK_POINTS ? CHECK_POINTS + 1 : total * ncand[a];
+	}
+	for (uint64_t i = 0; i < (total > CHECK_POINTS ? CHECK_POINTS : total); i++) {
+		uint64_t rest = i, args[BX_SC_ARGS_MAX];
+		bool want = false;
+		uint32_t got;
+
+		for (size_t a = 0; a < BX_SC_ARGS_MAX; a++) {
+			size_t pick = total > CHECK_POINTS ? (size_t)(next_random(&seed) % ncand[a])
+							   : (size_t)(rest % ncand[a]);
+
+			rest /= ncand[a];
+			d.args[a] = cand[a][pick];
+		}
+		for (size_t a = 0; a < BX_SC_ARGS_MAX; a++)
+			args[a] = d.args[a];
+		for (size_t c = 0; c < s->nclauses && !want; c++)
+			want = bx_sc_clause_eval(&s->clauses[c], args);
+		if (bx_bpf_run(prog->insns, prog->len, &d, &got) < 0)
+			return -EIO;
+		if (got != (want ? SCMP_ACT_ALLOW : want_else))
+			return 1;
+	}
+	return 0;
+}
+
+static int policy_build_once(const struct bx_policy *p, const struct plan *pl, struct sink *sk,
+			     struct bx_bpf_prog *prog, bx_error *err);
+
+/*
+ * The policy's filter (policy_build_once), checked against its rules: a
+ * syscall libseccomp got wrong is compiled again with its ranges rewritten.
+ */
+static int policy_build(const struct bx_policy *p, struct plan *pl, struct sink *sk,
 			struct bx_bpf_prog *prog, bx_error *err)
+{
+	uint32_t def = p->default_action;
+
+	for (;;) {
+		bool again = false;
+		int r = policy_build_once(p, pl, sk, prog, err);
+
+		if (r < 0 || !sk->bpf)
+			return r;
+		for (size_t i = 0; i < pl->n && !again; i++) {
+			struct sysc *s = &pl->s[i];
+
+			if (s->always || (s->has_fallback && s->fallback != def) || !needs_check(s))
+				continue;
+			r = check_syscall(prog, s, def);
+			if (r < 0)
+				return bx_fail(err, r, BX_NO_OFFSET,
+					       "seccomp: checking the filter");
+			if (r > 0)
+				again = s->cube = true;
+		}
+		if (!again)
+			return 0;
+		free(prog->insns);
+		*prog = (struct bx_bpf_prog){0};
+	}
+}
+
+static int fallback_build_once(const struct plan *pl, uint32_t def, uint32_t action, size_t first,
+			       struct sink *sk, struct bx_bpf_prog *prog, size_t *next,
+			       bool *has_seccomp, bx_error *err);
+
+/* A fallback filter (see fallback_build_once), checked against its rules like the policy's. */
+static int fallback_build(struct plan *pl, uint32_t def, uint32_t action, size_t first,
+			  struct sink *sk, struct bx_bpf_prog *prog, size_t *next,
+			  bool *has_seccomp, bx_error *err)
+{
+	for (;;) {
+		bool again = false;
+		int r =
+		    fallback_build_once(pl, def, action, first, sk, prog, next, has_seccomp, err);
+
+		if (r < 0 || !sk->bpf || !prog->insns)
+			return r;
+		for (size_t i = first; i < *next && !again; i++) {
+			struct sysc *s = &pl->s[i];
+
+			if (s->always || !s->has_fallback || s->fallback != action ||
+			    s->nclauses == 0 || !needs_check(s))
+				continue;
+			r = check_syscall(prog, s, action);
+			if (r < 0)
+				return bx_fail(err, r, BX_NO_OFFSET,
+					       "seccomp: checking the filter");
+			if (r > 0)
+				again = s->cube = true;
+		}
+		if (!again)
+			return 0;
+		free(prog->insns);
+		*prog = (struct bx_bpf_prog){0};
+	}
+}
+
+/* One build of the policy's filter; syscalls with a fallback of their own are left to those. */
+static int policy_build_once(const struct bx_policy *p, const struct plan *pl, struct sink *sk,
+			     struct bx_bpf_prog *prog, bx_error *err)
 {
 	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	uint32_t def = p->default_action;
@@ -693,10 +913,12 @@ static int policy_build(const struct bx_policy *p, const struct plan *pl, struct
 		else if (fallback != def)
 			/* Every call passes here; its fallback filter refuses the others. */
 			r = add_rule(ctx, def, SCMP_ACT_ALLOW, s->nr, s->name, NULL, err);
-		else
+		else {
+			size_t budget = BX_CUBED_MAX;
 			for (size_t c = 0; c < s->nclauses && r == 0; c++)
-				r = add_rule(ctx, def, SCMP_ACT_ALLOW, s->nr, s->name,
-					     &s->clauses[c], err);
+				r = add_rule_cubed(ctx, def, SCMP_ACT_ALLOW, s->nr, s->name,
+						   &s->clauses[c], &budget, &s->cube, err);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -723,9 +945,9 @@ static bool in_fallback(const struct sysc *s, uint32_t def, uint32_t action)
  * A foreign ABI's number that happens to match goes on to libseccomp's arch
  * check (kill); one that does not is killed by the policy's filter anyway.
  */
-static int fallback_build(const struct plan *pl, uint32_t def, uint32_t action, size_t first,
-			  struct sink *sk, struct bx_bpf_prog *prog, size_t *next,
-			  bool *has_seccomp, bx_error *err)
+static int fallback_build_once(const struct plan *pl, uint32_t def, uint32_t action, size_t first,
+			       struct sink *sk, struct bx_bpf_prog *prog, size_t *next,
+			       bool *has_seccomp, bx_error *err)
 {
 	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	_cleanup_free_ struct sock_filter *insns = NULL;
@@ -744,11 +966,12 @@ static int fallback_build(const struct plan *pl, uint32_t def, uint32_t action, 
 
 		if (!in_fallback(s, def, action))
 			continue;
+		size_t budget = BX_CUBED_MAX;
 		nrs[n++] = (uint32_t)s->nr;
 		*has_seccomp |= strcmp(s->name, "seccomp") == 0;
 		for (size_t c = 0; c < s->nclauses; c++) {
-			r = add_rule(ctx, action, SCMP_ACT_ALLOW, s->nr, s->name, &s->clauses[c],
-				     err);
+			r = add_rule_cubed(ctx, action, SCMP_ACT_ALLOW, s->nr, s->name,
+					   &s->clauses[c], &budget, &s->cube, err);
 			if (r < 0)
 				return r;
 		}
@@ -972,9 +1195,13 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 		/* The runtime's calls and the hand-over only: all allowing, none recorded. */
 		if (s->always)
 			r = add_rule(ctx, SCMP_ACT_NOTIFY, s->always, s->nr, s->name, NULL, err);
-		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++)
-			r = add_rule(ctx, SCMP_ACT_NOTIFY, SCMP_ACT_ALLOW, s->nr, s->name,
-				     &s->clauses[c], err);
+		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++) {
+			size_t budget = BX_CUBED_MAX;
+			bool cube = true; /* a handful of runtime clauses: no need to check */
+
+			r = add_rule_cubed(ctx, SCMP_ACT_NOTIFY, SCMP_ACT_ALLOW, s->nr, s->name,
+					   &s->clauses[c], &budget, &cube, err);
+		}
 	}
 	if (r == 0)
 		r = ctx_export(ctx, "the learning filter", &prog, err);

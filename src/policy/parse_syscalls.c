@@ -526,10 +526,17 @@ static int add_syscall(struct bx_parser *ps, const struct bx_src *s, const struc
 		rule = new_rule(ps, s, name_tok->off, name, action, false, &r);
 		return rule ? 0 : r;
 	}
-	/* nclauses == 0 (never true, e.g. `arg0 & 0`): only the fallback, if any, remains. */
 	if (nclauses > 0)
 		return write_rules(ps, s, name_tok->off, name, SCMP_ACT_ALLOW, ps->buf_c,
 				   (size_t)nclauses);
+	/*
+	 * Never true (`arg0 & 0`, `arg2 == 0xf && arg2 in 0x7`): only the fallback
+	 * remains, as an unconditional refusal (the default's, for a bare return).
+	 */
+	if (has_else) {
+		rule = new_rule(ps, s, name_tok->off, name, else_action, false, &r);
+		return rule ? 0 : r;
+	}
 	return 0;
 }
 

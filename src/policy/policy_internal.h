@@ -79,6 +79,13 @@ int bx_sc_and(const struct bx_sc_clause *t, const struct bx_sc_cmp *c, struct bx
 int bx_sc_complement(const struct bx_sc_clause *in, size_t n, struct bx_sc_clause *out, size_t max)
     __attribute__((warn_unused_result));
 
+/*
+ * Disjoint equal / masked-equal comparisons whose union is exactly c; returns
+ * the count (<= 65). For handing libseccomp only the comparisons it compiles
+ * right (see compile.c).
+ */
+size_t bx_sc_cubes(const struct bx_sc_cmp *c, struct bx_sc_cmp out[65]);
+
 /* Disjoint single comparisons whose union is "not c"; returns the count (<= 64). */
 size_t bx_sc_negate(const struct bx_sc_cmp *c, struct bx_sc_cmp out[64]);
 
@@ -92,6 +99,18 @@ int bx_sc_product(const struct bx_sc_cmp *alts, const size_t *ends, size_t ngrou
 
 /* Whether the six arguments satisfy the clause (for tests and the fuzzer). */
 bool bx_sc_clause_eval(const struct bx_sc_clause *cl, const uint64_t args[BX_SC_ARGS_MAX]);
+
+/* ------------------------------------------------------------------ bpf_check.c */
+
+struct sock_filter;
+struct seccomp_data;
+/*
+ * Runs a classic-BPF seccomp program over d: 0 with its return value in
+ * *out, or -EINVAL for an instruction seccomp does not take, an
+ * out-of-range load or jump, or running off the end.
+ */
+int bx_bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+	       uint32_t *out) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ printing (print.c) */
 
