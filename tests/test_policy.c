@@ -22,6 +22,9 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -31,6 +34,7 @@
 #include "bpf_sim.h"
 #include "cli/policy_cmd.h"
 #include "confine/seccomp.h"
+#include "policy/filter.h"
 #include "policy/policy_internal.h"
 
 #define POLICIES_DIR BX_TEST_DATA_DIR "/../../policies"
@@ -1024,6 +1028,378 @@ static void test_libseccomp_merge_regression(void **state)
 	bx_policy_free(p);
 }
 
+/* ------------------------------------------------------------------ diagnostics */
+
+struct diags {
+	char *text[128];
+	int kind[128];
+	size_t n;
+};
+
+static void collect(void *ctx, enum bx_policy_diag kind, const char *text)
+{
+	struct diags *d = ctx;
+
+	if (d->n < 128) {
+		d->kind[d->n] = kind;
+		d->text[d->n++] = strdup(text);
+	}
+}
+
+static void diags_free(struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->text[i]);
+	d->n = 0;
+}
+
+/* A rule that the deny list overrides is a warning at its line, with what happens at run time. */
+static void test_deny_warnings(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *warning; /* NULL: none */
+	} cases[] = {
+	    {"read: 1\nptrace: 1\n",
+	     "t:2:1: warning: 'ptrace' is on beambox's deny list (debugging other processes: "
+	     "CVE-2019-13272): at run time every call fails with EPERM"},
+	    {"clone3: 1\n", "t:1:1: warning: 'clone3' is on beambox's deny list"},
+	    {"clone: arg0 & CLONE_NEWUSER\n",
+	     "t:1:1: warning: 'clone' with a namespace flag (CLONE_NEW*) is on beambox's deny "
+	     "list (new namespaces, as unshare): at run time such calls fail with EPERM"},
+	    {"ioctl: arg1 == TCGETS || \\\n arg1 == TIOCSTI\n",
+	     "t:1:1: warning: 'ioctl' with TIOCSTI or TIOCLINUX"},
+	    {"socket: arg0 == AF_VSOCK\n", "fail with EAFNOSUPPORT"},
+	    {"pidfd_getfd: 1\n", "'pidfd_getfd' is on beambox's deny list"},
+	    {"process_madvise: 1\n", "'process_madvise' is on beambox's deny list"},
+	    {"open_tree_attr: 1\n", "'open_tree_attr' is on beambox's deny list"},
+	    {"@basic-io\n", NULL},		/* ioctl: 1 is narrowed, not warned about */
+	    {"clone: arg0 == SIGCHLD\n", NULL}, /* cannot take a namespace flag */
+	    {"ioctl: arg1 == TCGETS\n", NULL},
+	    {"ptrace: return EPERM\n", NULL}, /* refused anyway */
+	    {"[policy]\noverride-deny-list = ptrace\ni-understand-this-weakens-the-sandbox = "
+	     "yes\n[syscalls]\nptrace: 1\n",
+	     NULL},
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diags d = {0};
+		struct bx_policy_parse_opts opts = {.diag = collect, .diag_ctx = &d};
+		struct bx_policy *p = NULL;
+		bx_error err;
+
+		bx_error_clear(&err);
+		if (bx_policy_parse("t", cases[i].text, strlen(cases[i].text), &opts, &p, &err) <
+		    0) {
+			print_error("case %zu refused: %s\n", i, err.text);
+			bad++;
+			continue;
+		}
+		if (!cases[i].warning && (p->nwarnings || d.n)) {
+			print_error("case %zu: unexpected warning %s\n", i, p->warnings[0]);
+			bad++;
+		} else if (cases[i].warning &&
+			   (p->nwarnings != 1 || d.n != 1 || d.kind[0] != BX_POLICY_WARNING ||
+			    !strstr(p->warnings[0], cases[i].warning))) {
+			print_error("case %zu: %zu warnings, '%s', want '%s'\n", i, p->nwarnings,
+				    p->nwarnings ? p->warnings[0] : "", cases[i].warning);
+			bad++;
+		}
+		diags_free(&d);
+		bx_policy_free(p);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Every error of a file is reported (bounded), each with its file:line:col. */
+static void test_every_error(void **state)
+{
+	static const char *const want[] = {
+	    "invalid_many_errors.policy:2:7: expected arg0..arg5, got 'arg9'",
+	    "invalid_many_errors.policy:3:16: unknown constant 'NO_SUCH_CONSTANT'",
+	    "invalid_many_errors.policy:4:1: unknown syscall 'no_such_syscall'",
+	    "invalid_many_errors.policy:5:8: unknown action 'frobnicate'",
+	    "invalid_many_errors.policy:7:7: expected a decimal number, got '-1'",
+	};
+	struct diags d = {0};
+	struct bx_policy_parse_opts opts = {.diag = collect, .diag_ctx = &d};
+	struct bx_policy *p = NULL;
+	char *text = NULL, *out = NULL, *errs = NULL;
+	size_t olen = 0, elen = 0;
+	FILE *o, *e;
+	bx_error err;
+	char *const files[] = {BX_TEST_DATA_DIR "/invalid_many_errors.policy"};
+
+	(void)state;
+	assert_int_equal(bx_policy_load_file_opts(BX_TEST_DATA_DIR "/invalid_many_errors.policy",
+						  &opts, &p, &err),
+			 -EINVAL);
+	assert_null(p);
+	assert_int_equal(d.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < d.n; i++) {
+		if (!strstr(d.text[i], want[i]))
+			fail_msg("error %zu: '%s', want '%s'", i, d.text[i], want[i]);
+	}
+	assert_non_null(strstr(err.text, want[0])); /* the first is the one returned */
+	diags_free(&d);
+
+	/* The CLI prints them all. */
+	o = open_memstream(&out, &olen);
+	e = open_memstream(&errs, &elen);
+	assert_int_equal(bx_cli_policy_check(1, files, o, e), 1);
+	fclose(o);
+	fclose(e);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_non_null(strstr(errs, want[i]));
+	free(out);
+	free(errs);
+
+	/* 80 bad lines: 50 reported, then it stops. */
+	{
+		FILE *f = open_memstream(&text, &olen);
+
+		for (int i = 0; i < 80; i++)
+			fprintf(f, "no_such_%d: 1\n", i);
+		fclose(f);
+		opts.max_errors = 0;
+		assert_int_equal(bx_policy_parse("many", text, olen, &opts, &p, &err), -EINVAL);
+		assert_int_equal(d.n, BX_POLICY_ERRORS_MAX);
+		assert_non_null(strstr(d.text[49], "many:50:1: unknown syscall 'no_such_49'"));
+		diags_free(&d);
+		free(text);
+	}
+	/* Without a diagnostic callback, parsing stops at the first error. */
+	assert_int_equal(
+	    bx_policy_load_file(BX_TEST_DATA_DIR "/invalid_many_errors.policy", &p, &err), -EINVAL);
+	assert_non_null(strstr(err.text, want[0]));
+}
+
+/* file:line:col stays whole under any path: the path is shortened in its middle. */
+static void test_deep_path(void **state)
+{
+	char dir[1024], path[1200], cmd[2600];
+	struct bx_policy *p = NULL;
+	bx_error err;
+	size_t n;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/bx-deep-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	n = strlen(dir);
+	for (int i = 0; i < 12; i++) {
+		n += (size_t)snprintf(dir + n, sizeof(dir) - n,
+				      "/a-rather-long-directory-name-%02d", i);
+		assert_int_equal(mkdir(dir, 0755), 0);
+	}
+	snprintf(path, sizeof(path), "%s/invalid_unknown_key.policy", dir);
+	snprintf(cmd, sizeof(cmd), "cp %s/invalid_unknown_key.policy %s", BX_TEST_DATA_DIR, path);
+	assert_int_equal(system(cmd), 0);
+	assert_true(strlen(path) > 400);
+	bx_error_clear(&err);
+	assert_int_equal(bx_policy_load_file(path, &p, &err), -EINVAL);
+	if (!strstr(err.text, "/invalid_unknown_key.policy:3:1: unknown key 'frobnicate'") ||
+	    strncmp(err.text, "/tmp/bx-deep-", 13) != 0 || !strstr(err.text, "..."))
+		fail_msg("'%s'", err.text);
+	assert_true(strlen(err.text) < BX_ERROR_TEXT_MAX - 1);
+	snprintf(cmd, sizeof(cmd), "rm -rf %.20s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A file with no [policy] section (a minijail policy) gets the default's settings. */
+static void test_syscalls_only_inherits_default(void **state)
+{
+	static const char minijail[] = "read: 1\n@default return EPERM\n";
+	static const char own[] = "[policy]\nname = own\n[syscalls]\nread: 1\n";
+	struct bx_policy *p = NULL, *d = NULL;
+	bx_error err;
+
+	(void)state;
+	assert_int_equal(bx_policy_default(&d), 0);
+	assert_int_equal(bx_policy_parse("m", minijail, strlen(minijail), NULL, &p, &err), 0);
+	assert_int_equal(p->namespaces, d->namespaces);
+	assert_int_equal(p->namespaces_optional, d->namespaces_optional);
+	assert_int_equal(p->uid, d->uid);
+	assert_string_equal(p->hostname, d->hostname);
+	assert_int_equal(p->nbinds, d->nbinds);
+	assert_string_equal(p->binds[0].src, d->binds[0].src);
+	assert_int_equal(p->tmp_size, d->tmp_size);
+	assert_int_equal(p->landlock, d->landlock);
+	assert_int_equal(p->rlimits[RLIMIT_NOFILE].value, d->rlimits[RLIMIT_NOFILE].value);
+	assert_int_equal(p->nenv_keep, d->nenv_keep);
+	/* ...but its own rules and default action. */
+	assert_int_equal(p->default_action, SCMP_ACT_ERRNO(EPERM));
+	assert_int_equal(p->nrules, 1);
+	bx_policy_free(p);
+	/* A file that says anything in [policy] says everything itself. */
+	assert_int_equal(bx_policy_parse("o", own, strlen(own), NULL, &p, &err), 0);
+	assert_int_equal(p->namespaces, 0);
+	assert_int_equal(p->nbinds, 0);
+	bx_policy_free(p);
+	bx_policy_free(d);
+}
+
+/* minijail's parser as the oracle: the divergences of issue #10, item 6, as rows. */
+static void test_minijail_semantics(void **state)
+{
+	static const struct {
+		const char *text;
+		int nr;
+		uint64_t arg; /* the compared argument's value */
+		unsigned idx; /* which argument */
+		uint32_t want;
+	} cases[] = {
+	    /* Several lines for one syscall combine (an identical repeat is harmless). */
+	    {"read: arg0 == 1\nread: arg0 == 2\n", __NR_read, 1, 0, R_ALLOW},
+	    {"read: arg0 == 1\nread: arg0 == 2\n", __NR_read, 2, 0, R_ALLOW},
+	    {"read: arg0 == 1\nread: arg0 == 2\n", __NR_read, 3, 0, R_KILL},
+	    {"read: 1\nread: 1\n", __NR_read, 3, 0, R_ALLOW},
+	    {"read: arg0 == 1\nread: 1\n", __NR_read, 3, 0, R_ALLOW},
+	    {"ioctl: arg1 == TCGETS\nioctl: arg1 == FIONREAD; return ENOTTY\n", __NR_ioctl, TCGETS,
+	     1, R_ALLOW},
+	    {"ioctl: arg1 == TCGETS\nioctl: arg1 == FIONREAD; return ENOTTY\n", __NR_ioctl, TCSETS,
+	     1, R_ERR(ENOTTY)},
+	    {"socket: return EACCES\nsocket: arg0 == AF_UNIX\n", __NR_socket, AF_UNIX, 0, R_ALLOW},
+	    {"socket: return EACCES\nsocket: arg0 == AF_UNIX\n", __NR_socket, AF_INET, 0,
+	     R_ERR(EACCES)},
+	    /* `expr; return N`: allowed when expr holds (minijail's C parser), else N. */
+	    {"read: arg0 == 1; return EIO\n", __NR_read, 1, 0, R_ALLOW},
+	    {"read: arg0 == 1; return EIO\n", __NR_read, 2, 0, R_ERR(EIO)},
+	    /* A bare `; return` and `return`: the default action. */
+	    {"read: arg0 == 1; return\n", __NR_read, 2, 0, R_KILL},
+	    {"read: return\n", __NR_read, 1, 0, R_KILL},
+	    {"@default return EPERM\nread: arg0 == 1; return\n", __NR_read, 2, 0, R_ERR(EPERM)},
+	    {"read: arg0 == 1; return\n@default return EPERM\n", __NR_read, 2, 0, R_ERR(EPERM)},
+	    /* Never true: only the fallback remains. */
+	    {"read: arg0 & 0; return EIO\n", __NR_read, 0, 0, R_ERR(EIO)},
+	    /* Continuations join lines. */
+	    {"read: arg0 == 1 || \\\n      arg0 == 2\n", __NR_read, 2, 0, R_ALLOW},
+	    /* Syscalls newer than libseccomp 2.5.4, by the kernel's table. */
+	    {"mseal: 1\n", 462, 0, 0, R_ALLOW},
+	    {"listmount: arg3 == 0\n", 458, 0, 3, R_ALLOW},
+	    {"listmount: arg3 == 0\n", 458, 1, 3, R_KILL},
+	    /* pid -1 as glibc passes an int: both spellings match (low 32 bits). */
+	    {"wait4: arg0 == -1\n", __NR_wait4, 0xffffffffULL, 0, R_ALLOW},
+	    {"wait4: arg0 == -1\n", __NR_wait4, (uint64_t)-1, 0, R_ALLOW},
+	    {"openat: arg0 == AT_FDCWD\n", __NR_openat, 0xffffff9cULL, 0, R_ALLOW},
+	    {"openat: arg0 == AT_FDCWD\n", __NR_openat, 0x9c, 0, R_KILL},
+	};
+	int bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bx_policy *p = NULL;
+		struct bx_bpf bpf = {0};
+		uint64_t args[6] = {0};
+		bx_error err;
+		uint32_t got;
+
+		bx_error_clear(&err);
+		if (bx_policy_parse("t", cases[i].text, strlen(cases[i].text), NULL, &p, &err) <
+		    0) {
+			print_error("case %zu refused: %s\n", i, err.text);
+			bad++;
+			continue;
+		}
+		compile(p, &bpf);
+		args[cases[i].idx] = cases[i].arg;
+		got = sim(&bpf, X86_64, cases[i].nr, args);
+		if (got != cases[i].want) {
+			print_error("case %zu (%s): got %#x, want %#x\n", i, cases[i].text, got,
+				    cases[i].want);
+			bad++;
+		}
+		bx_bpf_free(&bpf);
+		bx_policy_free(p);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* The realistic fixtures: each loads and compiles (as a worker's and as exec's), quickly. */
+static void test_realistic_policies(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t warnings;
+	} files[] = {
+	    {"audio-server.policy", 2},	   {"bluetooth.policy", 2},
+	    {"camera-hal.policy", 2},	   {"codec-service.policy", 2},
+	    {"crash-reporter.policy", 3},  {"dns-proxy.policy", 0},
+	    {"fuse-daemon.policy", 3},	   {"gpu-process.policy", 2},
+	    {"image-loader.policy", 2},	   {"input-daemon.policy", 0},
+	    {"legacy-minijail.policy", 0}, {"long-ioctl-list.policy", 0},
+	    {"metrics-daemon.policy", 0},  {"network-manager.policy", 0},
+	    {"power-daemon.policy", 0},	   {"print-filter.policy", 0},
+	    {"renderer.policy", 1},	   {"sensor-hub.policy", 0},
+	    {"storage-daemon.policy", 1},  {"terminal.policy", 1},
+	    {"tracing-agent.policy", 2},   {"true.policy", 0},
+	    {"usb-guard.policy", 0},	   {"vm-device.policy", 2},
+	};
+	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
+	static const struct bx_seccomp_extra exec = {.exec_fd = 3, .runtime = BX_RUNTIME_EXEC};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512];
+		struct bx_policy *p;
+		struct bx_bpf a = {0}, b = {0};
+		struct timespec t0, t1;
+		bx_error err;
+
+		snprintf(path, sizeof(path), "%s/minijail/%s", BX_TEST_DATA_DIR, files[i].file);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		p = load(path);
+		if (bx_seccomp_compile(p, &worker, &a, &err) < 0 ||
+		    bx_seccomp_compile(p, &exec, &b, &err) < 0)
+			fail_msg("%s: %s", files[i].file, err.text);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (p->nwarnings != files[i].warnings)
+			fail_msg("%s: %zu warnings, want %zu (first: %s)", files[i].file,
+				 p->nwarnings, files[i].warnings,
+				 p->nwarnings ? p->warnings[0] : "");
+		print_message("%-26s %3zu rules, %zu filters, %4zu + %4zu instructions, %.1f ms\n",
+			      files[i].file, p->nrules, a.nprogs, bx_bpf_total_len(&a),
+			      bx_bpf_total_len(&b),
+			      (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				  (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		bx_bpf_free(&a);
+		bx_bpf_free(&b);
+		bx_policy_free(p);
+	}
+}
+
+/* What beambox grants every worker is written down in SECURITY.md, call by call. */
+static void test_runtime_documented(void **state)
+{
+	static const enum bx_runtime rts[] = {BX_RUNTIME_WORKER, BX_RUNTIME_EXEC};
+	char *doc = NULL;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(
+	    bx_policy_read_file(NULL, BX_TEST_DATA_DIR "/../../SECURITY.md", &doc, &len, NULL), 0);
+	for (size_t r = 0; r < 2; r++) {
+		const char *t = bx_runtime_text(rts[r], true);
+
+		assert_non_null(bx_runtime_rules(rts[r], true));
+		assert_non_null(bx_runtime_rules(rts[r], false));
+		for (const char *line = t; *line;) {
+			size_t n = strcspn(line, "\n");
+			char name[64], probe[80];
+
+			if (line[0] != '#' && sscanf(line, "%63[a-z0-9_]:", name) == 1) {
+				snprintf(probe, sizeof(probe), "`%s", name);
+				if (!strstr(doc, probe))
+					fail_msg("SECURITY.md does not list the runtime's %s",
+						 name);
+			}
+			line += n + (line[n] == '\n');
+		}
+	}
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1040,6 +1416,13 @@ int main(void)
 	    cmocka_unit_test(test_complement_exact),
 	    cmocka_unit_test(test_inline_snippets),
 	    cmocka_unit_test(test_libseccomp_merge_regression),
+	    cmocka_unit_test(test_deny_warnings),
+	    cmocka_unit_test(test_every_error),
+	    cmocka_unit_test(test_deep_path),
+	    cmocka_unit_test(test_syscalls_only_inherits_default),
+	    cmocka_unit_test(test_minijail_semantics),
+	    cmocka_unit_test(test_realistic_policies),
+	    cmocka_unit_test(test_runtime_documented),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

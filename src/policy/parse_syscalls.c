@@ -258,7 +258,17 @@ static int parse_atom(struct bx_parser *ps, const struct bx_src *s, const struct
 		return r;
 	*nalts = 1;
 	alts[0] = (struct bx_sc_cmp){.arg = (unsigned)idx, .value = v};
-	if (bx_tok_is(op, "=="))
+	if (bx_tok_is(op, "==") && v >= 0xffffffff80000000ULL) {
+		/*
+		 * A negative 32-bit constant (-1, AT_FDCWD): the argument is an int
+		 * for the kernel, which glibc passes zero-extended (Debian 12) or
+		 * sign-extended (newer); compare the low 32 bits only, so that both
+		 * match.
+		 */
+		alts[0].op = BX_SC_MASKED_EQ;
+		alts[0].mask = 0xffffffffULL;
+		alts[0].value = v & 0xffffffffULL;
+	} else if (bx_tok_is(op, "=="))
 		alts[0].op = BX_SC_EQ;
 	else if (bx_tok_is(op, "!="))
 		alts[0].op = BX_SC_NE;
