@@ -1041,7 +1041,7 @@ static void collect(void *ctx, enum bx_policy_diag kind, const char *text)
 	struct diags *d = ctx;
 
 	if (d->n < 128) {
-		d->kind[d->n] = kind;
+		d->kind[d->n] = (int)kind;
 		d->text[d->n++] = strdup(text);
 	}
 }

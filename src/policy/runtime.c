@@ -22,6 +22,29 @@
 
 #include "policy/parse_internal.h"
 
+/*
+ * Sanitizer builds only (ASan, TSan): their runtimes intercept fork, wait and
+ * exit and make calls of their own there (as the pid-namespace monitor
+ * allows, src/confine/ns.c). Never in a release build.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BX_RUNTIME_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BX_RUNTIME_SANITIZER 1
+#endif
+#ifdef BX_RUNTIME_SANITIZER
+#define SANITIZER_TEXT                                                                             \
+	"sigaltstack: 1\n"                                                                         \
+	"mmap: arg2 in ~PROT_EXEC\n"                                                               \
+	"munmap: 1\n"                                                                              \
+	"madvise: 1\n"
+#else
+#define SANITIZER_TEXT ""
+#endif
+
 /* A worker process after bx_confine_self: src/spawn.c worker_main, src/remote.c, src/beam.c. */
 static const char worker_text[] =
     "# Beam frames on the main socket (fd 3) and on each job's channel (src/beam.c):\n"
@@ -68,11 +91,11 @@ static const char exec_init_text[] =
     "wait4: arg0 == -1 && arg2 == 0\n"
     "exit_group: 1\n"
     "rt_sigreturn: 1\n"
-    "write: arg0 == 2\n";
+    "write: arg0 == 2\n" SANITIZER_TEXT;
 
 /* Without a pid namespace there is no init: only the error path before execveat. */
 static const char exec_text[] = "exit_group: 1\n"
-				"write: arg0 == 2\n";
+				"write: arg0 == 2\n" SANITIZER_TEXT;
 
 enum { R_WORKER, R_EXEC_INIT, R_EXEC, R_COUNT };
 
