@@ -203,7 +203,7 @@ int bx_seccomp_import_fd(int fd, struct bx_bpf *out, bx_error *err)
 				       "seccomp filter: program %zu has %u instructions", i, l);
 		want += l * sizeof(struct sock_filter);
 	}
-	for (size_t i = 4 * n32; i < lengths_len(n32); i++)
+	for (size_t i = (size_t)n32 * 4; i < lengths_len(n32); i++)
 		if (lens[i] != 0)
 			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "seccomp filter: bad padding");
 	if (want != size)

@@ -279,7 +279,7 @@ static int ctx_export(scmp_filter_ctx ctx, const char *what, struct bx_bpf_prog 
 		      bx_error *err)
 {
 	_cleanup_fd_ int fd = memfd_create("bx-seccomp-export", MFD_CLOEXEC);
-	_cleanup_free_ struct sock_filter *insns = NULL;
+	struct sock_filter *insns;
 	struct stat st;
 	size_t size, done = 0;
 	int r;
@@ -307,12 +307,14 @@ static int ctx_export(scmp_filter_ctx ctx, const char *what, struct bx_bpf_prog 
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return bx_fail(err, n < 0 ? -errno : -EIO, BX_NO_OFFSET,
-				       "seccomp: reading the export back");
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			free(insns);
+			return bx_fail(err, r, BX_NO_OFFSET, "seccomp: reading the export back");
+		}
 		done += (size_t)n;
 	}
-	prog->insns = bx_steal_ptr(&insns);
+	prog->insns = insns;
 	prog->len = size / sizeof(struct sock_filter);
 	return 0;
 }
@@ -1049,6 +1051,8 @@ static int build(const struct bx_policy *p, const struct bx_seccomp_extra *extra
 		r = deny_compiled(p, &prog, &empty, err);
 		if (r == 0 && !empty)
 			r = bpf_push(sk->bpf, &prog, err);
+		free(prog.insns); /* NULL once pushed */
+		prog = (struct bx_bpf_prog){0};
 	} else {
 		r = deny_build(p, sk, &prog, &empty, err);
 	}
@@ -1174,6 +1178,8 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 	r = deny_compiled(p, &prog, &empty, err);
 	if (r == 0 && !empty)
 		r = bpf_push(&bpf, &prog, err);
+	free(prog.insns); /* NULL once pushed */
+	prog = (struct bx_bpf_prog){0};
 	/* The hand-over of the listener: sendmsg and close on learn_sock, before anything else. */
 	for (int i = 0; i < 2 && r == 0; i++) {
 		struct bx_sc_clause cl = {.ncmp = 1};
