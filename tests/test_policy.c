@@ -600,9 +600,9 @@ static const struct sim_case mj_cases[] = {
     {MJ("vm-device.policy"), X86_64, __NR_clone, A(CLONE_THREAD | CLONE_NEWUSER), R_ERR(EPERM)},
     {MJ("vm-device.policy"), X86_64, __NR_clone, A(SIGCHLD), R_KILL},
     {MJ("vm-device.policy"), X86_64, __NR_ioctl, A(0, 0xae80 /* KVM_RUN */), R_ALLOW},
-    {MJ("crash-reporter.policy"), X86_64, __NR_ptrace, A(PTRACE_ATTACH), R_ERR(EPERM)},
-    {MJ("crash-reporter.policy"), X86_64, __NR_pidfd_getfd, NULL, R_ERR(EPERM)},
-    {MJ("crash-reporter.policy"), X86_64, __NR_process_vm_readv, NULL, R_ERR(EPERM)},
+    {MJ("coredump-collector.policy"), X86_64, __NR_ptrace, A(PTRACE_ATTACH), R_ERR(EPERM)},
+    {MJ("coredump-collector.policy"), X86_64, __NR_pidfd_getfd, NULL, R_ERR(EPERM)},
+    {MJ("coredump-collector.policy"), X86_64, __NR_process_vm_readv, NULL, R_ERR(EPERM)},
     {MJ("terminal.policy"), X86_64, __NR_ioctl, A(0, TIOCSWINSZ), R_ALLOW},
     {MJ("terminal.policy"), X86_64, __NR_ioctl, A(0, TIOCSTI), R_ERR(EPERM)},
     {MJ("terminal.policy"), X86_64, __NR_ioctl, A(0, TIOCLINUX), R_ERR(EPERM)},
@@ -1323,18 +1323,18 @@ static void test_realistic_policies(void **state)
 		const char *file;
 		size_t warnings;
 	} files[] = {
-	    {"audio-server.policy", 2},	   {"bluetooth.policy", 2},
-	    {"camera-hal.policy", 2},	   {"codec-service.policy", 2},
-	    {"crash-reporter.policy", 3},  {"dns-proxy.policy", 0},
-	    {"fuse-daemon.policy", 3},	   {"gpu-process.policy", 2},
-	    {"image-loader.policy", 2},	   {"input-daemon.policy", 0},
-	    {"legacy-minijail.policy", 0}, {"long-ioctl-list.policy", 0},
-	    {"metrics-daemon.policy", 0},  {"network-manager.policy", 0},
-	    {"power-daemon.policy", 0},	   {"print-filter.policy", 0},
-	    {"renderer.policy", 1},	   {"sensor-hub.policy", 0},
-	    {"storage-daemon.policy", 1},  {"terminal.policy", 1},
-	    {"tracing-agent.policy", 2},   {"true.policy", 0},
-	    {"usb-guard.policy", 0},	   {"vm-device.policy", 2},
+	    {"audio-server.policy", 2},	      {"bluetooth.policy", 2},
+	    {"camera-hal.policy", 2},	      {"codec-service.policy", 2},
+	    {"coredump-collector.policy", 3}, {"dns-proxy.policy", 0},
+	    {"fuse-daemon.policy", 3},	      {"gpu-process.policy", 2},
+	    {"image-loader.policy", 2},	      {"input-daemon.policy", 0},
+	    {"legacy-minijail.policy", 0},    {"long-ioctl-list.policy", 0},
+	    {"metrics-daemon.policy", 0},     {"network-manager.policy", 0},
+	    {"power-daemon.policy", 0},	      {"print-filter.policy", 0},
+	    {"renderer.policy", 1},	      {"sensor-hub.policy", 0},
+	    {"storage-daemon.policy", 1},     {"terminal.policy", 1},
+	    {"tracing-agent.policy", 2},      {"true.policy", 0},
+	    {"usb-guard.policy", 0},	      {"vm-device.policy", 2},
 	};
 	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
 	static const struct bx_seccomp_extra exec = {.exec_fd = 3, .runtime = BX_RUNTIME_EXEC};
