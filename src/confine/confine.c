@@ -27,23 +27,6 @@
 #include "confine/steps.h"
 #include "util/error.h"
 
-void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
-{
-	size_t used = strnlen(rep->text, sizeof(rep->text));
-	va_list ap;
-
-	if (used + 2 >= sizeof(rep->text))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rep->text + used, sizeof(rep->text) - used - 1, fmt, ap);
-	va_end(ap);
-	used = strnlen(rep->text, sizeof(rep->text));
-	if (used + 1 < sizeof(rep->text)) {
-		rep->text[used] = '\n';
-		rep->text[used + 1] = '\0';
-	}
-}
-
 static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -128,42 +111,24 @@ static int send_fd(int sock, int fd)
 /*
  * Step 8 when learning: every syscall goes to the supervisor (which lets it
  * continue and records it), except the deny list's, which are refused as
- * always; only the hand-over of the listener itself is allowed outright.
+ * always, the runtime's own, and the hand-over of the listener itself.
  */
-static int step_seccomp_learn(const struct bx_confine_opts *o, struct bx_confine_report *rep,
-			      bx_error *err)
+static int step_seccomp_learn(const struct bx_policy *p, const struct bx_confine_opts *o,
+			      struct bx_confine_report *rep, bx_error *err)
 {
 	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd};
-	struct bx_policy *learn = calloc(1, sizeof(*learn));
 	struct bx_bpf bpf = {0};
-	struct sock_fprog prog;
 	int listener, r;
 
-	if (!learn)
-		return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "seccomp (learn): out of memory");
-	learn->default_action = SCMP_ACT_NOTIFY;
-	for (int i = 0; i < 2; i++) {
-		struct bx_sc_rule *rule = &learn->rules[learn->nrules++];
-
-		strcpy(rule->name, i == 0 ? "sendmsg" : "close");
-		rule->action = SCMP_ACT_ALLOW;
-		rule->nclauses = 1;
-		rule->clauses[0].ncmp = 1;
-		rule->clauses[0].cmp[0] =
-		    (struct bx_sc_cmp){.arg = 0, .op = BX_SC_EQ, .value = (uint64_t)o->learn_sock};
-	}
-	r = bx_seccomp_compile(learn, &extra, &bpf, err);
-	free(learn);
+	r = bx_seccomp_compile_learning(p, o->learn_sock, &extra, &bpf, err);
 	if (r < 0)
 		return r;
-	prog.len = (unsigned short)bpf.len;
-	prog.filter = bpf.insns;
-	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	listener = bx_seccomp_load_listener(&bpf);
 	bx_bpf_free(&bpf);
 	if (listener < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET,
-			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %m");
+		return bx_fail(err, listener, BX_NO_OFFSET,
+			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %s",
+			       strerror(-listener));
 	r = send_fd(o->learn_sock, listener);
 	/* From here on every call but those on learn_sock waits for the supervisor. */
 	close(listener);
@@ -184,7 +149,7 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 	int r;
 
 	if (o->learn_sock >= 0)
-		return step_seccomp_learn(o, rep, err);
+		return step_seccomp_learn(p, o, rep, err);
 	if (o->bpf_fd >= 0)
 		r = bx_seccomp_import_fd(o->bpf_fd, &bpf, err);
 	else
@@ -197,8 +162,8 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 		return bx_fail(err, r, BX_NO_OFFSET, "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
 			       strerror(-r));
 	}
-	bx_report_add(rep, "seccomp: %zu instructions, default action %#x", bpf.len,
-		      p->default_action);
+	bx_report_add(rep, "seccomp: %zu filters, %zu instructions, default action %#x", bpf.nprogs,
+		      bx_bpf_total_len(&bpf), p->default_action);
 	bx_bpf_free(&bpf);
 	return 0;
 }
