@@ -62,7 +62,8 @@ static bool compile_friendly(const struct bx_policy *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
-	static const struct bx_seccomp_extra exec = {.exec_fd = 5, .runtime = BX_RUNTIME_EXEC};
+	static const struct bx_seccomp_extra exec = {
+	    .exec_fd = 5, .runtime = BX_RUNTIME_EXEC, .note_fd = 4};
 	size_t ndiag = 0;
 	struct bx_policy_parse_opts opts = {
 	    .include = bx_policy_read_embedded, .diag = count, .diag_ctx = &ndiag, .max_errors = 8};

@@ -1342,7 +1342,8 @@ static void test_realistic_policies(void **state)
 	    {"usb-guard.policy", 0},	      {"vm-device.policy", 2},
 	};
 	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
-	static const struct bx_seccomp_extra exec = {.exec_fd = 3, .runtime = BX_RUNTIME_EXEC};
+	static const struct bx_seccomp_extra exec = {
+	    .exec_fd = 9, .runtime = BX_RUNTIME_EXEC, .note_fd = 4};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -1374,34 +1375,37 @@ static void test_realistic_policies(void **state)
 	}
 }
 
-/* What beambox grants every worker is written down in SECURITY.md, call by call. */
+/* What beambox grants each process is written down in SECURITY.md, call by call. */
 static void test_runtime_documented(void **state)
 {
-	static const enum bx_runtime rts[] = {BX_RUNTIME_WORKER, BX_RUNTIME_EXEC};
+	static const enum bx_runtime rts[] = {BX_RUNTIME_WORKER, BX_RUNTIME_EXEC, BX_RUNTIME_INIT};
 	char *doc = NULL;
 	size_t len = 0;
 
 	(void)state;
 	assert_int_equal(
 	    bx_policy_read_file(NULL, BX_TEST_DATA_DIR "/../../SECURITY.md", &doc, &len, NULL), 0);
-	for (size_t r = 0; r < 2; r++) {
-		const char *t = bx_runtime_text(rts[r], true);
+	for (size_t r = 0; r < sizeof(rts) / sizeof(rts[0]); r++) {
+		const char *texts[2] = {bx_runtime_text(rts[r]), bx_runtime_by_number(rts[r])};
 
-		assert_non_null(bx_runtime_rules(rts[r], true));
-		assert_non_null(bx_runtime_rules(rts[r], false));
-		for (const char *line = t; *line;) {
-			size_t n = strcspn(line, "\n");
-			char name[64], probe[80];
+		assert_non_null(bx_runtime_rules(rts[r]));
+		for (size_t t = 0; t < 2; t++) {
+			for (const char *line = texts[t]; *line;) {
+				size_t n = strcspn(line, "\n");
+				char name[64], probe[80];
 
-			if (line[0] != '#' && sscanf(line, "%63[a-z0-9_]:", name) == 1) {
-				snprintf(probe, sizeof(probe), "`%s", name);
-				if (!strstr(doc, probe))
-					fail_msg("SECURITY.md does not list the runtime's %s",
-						 name);
+				if (line[0] != '#' && sscanf(line, "%63[a-z0-9_]:", name) == 1) {
+					snprintf(probe, sizeof(probe), "`%s", name);
+					if (!strstr(doc, probe))
+						fail_msg(
+						    "SECURITY.md does not list the runtime's %s",
+						    name);
+				}
+				line += n + (line[n] == '\n');
 			}
-			line += n + (line[n] == '\n');
 		}
 	}
+	assert_null(bx_runtime_rules(BX_RUNTIME_NONE));
 	free(doc);
 }
 

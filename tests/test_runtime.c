@@ -12,7 +12,11 @@
  *   - the allowances are restricted by argument: the same calls with other
  *     arguments kill the worker (SIGSYS), as the policy's default says;
  *   - a syscalls-only minijail policy runs /bin/true under `beambox exec`, and
- *     a program it does not cover dies by SIGSYS (exit status 159).
+ *     a program it does not cover dies by SIGSYS (exit status 159);
+ *   - each process has exactly its own filter: pid 1 (init) one small filter
+ *     of its own, the serving process the policy's stack; a handler cannot
+ *     fork with init's grants, nor a program under `beambox exec` whose
+ *     policy has no clone (it can when the policy allows clone).
  */
 #define _GNU_SOURCE
 #include "tests_common.h"
@@ -23,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +91,9 @@ static int h_misuse(bx_job *job, void *ctx)
 		syscall(SYS_fcntl, bx_job_stdout(job), F_SETFL, O_APPEND);
 	else if (strcmp(what, "write") == 0) /* the runtime writes to fd 2 only */
 		syscall(SYS_write, bx_job_stdout(job), "x", 1);
+	else if (strcmp(what, "fork") == 0) /* glibc's fork: init's, never the handler's */
+		syscall(SYS_clone, CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID | SIGCHLD, 0, NULL,
+			NULL, 0);
 	return 3; /* not reached when the filter kills */
 }
 
@@ -201,7 +210,8 @@ static void test_one_line_policy_hosts_worker(void **state)
 /* Each misuse of a runtime call kills the worker: its arguments are restricted. */
 static void test_runtime_restricted_by_argument(void **state)
 {
-	static const char *const misuses[] = {"sendmsg", "wait4", "mmap-exec", "fcntl", "write"};
+	static const char *const misuses[] = {"sendmsg", "wait4", "mmap-exec",
+					      "fcntl",	 "write", "fork"};
 	struct bx_policy *p;
 
 	(void)state;
@@ -219,6 +229,72 @@ static void test_runtime_restricted_by_argument(void **state)
 			fail_msg("%s: %d '%s', want a death by SIGSYS", misuses[i], r, err.text);
 		bx_worker_free(w);
 	}
+	bx_policy_free(p);
+}
+
+/* A field of /proc/PID/status as a number, or -1 if it is not there. */
+static long status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			v = strtol(line + klen + 1, NULL, 0);
+	fclose(f);
+	return v;
+}
+
+/*
+ * Seen from outside: pid 1 (init) and the serving process each have no
+ * new privileges, no capability and a filter, and not the same filters:
+ * init's own one, and the policy's stack (the deny list's filter, the
+ * policy's) for the serving process, which never had init's.
+ */
+static void test_each_process_its_own_filter(void **state)
+{
+	struct bx_policy *p = NULL;
+	pid_t init, serving;
+	bx_worker *w;
+	bx_error err;
+	long n1, n2;
+
+	(void)state;
+	if (bx_policy_load_file(POLICIES_DIR "/untrusted.policy", &p, &err) < 0)
+		fail_msg("%s", err.text);
+	w = spawn_with(p);
+	init = bx_worker_pid(w);
+	serving = bx_worker_serving_pid(w);
+	assert_true(init > 0 && serving > 0 && init != serving);
+	for (int i = 0; i < 2; i++) {
+		pid_t pid = i ? serving : init;
+
+		assert_int_equal(status_field(pid, "Seccomp"), 2);
+		assert_int_equal(status_field(pid, "NoNewPrivs"), 1);
+		assert_int_equal(status_field(pid, "CapEff"), 0);
+		assert_int_equal(status_field(pid, "CapPrm"), 0);
+		assert_int_equal(status_field(pid, "CapBnd"), 0);
+	}
+	assert_non_null(strstr(bx_worker_report(w), "seccomp: init: 1 filter"));
+	n1 = status_field(init, "Seccomp_filters");
+	n2 = status_field(serving, "Seccomp_filters");
+	if (n1 >= 0) {
+		/* Filters are inherited: had init loaded before the fork, pid 2 would have its too.
+		 */
+		assert_int_equal(n1, 1);
+		assert_true(n2 >= 2);
+		print_message("init: %ld filter, serving process: %ld filters\n", n1, n2);
+	} else {
+		print_message("no Seccomp_filters in /proc/PID/status (before Linux 5.9): counts "
+			      "not checked\n");
+	}
+	jobs_run(w, "untrusted.policy");
+	bx_worker_free(w);
 	bx_policy_free(p);
 }
 
@@ -265,6 +341,53 @@ static void test_exec_minijail_policy(void **state)
 			 128 + SIGSYS);
 }
 
+/* Writes a syscalls-only policy: true.policy's calls, what fork_probe needs, and extra. */
+static void probe_policy(char *path, size_t len, const char *extra)
+{
+	int fd;
+
+	snprintf(path, len, "/tmp/bx-fork-probe-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(dprintf(fd,
+			    "@include " BX_TEST_DATA_DIR "/minijail/true.policy\n"
+			    "write: 1\nwait4: 1\n%s",
+			    extra) > 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+}
+
+/*
+ * The program of `beambox exec` has its policy's filter and nothing of its
+ * init's: without clone in the policy it dies by SIGSYS when it forks (init
+ * itself forked it with glibc's fork), with clone it forks.
+ */
+static void test_exec_fork_needs_clone(void **state)
+{
+	char without[64], with[64];
+	const char *run[] = {BX_CLI_PATH, "exec", "--policy", NULL, "--", BX_FORK_PROBE, NULL};
+	int st;
+
+	(void)state;
+	probe_policy(without, sizeof(without), "");
+	probe_policy(with, sizeof(with),
+		     "clone: arg0 == CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD\n");
+	run[3] = without;
+	st = cli(run);
+	run[3] = with;
+	if (st != 128 + SIGSYS) {
+		unlink(without);
+		unlink(with);
+		fail_msg("fork_probe under a policy without clone: status %d, want %d", st,
+			 128 + SIGSYS);
+	}
+	st = cli(run);
+	unlink(without);
+	unlink(with);
+	if (st != 0)
+		fail_msg("fork_probe under a policy with clone: status %d, want 0", st);
+}
+
 int main(void)
 {
 	bx_spawn_init(install, NULL);
@@ -280,6 +403,8 @@ int main(void)
 	    bx_fd_test(test_one_line_policy_hosts_worker),
 	    bx_fd_test(test_runtime_restricted_by_argument),
 	    bx_fd_test(test_exec_minijail_policy),
+	    bx_fd_test(test_each_process_its_own_filter),
+	    bx_fd_test(test_exec_fork_needs_clone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

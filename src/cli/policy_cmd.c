@@ -145,10 +145,17 @@ int bx_cli_policy_show(const char *file, FILE *out, FILE *errout)
 	for (size_t i = 0; i < p->nwarnings; i++)
 		fprintf(out, "# %s\n", p->warnings[i]);
 	bx_policy_print(p, out);
-	fputs("\n# beambox adds, for a worker, the calls of its own runtime (they need not be\n"
-	      "# in any policy; src/policy/runtime.c, SECURITY.md):\n",
+	fputs("\n# beambox adds, for a worker's serving process, the calls of its own runtime\n"
+	      "# (they need not be in any policy; src/policy/runtime.c, SECURITY.md):\n",
 	      out);
-	comment(bx_runtime_text(BX_RUNTIME_WORKER, false), out);
+	comment(bx_runtime_text(BX_RUNTIME_WORKER), out);
+	fputs("#\n# for a program under `beambox exec` or a foreign worker, instead:\n", out);
+	comment(bx_runtime_text(BX_RUNTIME_EXEC), out);
+	comment(bx_runtime_by_number(BX_RUNTIME_EXEC), out);
+	fputs("#\n# and pid 1 (init) loads a filter of its own, with nothing of the policy's:\n",
+	      out);
+	comment(bx_runtime_text(BX_RUNTIME_INIT), out);
+	comment(bx_runtime_by_number(BX_RUNTIME_INIT), out);
 	fputs("\n# The filters a worker loads, in order, in libseccomp's pseudo-code. The\n"
 	      "# kernel runs them all and takes the most restrictive answer.\n",
 	      out);

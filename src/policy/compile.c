@@ -634,13 +634,29 @@ static int plan_add_policy(struct plan *pl, const struct bx_policy *p, bx_error 
 	return 0;
 }
 
-/* extra's allowances: the runtime's rules, and the one execveat of `beambox exec`. */
-static int plan_add_extra(struct plan *pl, const struct bx_policy *p,
-			  const struct bx_seccomp_extra *extra, bx_error *err)
+/* Adds "name: argN == fd" (an int: its low 32 bits) to the plan. */
+static int plan_add_fd_rule(struct plan *pl, const char *name, unsigned arg, int fd, bx_error *err)
+{
+	struct bx_sc_clause cl = {.ncmp = 1};
+	struct sysc *s = NULL;
+	int r;
+
+	cl.cmp[0] = (struct bx_sc_cmp){
+	    .arg = arg, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = (uint64_t)fd};
+	r = plan_get(pl, name, &s, err);
+	if (r == 0)
+		r = sysc_add_clause(s, &cl, err);
+	return r;
+}
+
+/*
+ * extra's allowances: the runtime's rules, and for a serving process that
+ * executes a program the one execveat and the write of its failure note.
+ */
+static int plan_add_extra(struct plan *pl, const struct bx_seccomp_extra *extra, bx_error *err)
 {
 	enum bx_runtime rt = extra ? extra->runtime : BX_RUNTIME_NONE;
 	int exec_fd = extra ? extra->exec_fd : -1;
-	bool init = (p->namespaces & BX_NS_PID) != 0;
 	struct sysc *s = NULL;
 	int r;
 
@@ -648,13 +664,22 @@ static int plan_add_extra(struct plan *pl, const struct bx_policy *p,
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "seccomp: bad exec fd %d", exec_fd);
 	if (rt == BX_RUNTIME_AUTO)
 		rt = exec_fd >= 0 ? BX_RUNTIME_EXEC : BX_RUNTIME_WORKER;
+	if (rt == BX_RUNTIME_INIT)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "seccomp: init's filter has no policy (bx_seccomp_compile_init)");
 	if (rt != BX_RUNTIME_NONE) {
-		const struct bx_policy *rules = bx_runtime_rules(rt, init);
+		const struct bx_policy *rules = bx_runtime_rules(rt);
 
 		if (!rules)
 			return bx_fail(err, -EINVAL, BX_NO_OFFSET,
 				       "seccomp: the runtime's rules do not parse");
 		r = plan_add_policy(pl, rules, err);
+		if (r < 0)
+			return r;
+	}
+	/* A failed execveat is reported on the notes fd (spawn/init.h), nothing else. */
+	if (rt == BX_RUNTIME_EXEC && extra->note_fd > 2) {
+		r = plan_add_fd_rule(pl, "write", 0, extra->note_fd, err);
 		if (r < 0)
 			return r;
 	}
@@ -672,15 +697,6 @@ static int plan_add_extra(struct plan *pl, const struct bx_policy *p,
 			r = sysc_add_clause(s, &cl, err);
 		if (r < 0)
 			return r;
-		/* The init closes its copy of the program's fd once it has forked. */
-		if (rt == BX_RUNTIME_EXEC && init) {
-			cl.ncmp = 1;
-			r = plan_get(pl, "close", &s, err);
-			if (r == 0)
-				r = sysc_add_clause(s, &cl, err);
-			if (r < 0)
-				return r;
-		}
 	}
 	return 0;
 }
@@ -1042,7 +1058,7 @@ static int build(const struct bx_policy *p, const struct bx_seccomp_extra *extra
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "seccomp: policy counts out of range");
 	r = plan_add_policy(&pl, p, err);
 	if (r == 0)
-		r = plan_add_extra(&pl, p, extra, err);
+		r = plan_add_extra(&pl, extra, err);
 	if (r < 0)
 		goto out;
 
@@ -1192,7 +1208,7 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 			r = sysc_add_clause(s, &cl, err);
 	}
 	if (r == 0)
-		r = plan_add_extra(&pl, p, extra, err);
+		r = plan_add_extra(&pl, extra, err);
 	if (r == 0)
 		r = ctx_new(SCMP_ACT_NOTIFY, &ctx, err);
 	for (size_t i = 0; i < pl.n && r == 0; i++) {
@@ -1211,6 +1227,56 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 	}
 	if (r == 0)
 		r = ctx_export(ctx, "the learning filter", &prog, err);
+	if (r == 0)
+		r = bpf_push(&bpf, &prog, err);
+	plan_free(&pl);
+	free(prog.insns);
+	if (r < 0) {
+		bx_bpf_free(&bpf);
+		return r;
+	}
+	*out = bpf;
+	return 0;
+}
+
+int bx_seccomp_compile_init(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
+{
+	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
+	const struct bx_policy *rules = bx_runtime_rules(BX_RUNTIME_INIT);
+	struct bx_bpf bpf = {0};
+	struct bx_bpf_prog prog = {0};
+	struct plan pl = {0};
+	int r;
+
+	if (!out)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "seccomp (init): bad arguments");
+	if (!rules)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "seccomp (init): the runtime's rules do not parse");
+	r = plan_add_policy(&pl, rules, err);
+	if (r == 0 && note_fd > 2)
+		r = plan_add_fd_rule(&pl, "write", 0, note_fd, err);
+	if (r == 0 && read_fd > 2)
+		r = plan_add_fd_rule(&pl, "read", 0, read_fd, err);
+	/* Deny by default: the kill covers the deny list's calls, and everything else. */
+	if (r == 0)
+		r = ctx_new(SCMP_ACT_KILL_PROCESS, &ctx, err);
+	for (size_t i = 0; i < pl.n && r == 0; i++) {
+		const struct sysc *s = &pl.s[i];
+
+		if (s->always)
+			r = add_rule(ctx, SCMP_ACT_KILL_PROCESS, s->always, s->nr, s->name, NULL,
+				     err);
+		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++) {
+			size_t budget = BX_CUBED_MAX;
+			bool cube = true; /* a handful of equalities: no need to check */
+
+			r = add_rule_cubed(ctx, SCMP_ACT_KILL_PROCESS, SCMP_ACT_ALLOW, s->nr,
+					   s->name, &s->clauses[c], &budget, &cube, err);
+		}
+	}
+	if (r == 0)
+		r = ctx_export(ctx, "init's filter", &prog, err);
 	if (r == 0)
 		r = bpf_push(&bpf, &prog, err);
 	plan_free(&pl);

@@ -49,25 +49,36 @@ struct bx_bpf {
 };
 
 /*
- * The calls that beambox's own code makes after the filter is loaded, which
- * every policy gets without naming them (runtime.c lists them and why).
+ * The calls that beambox's own code makes after a filter is loaded, which
+ * every policy gets without naming them (runtime.c lists them and why). Each
+ * process gets exactly its own set: with a pid namespace, pid 1 (init)
+ * forks the serving process before either loads a filter, so the serving
+ * process never holds init's grants nor init the policy's.
  */
 enum bx_runtime {
 	BX_RUNTIME_AUTO = 0, /* BX_RUNTIME_EXEC when exec_fd >= 0, else BX_RUNTIME_WORKER */
 	BX_RUNTIME_NONE,     /* the policy's rules only (tests, `policy show` of the policy) */
-	BX_RUNTIME_WORKER,   /* a worker's receive loop: beam messages, reaping, exit, malloc */
-	BX_RUNTIME_EXEC,     /* `beambox exec`'s pid-1 init: fork, wait, exit */
+	BX_RUNTIME_WORKER,   /* a worker's serving process: beam messages, exit, malloc */
+	BX_RUNTIME_EXEC,     /* a serving process that executes a program: its failure path */
+	BX_RUNTIME_INIT,     /* pid 1 (init), alone: bx_seccomp_compile_init */
 };
 
 /* What the filter must allow beyond the policy. */
 struct bx_seccomp_extra {
 	/*
 	 * >= 0: also allow exactly execveat(exec_fd, "", argv, envp, flags)
-	 * with AT_EMPTY_PATH in flags (how `beambox exec` starts the confined
-	 * program); -1: nothing extra. The number is baked into the filter.
+	 * with AT_EMPTY_PATH in flags (how `beambox exec` and a foreign worker
+	 * start the confined program); -1: nothing extra. The number is baked
+	 * into the filter.
 	 */
 	int exec_fd;
 	enum bx_runtime runtime;
+	/*
+	 * BX_RUNTIME_EXEC: the notes fd (spawn/init.h) on which a failed
+	 * execveat is reported: write(2) to exactly that number is allowed.
+	 * Below 3 (0 when a caller leaves it out): no write at all.
+	 */
+	int note_fd;
 };
 
 /*
@@ -131,15 +142,27 @@ bool bx_deny_overridden(const struct bx_policy *p, const char *name);
 /* Whether a call matching the clause (NULL: any call) may be one the entry denies. */
 bool bx_deny_may_hit(const struct bx_deny_entry *e, const struct bx_sc_clause *cl);
 
+/*
+ * The filter of pid 1 (init, spawn/init.h) once it has forked the serving
+ * process: BX_RUNTIME_INIT's rules (reaping, exit), write(2) to note_fd and
+ * read(2) from read_fd (each only if above 2), and nothing else: the
+ * default action kills the process, and there is no policy in it at all.
+ */
+int bx_seccomp_compile_init(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
+    __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------------ the runtime (runtime.c) */
 
 /*
  * The rules beambox adds for its own calls, as a policy (rules only), parsed
- * once from runtime.c's text; exec_fd is not in it. NULL for BX_RUNTIME_NONE.
- * with_init: `beambox exec` runs a pid-1 init (the policy has a pid namespace).
+ * once from runtime.c's text; the fd numbers (execveat's program, the notes,
+ * init's exec pipe) are not in it: compile.c adds them. NULL for
+ * BX_RUNTIME_NONE and BX_RUNTIME_AUTO.
  */
-const struct bx_policy *bx_runtime_rules(enum bx_runtime rt, bool with_init);
-/* The runtime's rules as the policy text they are parsed from. */
-const char *bx_runtime_text(enum bx_runtime rt, bool with_init);
+const struct bx_policy *bx_runtime_rules(enum bx_runtime rt);
+/* The runtime's rules as the policy text they are parsed from (NULL as above). */
+const char *bx_runtime_text(enum bx_runtime rt);
+/* What compile.c adds to a runtime's text by number, as a comment for `policy show`. */
+const char *bx_runtime_by_number(enum bx_runtime rt);
 
 #endif

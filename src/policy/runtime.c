@@ -4,8 +4,10 @@
  * loaded, which every policy gets without naming them (contract 1 of the
  * session plan: a policy names its service's calls only). They are written
  * as policy text, parsed once, and added to the policy's rules at compile
- * time (compile.c), chosen by struct bx_seccomp_extra's runtime field. Each
- * is restricted by its arguments where the runtime's use allows it.
+ * time (compile.c), chosen by struct bx_seccomp_extra's runtime field: each
+ * process gets its own set (a worker's serving process, a serving process
+ * that executes a program, pid 1), never another's. Each is restricted by
+ * its arguments where the runtime's use allows it.
  * SECURITY.md ("What every worker is granted by beambox itself") repeats
  * this list; tests/test_policy.c checks that both agree.
  *
@@ -23,9 +25,12 @@
 #include "policy/parse_internal.h"
 
 /*
- * Sanitizer builds only (ASan, TSan): their runtimes intercept fork, wait and
- * exit and make calls of their own there (as the pid-namespace monitor
- * allows, src/confine/ns.c). Never in a release build.
+ * Sanitizer builds only (ASan, UBSan, TSan): their runtimes, compiled into
+ * beambox's own code there, make calls of their own: around fork, wait and
+ * exit (alternate signal stacks, shadow memory), and in a worker when they
+ * report (a thread id, a signal to itself, a write of the report, their
+ * internal locks). Never in a release build: a program built with a
+ * sanitizer then needs nothing in its policy for beambox's sake.
  */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -37,33 +42,56 @@
 #endif
 #ifdef BX_RUNTIME_SANITIZER
 #define SANITIZER_TEXT                                                                             \
+	"# Sanitizer builds only: their runtimes around fork, wait and exit.\n"                    \
 	"sigaltstack: 1\n"                                                                         \
 	"mmap: arg2 in ~PROT_EXEC\n"                                                               \
 	"munmap: 1\n"                                                                              \
 	"madvise: 1\n"
+#define SANITIZER_WORKER_TEXT                                                                      \
+	SANITIZER_TEXT                                                                             \
+	"# ... and when they report, in a worker (formerly examples/parsers.c's own list).\n"      \
+	"prctl: 1\n"                                                                               \
+	"writev: 1\n"                                                                              \
+	"mprotect: arg2 in ~PROT_EXEC\n"                                                           \
+	"gettid: 1\n"                                                                              \
+	"tgkill: 1\n"                                                                              \
+	"rt_sigaction: 1\n"                                                                        \
+	"rt_sigprocmask: 1\n"                                                                      \
+	"sched_yield: 1\n"                                                                         \
+	"futex: 1\n"
 #else
-#define SANITIZER_TEXT ""
+#define SANITIZER_TEXT	      ""
+#define SANITIZER_WORKER_TEXT ""
 #endif
 
-/* A worker process after bx_confine_self: src/spawn.c worker_main, src/remote.c, src/beam.c. */
+/*
+ * A worker's serving process (pid 2 under its init, or the only process
+ * without a pid namespace) once its filter is loaded: src/spawn.c
+ * worker_main, the receive loop of src/remote.c, src/beam.c.
+ */
 static const char worker_text[] =
     "# Beam frames on the main socket (fd 3) and on each job's channel (src/beam.c):\n"
-    "# every send and receive uses exactly these flags.\n"
+    "# every send uses these flags; a receive may peek first (the fd rule, beam.c).\n"
     "sendmsg: arg2 == MSG_NOSIGNAL || arg2 == MSG_NOSIGNAL|MSG_DONTWAIT\n"
-    "recvmsg: arg2 == MSG_CMSG_CLOEXEC || arg2 == MSG_CMSG_CLOEXEC|MSG_DONTWAIT\n"
-    "# Waiting for one socket to be ready (bx_beam_send, bx_beam_recv).\n"
-    "poll: arg1 == 1\n"
+    "recvmsg: arg2 == MSG_CMSG_CLOEXEC || arg2 == MSG_CMSG_CLOEXEC|MSG_PEEK || \\\n"
+    "         arg2 == MSG_CMSG_CLOEXEC|MSG_DONTWAIT\n"
+    "# Waiting for a socket to be ready; a frame that does not fit the socket waits in\n"
+    "# beam's queue, and an eventfd (read and written 8 bytes at a time) wakes its\n"
+    "# sender (bx_beam_send, bx_beam_shutdown_write).\n"
+    "poll: arg1 == 1 || arg1 == 2\n"
+    "eventfd2: arg1 == EFD_CLOEXEC|EFD_NONBLOCK\n"
+    "read: arg2 == 8\n"
     "# bx_beam_new checks that a job's channel is a unix stream socket.\n"
     "getsockopt: arg1 == SOL_SOCKET && arg2 == SO_DOMAIN || arg1 == SOL_SOCKET && arg2 == SO_TYPE\n"
-    "# bx_beam_send keeps its own copy of an fd it sends, above 0-2.\n"
-    "fcntl: arg1 == F_DUPFD_CLOEXEC\n"
-    "# The original protocol's log pipes (src/remote.c make_log_pipes).\n"
+    "# bx_beam_send keeps its own copy of an fd it sends, above 0-2; a refused request's\n"
+    "# channel is drained without blocking (src/remote.c drain_channel).\n"
+    "fcntl: arg1 == F_DUPFD_CLOEXEC || arg1 == F_GETFL || \\\n"
+    "       arg1 == F_SETFL && arg2 == O_RDWR || arg1 == F_SETFL && arg2 == O_RDWR|O_NONBLOCK\n"
+    "# The original protocol's log pipes (src/remote.c send_log_pipes).\n"
     "pipe2: arg1 == O_CLOEXEC\n"
     "close: 1\n"
-    "# As pid 1 of its namespace the worker reaps orphans between jobs: waitpid(-1, NULL,\n"
-    "# WNOHANG) (-1 is compared on the low 32 bits, as an int).\n"
+    "# The receive loop asks whether it is pid 1 (src/remote.c).\n"
     "getpid: 1\n"
-    "wait4: arg0 == -1 && arg2 == WNOHANG\n"
     "# Leaving, and returning from a signal handler.\n"
     "exit_group: 1\n"
     "exit: 1\n"
@@ -74,34 +102,40 @@ static const char worker_text[] =
     "munmap: 1\n"
     "mremap: arg3 == MREMAP_MAYMOVE\n"
     "madvise: arg2 == MADV_DONTNEED\n"
-    "# A fatal message on stderr (/dev/null unless the parent passed its own).\n"
-    "write: arg0 == 2\n";
+    "# A fatal message on stderr (/dev/null unless the parent passed its own), and\n"
+    "# the eventfd's counter (above).\n"
+    "write: arg0 == 2 || arg2 == 8\n" SANITIZER_WORKER_TEXT;
 
 /*
- * `beambox exec` (src/exec.c): with a pid namespace, pid 1 stays a small init
- * that forks the program (glibc's fork: clone with exactly these flags),
- * waits for it and exits as it did; the close of the program's fd and its
- * execveat are added by number (compile.c). The program inherits the filter,
- * so it can fork this way too (bounded by rlimit.nproc and cgroup.pids).
+ * A serving process that executes a program (`beambox exec`, src/exec.c; a
+ * foreign worker, src/spawn.c): between its filter and the program, only
+ * the execveat of the program's fd and the report of its failure on the
+ * notes fd (both added by number, compile.c), then exit. The program keeps
+ * this filter: it gets these calls too, and nothing of init's.
  */
-static const char exec_init_text[] =
-    "getpid: 1\n"
-    "clone: arg0 == CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD\n"
-    "set_robust_list: 1\n"
-    "wait4: arg0 == -1 && arg2 == 0\n"
-    "exit_group: 1\n"
-    "rt_sigreturn: 1\n"
-    "write: arg0 == 2\n" SANITIZER_TEXT;
+static const char exec_text[] = "exit_group: 1\n" SANITIZER_TEXT;
 
-/* Without a pid namespace there is no init: only the error path before execveat. */
-static const char exec_text[] = "exit_group: 1\n"
-				"write: arg0 == 2\n" SANITIZER_TEXT;
+/*
+ * pid 1 (src/spawn/init.c) once the serving process is forked: it reaps
+ * every child (waitpid(-1, &status, 0)) and writes notes (the notes fd) and,
+ * for a program, first reads whether the exec went through (the exec pipe);
+ * both fds are added by number (compile.c). Nothing else: no policy, no
+ * fork, no open, default kill.
+ */
+static const char init_text[] = "wait4: arg0 == -1 && arg2 == 0\n"
+				"exit_group: 1\n" SANITIZER_TEXT;
 
-enum { R_WORKER, R_EXEC_INIT, R_EXEC, R_COUNT };
+enum { R_WORKER, R_EXEC, R_INIT, R_COUNT };
 
-static const char *const texts[R_COUNT] = {worker_text, exec_init_text, exec_text};
-static const char *const names[R_COUNT] = {"runtime(worker)", "runtime(exec, init)",
-					   "runtime(exec)"};
+static const char *const texts[R_COUNT] = {worker_text, exec_text, init_text};
+static const char *const names[R_COUNT] = {"runtime(worker)", "runtime(exec)", "runtime(init)"};
+static const char *const by_number[R_COUNT] = {
+    "",
+    "execveat: arg0 == <the program's fd> && arg4 & AT_EMPTY_PATH\n"
+    "write: arg0 == <the notes fd>\n",
+    "write: arg0 == <the notes fd>\n"
+    "read: arg0 == <the exec pipe> (a program's init only)\n",
+};
 static struct bx_policy *parsed[R_COUNT];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -116,21 +150,23 @@ static void parse_all(void)
 	}
 }
 
-static int index_of(enum bx_runtime rt, bool with_init)
+static int index_of(enum bx_runtime rt)
 {
 	switch (rt) {
 	case BX_RUNTIME_WORKER:
 		return R_WORKER;
 	case BX_RUNTIME_EXEC:
-		return with_init ? R_EXEC_INIT : R_EXEC;
+		return R_EXEC;
+	case BX_RUNTIME_INIT:
+		return R_INIT;
 	default:
 		return -1;
 	}
 }
 
-const struct bx_policy *bx_runtime_rules(enum bx_runtime rt, bool with_init)
+const struct bx_policy *bx_runtime_rules(enum bx_runtime rt)
 {
-	int i = index_of(rt, with_init);
+	int i = index_of(rt);
 
 	if (i < 0)
 		return NULL;
@@ -138,9 +174,16 @@ const struct bx_policy *bx_runtime_rules(enum bx_runtime rt, bool with_init)
 	return parsed[i];
 }
 
-const char *bx_runtime_text(enum bx_runtime rt, bool with_init)
+const char *bx_runtime_text(enum bx_runtime rt)
 {
-	int i = index_of(rt, with_init);
+	int i = index_of(rt);
 
 	return i < 0 ? NULL : texts[i];
+}
+
+const char *bx_runtime_by_number(enum bx_runtime rt)
+{
+	int i = index_of(rt);
+
+	return i < 0 ? NULL : by_number[i];
 }
