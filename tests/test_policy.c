@@ -834,6 +834,73 @@ static void test_random_expressions(void **state)
 
 /* ------------------------------------------------------------------ printing, CLI */
 
+/*
+ * bind's options (fsview's W^X): rw binds are noexec and ro binds exec unless
+ * marked; each option at most once; the printed policy says the same again.
+ */
+static void test_bind_options(void **state)
+{
+	static const struct {
+		const char *options;
+		bool ok, rw, optional, exec;
+	} cases[] = {
+	    {"", true, false, false, true},
+	    {" ro", true, false, false, true},
+	    {" rw", true, true, false, false},
+	    {" rw exec", true, true, false, true},
+	    {" exec rw optional", true, true, true, true},
+	    {" ro noexec", true, false, false, false},
+	    {" noexec", true, false, false, false},
+	    {" rw noexec required", true, true, false, false},
+	    {" exec noexec", false, false, false, false},
+	    {" exec exec", false, false, false, false},
+	    {" rw ro", false, false, false, false},
+	    {" executable", false, false, false, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256], *printed = NULL;
+		size_t len = 0;
+		struct bx_policy *p = NULL, *q = NULL;
+		bx_error err;
+		FILE *f;
+		int r;
+
+		snprintf(text, sizeof(text),
+			 "[policy]\nname = b\nnamespaces = user mount\nbind = /srv /data%s\n",
+			 cases[i].options);
+		bx_error_clear(&err);
+		r = bx_policy_parse("bind.policy", text, strlen(text), NULL, &p, &err);
+		if (!cases[i].ok) {
+			if (r != -EINVAL || !strstr(err.text, "bind.policy:4:"))
+				fail_msg("'%s': %d '%s', want an error at line 4", cases[i].options,
+					 r, err.text);
+			continue;
+		}
+		if (r < 0)
+			fail_msg("'%s': %s", cases[i].options, err.text);
+		assert_int_equal(p->nbinds, 1);
+		assert_int_equal(p->binds[0].rw, cases[i].rw);
+		assert_int_equal(p->binds[0].optional, cases[i].optional);
+		if (p->binds[0].exec != cases[i].exec)
+			fail_msg("'%s': exec %d, want %d", cases[i].options, p->binds[0].exec,
+				 cases[i].exec);
+		f = open_memstream(&printed, &len);
+		assert_non_null(f);
+		bx_policy_print(p, f);
+		fclose(f);
+		if (bx_policy_parse("printed", printed, len, NULL, &q, &err) < 0)
+			fail_msg("'%s' printed:\n%s\n%s", cases[i].options, printed, err.text);
+		assert_int_equal(q->binds[0].rw, p->binds[0].rw);
+		assert_int_equal(q->binds[0].optional, p->binds[0].optional);
+		assert_int_equal(q->binds[0].exec, p->binds[0].exec);
+		bx_policy_free(q);
+		bx_policy_free(p);
+		free(printed);
+	}
+}
+
 /* show's policy text parses back to the same filter. */
 static void test_print_round_trip(void **state)
 {
@@ -1420,6 +1487,7 @@ int main(void)
 	    cmocka_unit_test(test_every_fixture_listed),
 	    cmocka_unit_test(test_sim_table),
 	    cmocka_unit_test(test_random_expressions),
+	    cmocka_unit_test(test_bind_options),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_cli),
 	    cmocka_unit_test(test_complement_exact),
