@@ -116,7 +116,7 @@ struct bx_policy {
 	uint32_t namespaces_optional; /* of those, the ones that may be missing */
 	uid_t uid;		      /* host uid of the worker when the parent is root */
 	gid_t gid;
-	bool uid_dynamic;	      /* uid = dynamic: one from beambox's range per worker */
+	bool uid_dynamic; /* uid = dynamic: one from beambox's range per worker */
 	char hostname[65];
 
 	struct bx_bind binds[BX_POLICY_BINDS_MAX];
