@@ -159,9 +159,11 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 	    .note_fd = sb->note_w, .close_in_init = {-1, -1, -1, -1}, .exec_pipe = {-1, -1}};
 	struct bx_confine_report rep;
 	struct bx_confine_opts opts;
+	struct bx_confine_filters filters;
 	bx_error err;
 	int r;
 
+	bx_confine_filters_init(&filters);
 	r = place_program_fd(sb->prog_fd, sb->fd_no);
 	if (r < 0) {
 		char text[128];
@@ -176,6 +178,10 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 	opts = (struct bx_confine_opts){
 	    .keep_fds = {sb->note_w, io.exec_pipe[0], io.exec_pipe[1], -1, -1, -1},
 	    .exec_fd = sb->fd_no,
+	    .note_fd = sb->note_w,
+	    .init_read_fd = io.exec_pipe[0],
+	    /* With a pid namespace, init and the program each load their own filter. */
+	    .split = (sb->cloned & BX_NS_PID) ? &filters : NULL,
 	    .bpf_fd = -1,
 	    .cloned_ns = sb->cloned,
 	    .become = sb->become,
@@ -198,6 +204,7 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 	if (sb->cloned & BX_NS_PID) {
 		io.close_in_init[0] = sb->fd_no;
 		io.report = &rep;
+		io.filters = &filters;
 		bx_error_clear(&err);
 		r = bx_init_fork(&io, &err);
 		if (r < 0)
@@ -205,7 +212,11 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 	} else {
 		bx_ignore(bx_note_report(sb->note_w, &rep));
 	}
-	/* The one execveat the filter allows: this fd, AT_EMPTY_PATH. */
+	/*
+	 * The one execveat the filter allows: this fd, AT_EMPTY_PATH. The
+	 * program keeps this process's filter: the policy's, that exec, and the
+	 * note of its failure; nothing of init's.
+	 */
 	syscall(SYS_execveat, sb->fd_no, "", sb->argv, sb->envp, AT_EMPTY_PATH);
 	if (sb->cloned & BX_NS_PID)
 		bx_init_exec_failed(&io, errno, sb->prog);

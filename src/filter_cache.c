@@ -63,6 +63,7 @@ static void put_str(struct keybuf *k, const char *s, size_t max)
 static int make_key(const struct bx_policy *p, struct keybuf *k)
 {
 	put(k, &p->default_action, sizeof(p->default_action));
+	put(k, &p->namespaces, sizeof(p->namespaces));
 	put(k, &p->nrules, sizeof(p->nrules));
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct bx_sc_rule *r = &p->rules[i];
@@ -72,6 +73,8 @@ static int make_key(const struct bx_policy *p, struct keybuf *k)
 		/* bx_seccomp_compile adds derived (fallback) rules first: order is part of the key.
 		 */
 		put(k, &r->derived, sizeof(r->derived));
+		put(k, &r->has_else, sizeof(r->has_else));
+		put(k, &r->else_action, sizeof(r->else_action));
 		put(k, &r->nclauses, sizeof(r->nclauses));
 		for (size_t c = 0; c < r->nclauses && c < BX_SC_CLAUSES_MAX; c++) {
 			const struct bx_sc_clause *cl = &r->clauses[c];
@@ -91,18 +94,10 @@ static int make_key(const struct bx_policy *p, struct keybuf *k)
 	return k->err;
 }
 
-static int copy_bpf(const struct bx_bpf *from, struct bx_bpf *to)
-{
-	to->insns = malloc(from->len * sizeof(*from->insns));
-	if (!to->insns)
-		return -ENOMEM;
-	memcpy(to->insns, from->insns, from->len * sizeof(*from->insns));
-	to->len = from->len;
-	return 0;
-}
-
 int bx_filter_cached(const struct bx_policy *p, struct bx_bpf *out, bx_error *err)
 {
+	/* Workers get the runtime's own calls (src/policy/runtime.c) on top of the policy. */
+	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
 	struct keybuf k = {0};
 	struct bx_bpf fresh = {0};
 	struct entry *victim;
@@ -119,7 +114,7 @@ int bx_filter_cached(const struct bx_policy *p, struct bx_bpf *out, bx_error *er
 
 		if (e->key && e->keylen == k.len && memcmp(e->key, k.p, k.len) == 0) {
 			e->used = ++clock_now;
-			r = copy_bpf(&e->bpf, out);
+			r = bx_bpf_copy(&e->bpf, out);
 			pthread_mutex_unlock(&lock);
 			free(k.p);
 			return r < 0 ? bx_fail(err, r, BX_NO_OFFSET, "filter cache: out of memory")
@@ -129,12 +124,12 @@ int bx_filter_cached(const struct bx_policy *p, struct bx_bpf *out, bx_error *er
 	pthread_mutex_unlock(&lock);
 
 	/* Compile outside the lock: other spawns need not wait for this one. */
-	r = bx_seccomp_compile(p, NULL, &fresh, err);
+	r = bx_seccomp_compile(p, &worker, &fresh, err);
 	if (r < 0) {
 		free(k.p);
 		return r;
 	}
-	r = copy_bpf(&fresh, out);
+	r = bx_bpf_copy(&fresh, out);
 	if (r < 0) {
 		bx_bpf_free(&fresh);
 		free(k.p);

@@ -10,9 +10,10 @@
 #include "policy/policy.h"
 
 /*
- * A copy of p's compiled filter (with no exec extra) in *out, compiled on the
- * first call for an equal rule set and remembered for the process's life (a
- * few entries, least recently used first out). Thread-safe.
+ * A copy of p's compiled filters for a worker (the policy's rules plus the
+ * worker runtime's own calls, BX_RUNTIME_WORKER; no exec extra) in *out,
+ * compiled on the first call for an equal rule set and remembered for the
+ * process's life (a few entries, least recently used first out). Thread-safe.
  */
 int bx_filter_cached(const struct bx_policy *p, struct bx_bpf *out, bx_error *err)
     __attribute__((warn_unused_result));

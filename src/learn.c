@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy/filter.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
 #include "util/cleanup.h"
@@ -31,6 +32,61 @@
 
 #define LEARN_NR_MAX	  1024 /* syscall numbers recorded (x86_64 has under 500) */
 #define LEARN_HANDOVER_MS 10000
+#define LEARN_VALUES_MAX  64 /* distinct values recorded for an argument */
+
+/*
+ * Arguments recorded, so that the learned policy allows only the values seen
+ * rather than every call: prctl's option (PR_SET_PDEATHSIG and the like must
+ * not come with PR_SET_NAME), and the address family of socket/socketpair.
+ */
+static const struct {
+	const char *syscall;
+	unsigned arg;
+	bool low32; /* an int for the kernel: compared on its low 32 bits */
+} recorded_args[] = {
+    {"prctl", 0, true},
+    {"socket", 0, true},
+    {"socketpair", 0, true},
+};
+#define NRECORDED (sizeof(recorded_args) / sizeof(recorded_args[0]))
+
+struct learned {
+	bool seen[LEARN_NR_MAX];
+	int nr[NRECORDED]; /* the syscall numbers of recorded_args */
+	uint64_t values[NRECORDED][LEARN_VALUES_MAX];
+	size_t nvalues[NRECORDED];
+	bool overflow[NRECORDED]; /* more values than kept: allow the syscall whole */
+};
+
+static void learned_init(struct learned *l)
+{
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < NRECORDED; i++)
+		l->nr[i] = bx_syscall_resolve(recorded_args[i].syscall);
+}
+
+static void record(struct learned *l, const struct seccomp_data *d)
+{
+	if (d->nr < 0 || d->nr >= LEARN_NR_MAX)
+		return;
+	l->seen[d->nr] = true;
+	for (size_t i = 0; i < NRECORDED; i++) {
+		uint64_t v;
+
+		if (l->nr[i] != d->nr)
+			continue;
+		v = d->args[recorded_args[i].arg];
+		if (recorded_args[i].low32)
+			v &= 0xffffffffu;
+		for (size_t k = 0; k < l->nvalues[i]; k++)
+			if (l->values[i][k] == v)
+				return;
+		if (l->nvalues[i] < LEARN_VALUES_MAX)
+			l->values[i][l->nvalues[i]++] = v;
+		else
+			l->overflow[i] = true;
+	}
+}
 
 int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
 			      int learn_sock, bx_error *err);
@@ -79,8 +135,8 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* Answers notifications until the child is gone; marks each syscall number seen. */
-static int supervise(int listener, int pidfd, bool seen[LEARN_NR_MAX], bx_error *err)
+/* Answers notifications until the child is gone; records each syscall (and some arguments). */
+static int supervise(int listener, int pidfd, struct learned *seen, bx_error *err)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
@@ -103,8 +159,7 @@ static int supervise(int listener, int pidfd, bool seen[LEARN_NR_MAX], bx_error 
 			r = seccomp_notify_receive(listener, req);
 			if (r < 0)
 				continue; /* the caller died meanwhile (ENOENT) */
-			if (req->data.nr >= 0 && req->data.nr < LEARN_NR_MAX)
-				seen[req->data.nr] = true;
+			record(seen, &req->data);
 			memset(resp, 0, sizeof(*resp));
 			resp->id = req->id;
 			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -120,9 +175,42 @@ static int supervise(int listener, int pidfd, bool seen[LEARN_NR_MAX], bx_error 
 	return r;
 }
 
+/* Prints the recorded values of argument i's syscall as `arg == NAME || ...`, or 1. */
+static void print_recorded(const struct learned *l, size_t i, FILE *out)
+{
+	fprintf(out, "%s: ", recorded_args[i].syscall);
+	if (l->overflow[i] || l->nvalues[i] == 0) {
+		fputs("1\n", out);
+		return;
+	}
+	for (size_t k = 0; k < l->nvalues[i]; k++) {
+		const char *name = bx_policy_arg_name(recorded_args[i].syscall,
+						      recorded_args[i].arg, l->values[i][k]);
+
+		fprintf(out, "%sarg%u == ", k ? " || " : "", recorded_args[i].arg);
+		if (name)
+			fputs(name, out);
+		else
+			fprintf(out, "%#llx", (unsigned long long)l->values[i][k]);
+	}
+	fputc('\n', out);
+}
+
+/* Prints "name: 1", or the recorded arguments for the syscalls in recorded_args. */
+static void print_syscall(const struct learned *l, int nr, const char *name, FILE *out)
+{
+	for (size_t i = 0; i < NRECORDED; i++) {
+		if (l->nr[i] == nr) {
+			print_recorded(l, i, out);
+			return;
+		}
+	}
+	fprintf(out, "%s: 1\n", name);
+}
+
 /* The learned policy: base's settings, then the syscalls seen, by group. */
-static void print_learned(const struct bx_policy *base, const bool seen[LEARN_NR_MAX],
-			  char *const argv[], int status, FILE *out)
+static void print_learned(const struct bx_policy *base, const struct learned *l, char *const argv[],
+			  int status, FILE *out)
 {
 	struct bx_policy *header = malloc(sizeof(*header));
 	bool printed[LEARN_NR_MAX] = {false};
@@ -130,20 +218,29 @@ static void print_learned(const struct bx_policy *base, const bool seen[LEARN_NR
 	size_t ngroups, total = 0;
 	time_t now = time(NULL);
 	char when[32];
+	bool header_done = false;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime(&now));
 	fprintf(out, "# Learned by `beambox policy learn` on %s from:\n#  ", when);
-	for (size_t i = 0; i < 16 && argv[i]; i++)
-		fprintf(out, " %.80s", argv[i]);
+	for (size_t i = 0; i < 16 && argv[i]; i++) {
+		char arg[400];
+
+		/* One comment line whatever the arguments hold (a script with newlines...). */
+		fprintf(out, " %s",
+			bx_printable(argv[i], strlen(argv[i]), 80, 0, arg, sizeof(arg)));
+	}
 	fprintf(out,
 		"\n# (exit status %d). A starting point to review, not a verdict: it allows\n"
-		"# exactly the syscalls this one run made, with no argument checks, and\n"
-		"# knows nothing of paths the program did not take.\n\n",
+		"# exactly the syscalls this one run made (prctl's options and socket families\n"
+		"# as seen, other arguments unchecked), and knows nothing of paths the\n"
+		"# program did not take. beambox adds its own runtime's calls itself.\n\n",
 		status);
 	if (header) {
 		memcpy(header, base, sizeof(*header));
 		header->nrules = 0;
 		header->noverride_deny = 0;
+		header->nwarnings = 0;
+		header->nfiles = 0;
 		bx_policy_print(header, out);
 		free(header);
 	}
@@ -152,34 +249,35 @@ static void print_learned(const struct bx_policy *base, const bool seen[LEARN_NR
 		bool any = false;
 
 		for (const char *const *m = groups[g].members; *m; m++) {
-			int nr = seccomp_syscall_resolve_name(*m);
+			int nr = bx_syscall_resolve(*m); /* members with arguments do not resolve */
 
-			if (nr < 0 || nr >= LEARN_NR_MAX || !seen[nr] || printed[nr])
+			if (nr < 0 || nr >= LEARN_NR_MAX || !l->seen[nr] || printed[nr])
 				continue;
 			if (!any)
 				fprintf(out, "\n# from %s: %s\n", groups[g].name,
 					groups[g].description);
 			any = true;
 			printed[nr] = true;
-			fprintf(out, "%s: 1\n", *m);
+			print_syscall(l, nr, *m, out);
 			total++;
 		}
 	}
-	bool header_done = false;
-
 	for (int nr = 0; nr < LEARN_NR_MAX; nr++) {
-		char *name;
+		char name[BX_SYSCALL_NAME_MAX];
 
-		if (!seen[nr] || printed[nr])
+		if (!l->seen[nr] || printed[nr])
 			continue;
-		name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-		if (!name)
-			continue;
+		if (!bx_syscall_name(nr, name, sizeof(name)))
+			snprintf(name, sizeof(name), "unknown");
 		if (!header_done)
 			fputs("\n# in no group\n", out);
 		header_done = true;
-		fprintf(out, "%s: 1\n", name);
-		free(name);
+		if (strcmp(name, "unknown") == 0) {
+			/* Newer than libseccomp and this build's tables: a note, not a rule. */
+			fprintf(out, "# syscall %d (unknown to this build of beambox)\n", nr);
+			continue;
+		}
+		print_syscall(l, nr, name, out);
 		total++;
 	}
 	fprintf(out, "\n# %zu syscalls\n", total);
@@ -191,7 +289,7 @@ BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *c
 	struct bx_policy *own = NULL;
 	_cleanup_fd_ int pidfd = -1;
 	_cleanup_fd_ int listener = -1;
-	bool *seen = NULL;
+	struct learned *seen = NULL;
 	int sv[2], wstatus = 0, r;
 	pid_t child;
 
@@ -201,7 +299,9 @@ BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *c
 			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
 		base = own;
 	}
-	seen = calloc(LEARN_NR_MAX, sizeof(*seen));
+	seen = calloc(1, sizeof(*seen));
+	if (seen)
+		learned_init(seen);
 	if (!seen || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = bx_fail(err, seen ? -errno : -ENOMEM, BX_NO_OFFSET, "learn: setting up: %m");
 		goto out;

@@ -322,13 +322,21 @@ static void worker_start_own_namespaces(struct worker_config *c)
 	c->note_fd = note[1];
 }
 
-/* The confinement step: the whole sequence of src/confine/. */
-static int worker_confine(struct worker_config *c, int exec_pipe[2], struct bx_confine_report *rep,
+/*
+ * The confinement step: the whole sequence of src/confine/. With split (pid 1
+ * of a pid namespace), every step but the loading of the filters, which
+ * the serving process and init each do for their own after the fork.
+ */
+static int worker_confine(struct worker_config *c, int exec_pipe[2],
+			  struct bx_confine_filters *split, struct bx_confine_report *rep,
 			  char *why, size_t len)
 {
 	struct bx_confine_opts opts = {
 	    .keep_fds = {BX_SPAWN_BEAM_FD, c->note_fd, exec_pipe[0], exec_pipe[1], -1, -1},
 	    .exec_fd = c->exec_fd,
+	    .note_fd = c->note_fd,
+	    .init_read_fd = exec_pipe[0],
+	    .split = split,
 	    .bpf_fd = c->bpf_fd,
 	    .cloned_ns = c->cloned,
 	    .become = c->become,
@@ -347,13 +355,14 @@ static int worker_confine(struct worker_config *c, int exec_pipe[2], struct bx_c
 	return r;
 }
 
-/* A foreign worker's serving process: the program, with fd 3 and its stdio. */
+/*
+ * A foreign worker's serving process: the program, with fd 3 (made to
+ * survive the exec before the fork) and its stdio. Its filter allows this
+ * execveat and the note of its failure.
+ */
 static __attribute__((noreturn)) void worker_exec_foreign(const struct worker_config *c,
 							  const struct bx_init_opts *io)
 {
-	/* fd 3 is the program's connection: it survives this exec (the note does not). */
-	if (fcntl(BX_SPAWN_BEAM_FD, F_SETFD, 0) < 0)
-		bx_init_exec_failed(io, errno, c->exec_argv[0]);
 	syscall(SYS_execveat, c->exec_fd, "", c->exec_argv, c->exec_envp, AT_EMPTY_PATH);
 	bx_init_exec_failed(io, errno, c->exec_argv[0]);
 }
@@ -364,6 +373,7 @@ static __attribute__((noreturn)) void worker_main(void)
 	struct bx_init_opts io = {
 	    .note_fd = -1, .close_in_init = {-1, -1, -1, -1}, .exec_pipe = {-1, -1}};
 	struct bx_confine_report rep;
+	struct bx_confine_filters filters;
 	bx_beam *main = NULL;
 	bx_engine *eng = NULL;
 	int type = 0, r;
@@ -408,18 +418,28 @@ static __attribute__((noreturn)) void worker_main(void)
 		worker_die(reply, "pipe2: %m");
 
 	/* Confinement comes before any handler code exists in this process. */
-	r = worker_confine(&c, io.exec_pipe, &rep, why, sizeof(why));
+	bx_confine_filters_init(&filters);
+	r = worker_confine(&c, io.exec_pipe, (c.cloned & BX_NS_PID) ? &filters : NULL, &rep, why,
+			   sizeof(why));
 	if (r < 0)
 		worker_die(reply, "%s", why);
 
-	/* pid 1 of its namespace: fork the serving process, stay behind as init. */
+	/*
+	 * pid 1 of its namespace: fork the serving process, stay behind as init;
+	 * each loads its own filter right after the fork.
+	 */
 	if (c.cloned & BX_NS_PID) {
 		bx_error err;
 
+		/* fd 3 is a foreign program's connection: it survives that exec (the note does
+		 * not). */
+		if (c.exec_fd >= 0 && fcntl(BX_SPAWN_BEAM_FD, F_SETFD, 0) < 0)
+			worker_die(reply, "fcntl(fd 3): %m");
 		io.note_fd = c.note_fd;
 		io.close_in_init[0] = BX_SPAWN_BEAM_FD;
 		io.close_in_init[1] = c.exec_fd;
 		io.report = &rep;
+		io.filters = &filters;
 		bx_error_clear(&err);
 		if (bx_init_fork(&io, &err) < 0)
 			worker_die(reply, "%s", err.text);
@@ -1042,6 +1062,7 @@ struct startup {
 	uint32_t namespaces; /* from init's report */
 	char report[BX_NOTE_TEXT_MAX + 1];
 	char error[BX_NOTE_TEXT_MAX + 1];
+	int error_code; /* of the E note: -errno */
 	struct bx_remote_hello hello;
 };
 
@@ -1060,11 +1081,16 @@ static int read_notes(bx_worker *w, struct startup *su, bx_error *err)
 			bx_printable(note.text, note.len, sizeof(su->report) - 1, 1, su->report,
 				     sizeof(su->report));
 		} else if (note.type == BX_NOTE_ERROR) {
+			su->error_code = note.value < 0 ? note.value : -EIO;
 			bx_printable(note.text, note.len, sizeof(su->error) - 1, 0, su->error,
 				     sizeof(su->error));
-		} else if (note.type == BX_NOTE_STARTED && note.value != 0) {
-			return bx_fail(err, note.value > 0 ? -note.value : -EPROTO, BX_NO_OFFSET,
-				       "worker %d: %s", (int)w->pid,
+		} else if (note.type == BX_NOTE_STARTED && (note.value != 0 || su->error[0])) {
+			/* An E note before S: the serving process failed before it ran. */
+			return bx_fail(err,
+				       note.value > 0	    ? -note.value
+				       : su->error_code < 0 ? su->error_code
+							    : -EPROTO,
+				       BX_NO_OFFSET, "worker %d: %s", (int)w->pid,
 				       su->error[0] ? su->error : "the program did not start");
 		} else if (note.type == BX_NOTE_STARTED) {
 			su->started = true;
@@ -1248,7 +1274,9 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	}
 	/* Compiled here, once (cached per policy); the worker only loads it. */
 	if (fx) {
-		struct bx_seccomp_extra extra = {.exec_fd = fx->fd_no};
+		/* The program's exec and the note of its failure; nothing of a worker's runtime. */
+		struct bx_seccomp_extra extra = {
+		    .exec_fd = fx->fd_no, .runtime = BX_RUNTIME_EXEC, .note_fd = BX_SPAWN_NOTE_FD};
 
 		r = bx_seccomp_compile(policy, &extra, &bpf, err);
 	} else {

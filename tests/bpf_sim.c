@@ -98,3 +98,24 @@ uint32_t bx_bpf_sim(const struct sock_filter *insns, size_t len, const struct se
 	die(pc ? pc - 1 : 0, insns, "ran off the end of the program");
 	return 0;
 }
+
+/* The kernel's order of actions (seccomp_run_filters): lower is more restrictive. */
+static int32_t rank(uint32_t ret)
+{
+	return (int32_t)(ret & SECCOMP_RET_ACTION_FULL);
+}
+
+uint32_t bx_bpf_sim_stack(const struct sock_filter *const *progs, const size_t *lens, size_t n,
+			  const struct seccomp_data *d)
+{
+	uint32_t ret = SECCOMP_RET_ALLOW;
+
+	/* The most recently loaded filter runs first; on a tie it keeps its answer. */
+	for (size_t i = n; i-- > 0;) {
+		uint32_t cur = bx_bpf_sim(progs[i], lens[i], d);
+
+		if (rank(cur) < rank(ret))
+			ret = cur;
+	}
+	return ret;
+}

@@ -19,4 +19,13 @@
  */
 uint32_t bx_bpf_sim(const struct sock_filter *insns, size_t len, const struct seccomp_data *d);
 
+/*
+ * Runs a stack of filters as the kernel does (progs[0] loaded first): every
+ * one, and the most restrictive answer wins (kill-process > kill-thread >
+ * trap > errno > user-notif > trace > log > allow); between equal actions,
+ * the answer of the filter loaded last.
+ */
+uint32_t bx_bpf_sim_stack(const struct sock_filter *const *progs, const size_t *lens, size_t n,
+			  const struct seccomp_data *d);
+
 #endif

@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config git util-linux
 	libseccomp-dev libcap-ng-dev libcmocka-dev
 	clang llvm libclang-rt-14-dev bubblewrap
 	cppcheck clang-tidy valgrind
-	libjson-c-dev libpng-dev zlib1g-dev help2man)
+	libjson-c-dev libpng-dev zlib1g-dev help2man
+	libdrm-dev)
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)
 export DEBIAN_FRONTEND=noninteractive

@@ -34,6 +34,7 @@ static void test_policy_round_trip(void **state)
 	p->binds[p->nbinds].src = strdup("/srv/data");
 	p->binds[p->nbinds].dst = strdup("/data");
 	p->binds[p->nbinds].rw = true;
+	p->binds[p->nbinds].exec = true; /* rw and exec: only by an explicit `exec` */
 	p->nbinds++;
 	assert_int_equal(bx_msg_new(&m), 0);
 	assert_int_equal(bx_policy_to_msg(p, m), 0);
@@ -53,6 +54,7 @@ static void test_policy_round_trip(void **state)
 		assert_string_equal(back->binds[i].dst, p->binds[i].dst);
 		assert_int_equal(back->binds[i].rw, p->binds[i].rw);
 		assert_int_equal(back->binds[i].optional, p->binds[i].optional);
+		assert_int_equal(back->binds[i].exec, p->binds[i].exec);
 	}
 	assert_int_equal(back->tmp_size, p->tmp_size);
 	for (int i = 0; i < RLIM_NLIMITS; i++) {

@@ -163,11 +163,14 @@ static int run_learn(const struct bx_cli_args *args)
 	if (r < 0) {
 		fprintf(stderr, "beambox: policy learn: %s\n",
 			err.text[0] ? err.text : strerror(-r));
-		return 1;
+		return BX_EXEC_SETUP_FAILED;
 	}
-	fprintf(stderr, "beambox: policy learn: the program exited with status %d%s%s\n", status,
-		args->output ? "; policy written to " : "", args->output ? args->output : "");
-	return 0;
+	/* The program's own status, as `beambox exec` does (128+N for signal N). */
+	fprintf(stderr,
+		"beambox: policy learn: the program exited with status %d%s%s; exiting with it\n",
+		status, args->output ? "; policy written to " : "",
+		args->output ? args->output : "");
+	return status;
 }
 
 static int run_demo(const struct bx_cli_args *args)

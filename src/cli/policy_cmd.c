@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "confine/seccomp.h"
 #include "policy/api.h"
+#include "policy/filter.h"
 #include "policy/policy_internal.h"
 #include "spawn/dynuid.h"
 #include "util/cleanup.h"
@@ -31,23 +31,50 @@ static size_t count_syscalls(const struct bx_policy *p)
 	return n;
 }
 
-static int load_and_compile(const char *file, struct bx_policy **out, FILE *errout)
+struct diag_ctx {
+	FILE *errout;
+	size_t errors, warnings;
+};
+
+/* Every error and warning of a file, as the parser finds them. */
+static void diag(void *ctx, enum bx_policy_diag kind, const char *text)
 {
+	struct diag_ctx *d = ctx;
+
+	fprintf(d->errout, "%s\n", text);
+	if (kind == BX_POLICY_ERROR)
+		d->errors++;
+	else
+		d->warnings++;
+}
+
+/*
+ * Loads file (reporting every error, up to BX_POLICY_ERRORS_MAX, and every
+ * warning on errout) and compiles it as a worker would get it.
+ */
+static int load_and_compile(const char *file, struct bx_policy **out, struct diag_ctx *d)
+{
+	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
+	struct bx_policy_parse_opts opts = {.diag = diag, .diag_ctx = d};
 	struct bx_policy *p = NULL;
 	struct bx_bpf bpf = {0};
 	bx_error err;
 	int r;
 
 	bx_error_clear(&err);
-	r = bx_policy_load_spec(file, &p, &err);
+	r = bx_policy_load_spec_opts(file, &opts, &p, &err);
 	if (r < 0) {
-		fprintf(errout, "%s\n", err.text);
+		if (d->errors == 0)
+			fprintf(d->errout, "%s\n", err.text);
+		if (d->errors >= BX_POLICY_ERRORS_MAX)
+			fprintf(d->errout, "%s: stopped after %d errors\n", file,
+				BX_POLICY_ERRORS_MAX);
 		return r;
 	}
-	r = bx_seccomp_compile(p, NULL, &bpf, &err);
+	r = bx_seccomp_compile(p, &worker, &bpf, &err);
 	bx_bpf_free(&bpf);
 	if (r < 0) {
-		fprintf(errout, "%s: seccomp: %s\n", file, err.text);
+		fprintf(d->errout, "%s: %s\n", file, err.text);
 		bx_policy_free(p);
 		return r;
 	}
@@ -64,115 +91,92 @@ int bx_cli_policy_check(int nfiles, char *const files[], FILE *out, FILE *errout
 		return 1;
 	}
 	for (int i = 0; i < nfiles; i++) {
+		struct diag_ctx d = {.errout = errout};
 		struct bx_policy *p = NULL;
 
-		if (load_and_compile(files[i], &p, errout) < 0) {
+		if (load_and_compile(files[i], &p, &d) < 0) {
 			status = 1;
 			continue;
 		}
-		fprintf(out, "%s: ok (%zu syscalls, %d namespaces, %zu binds)\n", files[i],
+		fprintf(out, "%s: ok (%zu syscalls, %d namespaces, %zu binds", files[i],
 			count_syscalls(p), __builtin_popcount(p->namespaces), p->nbinds);
 		{
 			char warning[256];
+			size_t nwarn = p->nwarnings + p->warnings_dropped;
 
-			if (bx_policy_uid_warning(p, warning, sizeof(warning)))
+			if (bx_policy_uid_warning(p, warning, sizeof(warning))) {
 				fprintf(errout, "%s: warning: %s\n", files[i], warning);
+				nwarn++;
+			}
+			if (nwarn)
+				fprintf(out, ", %zu warnings", nwarn);
+			fputs(")\n", out);
 		}
 		bx_policy_free(p);
 	}
 	return status;
 }
 
-static void scmp_releasep(scmp_filter_ctx *ctx)
+/* Writes a text as "# " comment lines. */
+static void comment(const char *text, FILE *out)
 {
-	if (*ctx)
-		seccomp_release(*ctx);
-}
+	while (*text) {
+		size_t n = strcspn(text, "\n");
 
-/*
- * libseccomp prints pseudo-code only from a filter context, and
- * bx_seccomp_compile keeps its context private: rebuild the policy's rules
- * (without the deny list) for display. The BPF that workers load is the one
- * bx_seccomp_compile produces; this listing shows the policy's own part.
- */
-static int show_pfc(const struct bx_policy *p, FILE *out, FILE *errout)
-{
-	_cleanup_(scmp_releasep) scmp_filter_ctx ctx = seccomp_init(p->default_action);
-	_cleanup_fd_ int fd = -1;
-	char buf[4096];
-	ssize_t n;
-	int r;
-
-	if (!ctx)
-		return -EINVAL;
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct bx_sc_rule *rule = &p->rules[i];
-		int nr = seccomp_syscall_resolve_name(rule->name);
-
-		if (rule->action == p->default_action || nr == __NR_SCMP_ERROR)
-			continue;
-		for (size_t c = 0; c < (rule->nclauses ? rule->nclauses : 1); c++) {
-			struct scmp_arg_cmp cmps[BX_SC_ARGS_MAX];
-			unsigned k = 0;
-
-			for (size_t j = 0; rule->nclauses && j < rule->clauses[c].ncmp; j++) {
-				const struct bx_sc_cmp *x = &rule->clauses[c].cmp[j];
-				static const enum scmp_compare ops[] = {[BX_SC_EQ] = SCMP_CMP_EQ,
-									[BX_SC_NE] = SCMP_CMP_NE,
-									[BX_SC_LT] = SCMP_CMP_LT,
-									[BX_SC_LE] = SCMP_CMP_LE,
-									[BX_SC_GT] = SCMP_CMP_GT,
-									[BX_SC_GE] = SCMP_CMP_GE,
-									[BX_SC_MASKED_EQ] =
-									    SCMP_CMP_MASKED_EQ};
-
-				cmps[k++] = (struct scmp_arg_cmp){
-				    .arg = x->arg,
-				    .op = ops[x->op],
-				    .datum_a = x->op == BX_SC_MASKED_EQ ? x->mask : x->value,
-				    .datum_b = x->op == BX_SC_MASKED_EQ ? x->value : 0};
-			}
-			r = seccomp_rule_add_array(ctx, rule->action, nr, k, k ? cmps : NULL);
-			if (r < 0 && r != -EEXIST) {
-				fprintf(errout, "seccomp_rule_add(%s): %s\n", rule->name,
-					strerror(-r));
-				return r;
-			}
-		}
+		fprintf(out, "#   %.*s\n", (int)n, text);
+		text += n + (text[n] == '\n');
 	}
-	fd = memfd_create("bx-pfc", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = seccomp_export_pfc(ctx, fd);
-	if (r < 0)
-		return r;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, out);
-	return n < 0 ? -errno : 0;
 }
 
 int bx_cli_policy_show(const char *file, FILE *out, FILE *errout)
 {
+	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
+	struct diag_ctx d = {.errout = errout};
 	struct bx_policy *p = NULL;
+	_cleanup_fd_ int fd = -1;
+	bx_error err;
+	char buf[4096];
+	ssize_t n;
 	int r;
 
-	if (load_and_compile(file, &p, errout) < 0)
+	if (load_and_compile(file, &p, &d) < 0)
 		return 1;
 	fprintf(out, "# %s, resolved: includes and groups expanded\n", file);
+	for (size_t i = 0; i < p->nwarnings; i++)
+		fprintf(out, "# %s\n", p->warnings[i]);
 	bx_policy_print(p, out);
-	fputs("\n# The policy's rules in libseccomp's pseudo-code (the deny list, the\n"
-	      "# restricted clone/ioctl/personality and the native-ABI check are added on\n"
-	      "# top by bx_seccomp_compile; see src/confine/seccomp.h):\n",
+	fputs("\n# beambox adds, for a worker's serving process, the calls of its own runtime\n"
+	      "# (they need not be in any policy; src/policy/runtime.c, SECURITY.md):\n",
 	      out);
-	r = show_pfc(p, out, errout);
-	bx_policy_free(p);
-	if (r < 0) {
-		fprintf(errout, "%s: seccomp_export_pfc: %s\n", file, strerror(-r));
+	comment(bx_runtime_text(BX_RUNTIME_WORKER), out);
+	fputs("#\n# for a program under `beambox exec` or a foreign worker, instead:\n", out);
+	comment(bx_runtime_text(BX_RUNTIME_EXEC), out);
+	comment(bx_runtime_by_number(BX_RUNTIME_EXEC), out);
+	fputs("#\n# and pid 1 (init) loads a filter of its own, with nothing of the policy's:\n",
+	      out);
+	comment(bx_runtime_text(BX_RUNTIME_INIT), out);
+	comment(bx_runtime_by_number(BX_RUNTIME_INIT), out);
+	fputs("\n# The filters a worker loads, in order, in libseccomp's pseudo-code. The\n"
+	      "# kernel runs them all and takes the most restrictive answer.\n",
+	      out);
+	fflush(out);
+	fd = memfd_create("bx-pfc", MFD_CLOEXEC);
+	if (fd < 0) {
+		bx_policy_free(p);
 		return 1;
 	}
-	return 0;
+	bx_error_clear(&err);
+	r = bx_seccomp_export_pfc(p, &worker, fd, &err);
+	bx_policy_free(p);
+	if (r < 0) {
+		fprintf(errout, "%s: %s\n", file, err.text);
+		return 1;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return 1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, out);
+	return n < 0 ? 1 : 0;
 }
 
 int bx_cli_policy_groups(FILE *out)

@@ -27,23 +27,6 @@
 #include "confine/steps.h"
 #include "util/error.h"
 
-void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
-{
-	size_t used = strnlen(rep->text, sizeof(rep->text));
-	va_list ap;
-
-	if (used + 2 >= sizeof(rep->text))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rep->text + used, sizeof(rep->text) - used - 1, fmt, ap);
-	va_end(ap);
-	used = strnlen(rep->text, sizeof(rep->text));
-	if (used + 1 < sizeof(rep->text)) {
-		rep->text[used] = '\n';
-		rep->text[used + 1] = '\0';
-	}
-}
-
 static uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -126,80 +109,155 @@ static int send_fd(int sock, int fd)
 }
 
 /*
- * Step 8 when learning: every syscall goes to the supervisor (which lets it
- * continue and records it), except the deny list's, which are refused as
- * always; only the hand-over of the listener itself is allowed outright.
+ * Learning: loads bpf (learning mode's filters), the last with a listener,
+ * which goes to the supervisor over learn_sock (closed here). From then on
+ * every call but the deny list's, the runtime's own and the hand-over waits
+ * for the supervisor, which lets it continue and records it.
  */
-static int step_seccomp_learn(const struct bx_confine_opts *o, struct bx_confine_report *rep,
-			      bx_error *err)
+static int learn_handover(const struct bx_bpf *bpf, int learn_sock, bx_error *err)
 {
-	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd};
-	struct bx_policy *learn = calloc(1, sizeof(*learn));
-	struct bx_bpf bpf = {0};
-	struct sock_fprog prog;
 	int listener, r;
 
-	if (!learn)
-		return bx_fail(err, -ENOMEM, BX_NO_OFFSET, "seccomp (learn): out of memory");
-	learn->default_action = SCMP_ACT_NOTIFY;
-	for (int i = 0; i < 2; i++) {
-		struct bx_sc_rule *rule = &learn->rules[learn->nrules++];
-
-		strcpy(rule->name, i == 0 ? "sendmsg" : "close");
-		rule->action = SCMP_ACT_ALLOW;
-		rule->nclauses = 1;
-		rule->clauses[0].ncmp = 1;
-		rule->clauses[0].cmp[0] =
-		    (struct bx_sc_cmp){.arg = 0, .op = BX_SC_EQ, .value = (uint64_t)o->learn_sock};
+	listener = bx_seccomp_load_listener(bpf);
+	if (listener < 0) {
+		close(learn_sock);
+		return bx_fail(err, listener, BX_NO_OFFSET,
+			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %s",
+			       strerror(-listener));
 	}
-	r = bx_seccomp_compile(learn, &extra, &bpf, err);
-	free(learn);
-	if (r < 0)
-		return r;
-	prog.len = (unsigned short)bpf.len;
-	prog.filter = bpf.insns;
-	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-				SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-	bx_bpf_free(&bpf);
-	if (listener < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET,
-			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %m");
-	r = send_fd(o->learn_sock, listener);
-	/* From here on every call but those on learn_sock waits for the supervisor. */
+	r = send_fd(learn_sock, listener);
 	close(listener);
-	close(o->learn_sock);
+	close(learn_sock);
 	if (r < 0)
 		return bx_fail(err, r, BX_NO_OFFSET, "seccomp (learn): sending the listener: %s",
 			       strerror(-r));
-	bx_report_add(rep, "seccomp: learning (every call reported to the supervisor)");
 	return 0;
 }
 
-/* Step 8: the syscall filter, loaded last so that every step above could still run. */
+/*
+ * The serving process's filters: learning mode's, the parent's (imported
+ * from its sealed memfd), or compiled here from the policy, with the
+ * runtime of a worker or, with exec_fd, of a process that executes it.
+ */
+static int serving_filters(const struct bx_policy *p, const struct bx_confine_opts *o,
+			   struct bx_bpf *bpf, bx_error *err)
+{
+	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd, .note_fd = o->note_fd};
+
+	if (o->learn_sock >= 0)
+		return bx_seccomp_compile_learning(p, o->learn_sock, &extra, bpf, err);
+	if (o->bpf_fd >= 0)
+		return bx_seccomp_import_fd(o->bpf_fd, bpf, err);
+	return bx_seccomp_compile(p, &extra, bpf, err);
+}
+
+/*
+ * Step 8: the syscall filter, loaded last so that every step above could
+ * still run. With o->split it is only made here (the serving process's and
+ * init's), and each process loads its own after the fork (bx_confine_load).
+ */
 static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts *o,
 			struct bx_confine_report *rep, bx_error *err)
 {
-	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd};
 	struct bx_bpf bpf = {0};
 	int r;
 
-	if (o->learn_sock >= 0)
-		return step_seccomp_learn(o, rep, err);
-	if (o->bpf_fd >= 0)
-		r = bx_seccomp_import_fd(o->bpf_fd, &bpf, err);
-	else
-		r = bx_seccomp_compile(p, &extra, &bpf, err);
+	r = serving_filters(p, o, &bpf, err);
 	if (r < 0)
 		return r;
+	if (o->split) {
+		struct bx_confine_filters *f = o->split;
+
+		bx_bpf_free(&f->serving);
+		f->serving = bpf;
+		f->learn_sock = o->learn_sock;
+		r = bx_seccomp_compile_init(o->note_fd, o->init_read_fd, &f->init, err);
+		if (r < 0)
+			return r;
+		if (o->learn_sock >= 0)
+			bx_report_add(rep,
+				      "seccomp: serving process: learning (every call reported "
+				      "to the supervisor)");
+		else
+			bx_report_add(rep,
+				      "seccomp: serving process: %zu filters, %zu instructions, "
+				      "default action %#x",
+				      f->serving.nprogs, bx_bpf_total_len(&f->serving),
+				      p->default_action);
+		bx_report_add(rep,
+			      "seccomp: init: 1 filter, %zu instructions, its own calls only "
+			      "(each process loads its own after the fork)",
+			      bx_bpf_total_len(&f->init));
+		return 0;
+	}
+	if (o->learn_sock >= 0) {
+		r = learn_handover(&bpf, o->learn_sock, err);
+		bx_bpf_free(&bpf);
+		if (r < 0)
+			return r;
+		bx_report_add(rep, "seccomp: learning (every call reported to the supervisor)");
+		return 0;
+	}
 	r = bx_seccomp_load(&bpf);
 	if (r < 0) {
 		bx_bpf_free(&bpf);
 		return bx_fail(err, r, BX_NO_OFFSET, "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
 			       strerror(-r));
 	}
-	bx_report_add(rep, "seccomp: %zu instructions, default action %#x", bpf.len,
-		      p->default_action);
+	bx_report_add(rep, "seccomp: %zu filters, %zu instructions, default action %#x", bpf.nprogs,
+		      bx_bpf_total_len(&bpf), p->default_action);
 	bx_bpf_free(&bpf);
+	return 0;
+}
+
+void bx_confine_filters_init(struct bx_confine_filters *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->learn_sock = -1;
+}
+
+void bx_confine_filters_free(struct bx_confine_filters *f)
+{
+	bx_bpf_free(&f->serving);
+	bx_bpf_free(&f->init);
+	if (f->learn_sock >= 0)
+		close(f->learn_sock);
+	f->learn_sock = -1;
+}
+
+int bx_confine_load(struct bx_confine_filters *f, enum bx_confine_who who, bx_error *err)
+{
+	int r;
+
+	/*
+	 * The other process's filter goes first, while free() may still call
+	 * what it likes. This one's stays allocated for the process's life:
+	 * after the load, freeing it could need a call the filter refuses
+	 * (init's allows no munmap, no brk).
+	 */
+	if (who == BX_CONFINE_INIT) {
+		bx_bpf_free(&f->serving);
+		/* Learning is the serving process's: init keeps nothing of it. */
+		if (f->learn_sock >= 0)
+			close(f->learn_sock);
+		f->learn_sock = -1;
+		r = bx_seccomp_load(&f->init);
+		if (r < 0)
+			return bx_fail(err, r, BX_NO_OFFSET,
+				       "seccomp (init): seccomp(SET_MODE_FILTER, TSYNC): %s",
+				       strerror(-r));
+		return 0;
+	}
+	bx_bpf_free(&f->init);
+	if (f->learn_sock >= 0) {
+		r = learn_handover(&f->serving, f->learn_sock, err);
+		f->learn_sock = -1;
+		return r;
+	}
+	r = bx_seccomp_load(&f->serving);
+	if (r < 0)
+		return bx_fail(err, r, BX_NO_OFFSET, "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
+			       strerror(-r));
 	return 0;
 }
 

@@ -15,9 +15,30 @@
 
 #include <beambox/common.h>
 
+#include "policy/filter.h"
 #include "policy/policy.h"
 
 #define BX_CONFINE_REPORT_MAX 2048
+
+/*
+ * Step 8 for a process that forks its serving process once confined (pid 1
+ * of a pid namespace: spawn/init.h). Both filters are made before the fork;
+ * after it each process loads exactly its own (bx_confine_load), so the
+ * serving process never gets init's calls (reaping, the notes) nor init the
+ * policy's. Both processes have every other step already, no_new_privs and
+ * no capabilities included: the fork comes after step 7.
+ */
+struct bx_confine_filters {
+	/* The serving process's: the policy's stack with its runtime and exec allowance. */
+	struct bx_bpf serving;
+	/* init's own: its runtime set, deny by default (bx_seccomp_compile_init). */
+	struct bx_bpf init;
+	/* Learning: serving's last filter gets a listener, sent over this socket; else -1. */
+	int learn_sock;
+};
+
+/* Which process of the pair loads: the one that serves (pid 2) or init (pid 1). */
+enum bx_confine_who { BX_CONFINE_SERVING = 1, BX_CONFINE_INIT };
 
 struct bx_confine_opts {
 	/* fds that survive step 1 besides 0-2 (-1: unused). */
@@ -29,6 +50,22 @@ struct bx_confine_opts {
 	 * number (callers place the program there: see bx_exec_fd_number).
 	 */
 	int exec_fd;
+	/*
+	 * The notes pipe's write end (spawn/init.h); below 3: none. With
+	 * exec_fd, the serving process's filter lets it write there (a failed
+	 * execveat is reported on it); init's filter lets init write there.
+	 */
+	int note_fd;
+	/* With split: the one fd init reads (the exec pipe, spawn/init.h); below 3: none. */
+	int init_read_fd;
+	/*
+	 * Non-NULL: this process is pid 1 and forks its serving process once
+	 * confined (spawn/init.h). Step 8 then makes both processes' filters in
+	 * *split (free them with bx_confine_filters_free) instead of loading
+	 * one, and each process loads its own right after the fork with
+	 * bx_confine_load: still the last step of each.
+	 */
+	struct bx_confine_filters *split;
 	/* A pre-compiled filter (sealed memfd from the parent), or -1 to compile here. */
 	int bpf_fd;
 	/*
@@ -92,14 +129,29 @@ void bx_report_step(struct bx_confine_report *rep, const char *name);
 
 /*
  * The whole sequence; see SECURITY.md "Confinement order". Returns 0 when
- * every required step is in effect. It never forks: with a pid namespace
- * (created by the clone that started this process, opts->cloned_ns) the
- * caller, pid 1, forks the serving process afterwards (spawn/init.h).
- * On failure returns -errno with err naming the step and the call.
+ * every required step is in effect (with opts->split, every step but the
+ * loading of the filters, which each process does after the fork). It never
+ * forks: with a pid namespace (created by the clone that started this
+ * process, opts->cloned_ns) the caller, pid 1, forks the serving process
+ * afterwards (spawn/init.h). On failure returns -errno with err naming the
+ * step and the call.
  */
 int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *opts,
 		    struct bx_confine_report *report, bx_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * Step 8 of one process of a split pair, its last: loads f's filter for who
+ * (with TSYNC, as bx_confine_self would), and for a learning serving process
+ * hands the listener over to f->learn_sock (and closes it). Returns 0 or
+ * -errno with err.
+ */
+int bx_confine_load(struct bx_confine_filters *f, enum bx_confine_who who, bx_error *err)
+    __attribute__((warn_unused_result));
+
+/* Marks f as holding nothing, and frees what it holds. */
+void bx_confine_filters_init(struct bx_confine_filters *f);
+void bx_confine_filters_free(struct bx_confine_filters *f);
 
 /*
  * The fd number for the program of `beambox exec` (or a foreign worker): the

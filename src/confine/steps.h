@@ -4,10 +4,7 @@
 #define BX_CONFINE_STEPS_H
 
 #include "confine/confine.h"
-
-/* Appends a formatted line to the report. */
-void bx_report_add(struct bx_confine_report *rep, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+#include "confine/report.h"
 
 /* 1. fds */
 int bx_step_fds(const struct bx_confine_opts *o, bx_error *err) __attribute__((warn_unused_result));

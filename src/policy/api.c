@@ -167,9 +167,11 @@ static const char *embedded_names(char *buf, size_t len)
 	return buf;
 }
 
-BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err)
+/* bx_policy_load_named, with the diagnostics of diag (NULL: stop at the first error). */
+static int load_named(const char *name, const struct bx_policy_parse_opts *diag, bx_policy **out,
+		      bx_error *err)
 {
-	static const struct bx_policy_parse_opts embedded = {.include = bx_policy_read_embedded};
+	struct bx_policy_parse_opts embedded = {.include = bx_policy_read_embedded};
 	char rel[BX_POLICY_NAME_MAX + sizeof(POLICY_SUFFIX)];
 	char path[BX_POLICY_PATH_MAX * 2];
 	_cleanup_free_ char *text = NULL;
@@ -191,9 +193,14 @@ BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err
 			       BX_POLICY_NAME_MAX);
 	}
 	snprintf(rel, sizeof(rel), "%s" POLICY_SUFFIX, name);
+	if (diag) {
+		embedded.diag = diag->diag;
+		embedded.diag_ctx = diag->diag_ctx;
+		embedded.max_errors = diag->max_errors;
+	}
 	r = find_on_disk(rel, path, sizeof(path), &overridden);
 	if (r == 0) {
-		r = bx_policy_load_file(path, &p, err);
+		r = bx_policy_load_file_opts(path, diag, &p, err);
 	} else if (overridden) {
 		return bx_fail(err, -ENOENT, BX_NO_OFFSET, "no policy '%s' in %s=%.150s", name,
 			       BX_POLICY_DIR_ENV, override_dir());
@@ -217,7 +224,13 @@ BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err
 	return 0;
 }
 
-int bx_policy_load_spec(const char *spec, struct bx_policy **out, bx_error *err)
+BX_API int bx_policy_load_named(const char *name, bx_policy **out, bx_error *err)
+{
+	return load_named(name, NULL, out, err);
+}
+
+int bx_policy_load_spec_opts(const char *spec, const struct bx_policy_parse_opts *diag,
+			     struct bx_policy **out, bx_error *err)
 {
 	size_t n = spec ? strlen(spec) : 0;
 
@@ -225,6 +238,11 @@ int bx_policy_load_spec(const char *spec, struct bx_policy **out, bx_error *err)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "no policy given");
 	if (strchr(spec, '/') || (n > strlen(POLICY_SUFFIX) &&
 				  strcmp(spec + n - strlen(POLICY_SUFFIX), POLICY_SUFFIX) == 0))
-		return bx_policy_load_file(spec, out, err);
-	return bx_policy_load_named(spec, out, err);
+		return bx_policy_load_file_opts(spec, diag, out, err);
+	return load_named(spec, diag, out, err);
+}
+
+int bx_policy_load_spec(const char *spec, struct bx_policy **out, bx_error *err)
+{
+	return bx_policy_load_spec_opts(spec, NULL, out, err);
 }

@@ -12,5 +12,12 @@
  */
 int bx_policy_load_spec(const char *spec, struct bx_policy **out, bx_error *err)
     __attribute__((warn_unused_result));
+/*
+ * The same with diagnostics (bx_policy_load_file_opts): every error and
+ * warning goes to diag->diag; diag->include is ignored.
+ */
+int bx_policy_load_spec_opts(const char *spec, const struct bx_policy_parse_opts *diag,
+			     struct bx_policy **out, bx_error *err)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -98,6 +98,40 @@ bool bx_sc_clause_eval(const struct bx_sc_clause *cl, const uint64_t args[BX_SC_
 	return true;
 }
 
+static bool is_upper(enum bx_sc_op op)
+{
+	return op == BX_SC_LT || op == BX_SC_LE;
+}
+
+static bool is_lower(enum bx_sc_op op)
+{
+	return op == BX_SC_GT || op == BX_SC_GE;
+}
+
+/* Two upper bounds, or two lower bounds. */
+static bool same_side(const struct bx_sc_cmp *a, const struct bx_sc_cmp *b)
+{
+	return (is_upper(a->op) && is_upper(b->op)) || (is_lower(a->op) && is_lower(b->op));
+}
+
+/* Of two bounds on the same side, the one every value satisfying it satisfies the other. */
+static const struct bx_sc_cmp *tighter(const struct bx_sc_cmp *a, const struct bx_sc_cmp *b)
+{
+	/* a implies b when the values a allows at its edge satisfy b. */
+	uint64_t edge;
+
+	if (is_upper(a->op)) {
+		if (a->op == BX_SC_LT && a->value == 0)
+			return a; /* nothing satisfies a */
+		edge = a->op == BX_SC_LT ? a->value - 1 : a->value;
+	} else {
+		if (a->op == BX_SC_GT && a->value == ~(uint64_t)0)
+			return a;
+		edge = a->op == BX_SC_GT ? a->value + 1 : a->value;
+	}
+	return cmp_eval(b, edge) ? a : b;
+}
+
 static struct bx_sc_cmp cube_cmp(unsigned arg, struct cube k)
 {
 	if (k.mask == ALL64)
@@ -156,6 +190,24 @@ int bx_sc_and(const struct bx_sc_clause *t, const struct bx_sc_cmp *c, struct bx
 		r = emit(t, eq, out, max, &n);
 		return r < 0 ? r : (int)n;
 	}
+	/*
+	 * One comparison implying the other keeps the clause to one comparison
+	 * (cubes would split it into up to 64 clauses, which libseccomp 2.5.4
+	 * merges very slowly): x != v is implied by anything v fails, and two
+	 * bounds on the same side reduce to the tighter one.
+	 */
+	if (c->op == BX_SC_NE && !cmp_eval(old, c->value)) {
+		r = emit(t, old, out, max, &n);
+		return r < 0 ? r : (int)n;
+	}
+	if (old->op == BX_SC_NE && !cmp_eval(c, old->value)) {
+		r = emit(t, c, out, max, &n);
+		return r < 0 ? r : (int)n;
+	}
+	if (same_side(old, c)) {
+		r = emit(t, tighter(old, c), out, max, &n);
+		return r < 0 ? r : (int)n;
+	}
 	na = cubes_of(old, a);
 	nb = cubes_of(c, b);
 	for (size_t i = 0; i < na; i++) {
@@ -173,6 +225,16 @@ int bx_sc_and(const struct bx_sc_clause *t, const struct bx_sc_cmp *c, struct bx
 		}
 	}
 	return (int)n;
+}
+
+size_t bx_sc_cubes(const struct bx_sc_cmp *c, struct bx_sc_cmp out[65])
+{
+	struct cube k[65];
+	size_t n = cubes_of(c, k);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = cube_cmp(c->arg, k[i]);
+	return n;
 }
 
 /* Disjoint single comparisons whose union is "not c". Returns the count (<= 64). */

@@ -15,6 +15,17 @@
 		__VA_ARGS__, NULL                                                                  \
 	}
 
+/*
+ * prctl: naming threads and memory, and queries. Not PR_SET_PDEATHSIG (a
+ * handler clearing it outlived its kill, issue #11), not PR_SET_DUMPABLE
+ * (would open /proc/PID and ptrace to the worker's uid), nor the others.
+ */
+static const char prctl_harmless[] =
+    "prctl: arg0 == PR_SET_NAME || arg0 == PR_GET_NAME || arg0 == PR_SET_VMA || "
+    "arg0 == PR_GET_DUMPABLE || arg0 == PR_GET_NO_NEW_PRIVS || arg0 == PR_GET_SECCOMP || "
+    "arg0 == PR_GET_KEEPCAPS || arg0 == PR_GET_PDEATHSIG || arg0 == PR_CAPBSET_READ || "
+    "arg0 == PR_GET_TIMERSLACK || arg0 == PR_SET_TIMERSLACK || arg0 == PR_GET_SECUREBITS";
+
 static const struct bx_sc_group groups[] = {
     {"@basic-io", "read, write, seek, close and copy on descriptors already open",
      G("read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
@@ -37,10 +48,12 @@ static const struct bx_sc_group groups[] = {
        "ftruncate", "truncate", "fsync", "fdatasync", "umask", "fchmod", "utimensat")},
     {"@memory", "mapping and releasing memory",
      G("mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "memfd_create")},
-    {"@process", "threads and child processes, futexes, scheduling and limits queries",
+    {"@process",
+     "threads and child processes, futexes, scheduling and limits queries, harmless prctl "
+     "options",
      G("clone", "fork", "vfork", "wait4", "waitid", "exit", "exit_group", "futex",
        "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "arch_prctl", "sched_yield",
-       "sched_getaffinity", "getrusage", "times", "prlimit64", "getrlimit")},
+       "sched_getaffinity", "getrusage", "times", "prlimit64", "getrlimit", prctl_harmless)},
     {"@exec", "running another program", G("execve", "execveat")},
     {"@signal", "signal handlers, masks and sending signals",
      G("rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "rt_sigtimedwait",

@@ -38,6 +38,27 @@ int bx_policy_constant(const char *name, size_t len, uint64_t *out)
     __attribute__((warn_unused_result));
 /* The errno name for a value ("EPERM"), or NULL. */
 const char *bx_policy_errno_name(uint32_t value);
+/*
+ * The constant's name for a value of a syscall argument, for printing:
+ * prctl's option (arg 0: "PR_SET_NAME"), socket/socketpair's family
+ * ("AF_UNIX"). NULL when there is none.
+ */
+const char *bx_policy_arg_name(const char *syscall, unsigned arg, uint64_t value);
+
+/* ------------------------------------------------------------------ syscall names (syscalls.c) */
+
+#define BX_SYSCALL_NAME_MAX 40 /* bytes, with the NUL: as struct bx_sc_rule's name */
+
+/*
+ * The native number of a syscall name: libseccomp's, else the build host's
+ * <asm/unistd.h> (generated table), else the hand list of newer syscalls.
+ * -EAFNOSUPPORT: a syscall of another architecture only; -ENOENT: unknown.
+ */
+int bx_syscall_resolve(const char *name) __attribute__((warn_unused_result));
+/* The name of a native syscall number into buf (same sources), or NULL. */
+const char *bx_syscall_name(int nr, char *buf, size_t len);
+/* The highest syscall number the tables know. */
+int bx_syscall_max(void);
 
 /* ------------------------------------------------------------------ clauses (clause.c) */
 
@@ -58,6 +79,13 @@ int bx_sc_and(const struct bx_sc_clause *t, const struct bx_sc_cmp *c, struct bx
 int bx_sc_complement(const struct bx_sc_clause *in, size_t n, struct bx_sc_clause *out, size_t max)
     __attribute__((warn_unused_result));
 
+/*
+ * Disjoint equal / masked-equal comparisons whose union is exactly c; returns
+ * the count (<= 65). For handing libseccomp only the comparisons it compiles
+ * right (see compile.c).
+ */
+size_t bx_sc_cubes(const struct bx_sc_cmp *c, struct bx_sc_cmp out[65]);
+
 /* Disjoint single comparisons whose union is "not c"; returns the count (<= 64). */
 size_t bx_sc_negate(const struct bx_sc_cmp *c, struct bx_sc_cmp out[64]);
 
@@ -71,6 +99,18 @@ int bx_sc_product(const struct bx_sc_cmp *alts, const size_t *ends, size_t ngrou
 
 /* Whether the six arguments satisfy the clause (for tests and the fuzzer). */
 bool bx_sc_clause_eval(const struct bx_sc_clause *cl, const uint64_t args[BX_SC_ARGS_MAX]);
+
+/* ------------------------------------------------------------------ bpf_check.c */
+
+struct sock_filter;
+struct seccomp_data;
+/*
+ * Runs a classic-BPF seccomp program over d: 0 with its return value in
+ * *out, or -EINVAL for an instruction seccomp does not take, an
+ * out-of-range load or jump, or running off the end.
+ */
+int bx_bpf_run(const struct sock_filter *insns, size_t len, const struct seccomp_data *d,
+	       uint32_t *out) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ printing (print.c) */
 

@@ -114,7 +114,13 @@ static void print_rule(const struct bx_policy *p, size_t i, FILE *out)
 		}
 	}
 	if (r->has_else) {
+		/*
+		 * minijail's C parser and its Python compiler read this line in
+		 * opposite ways: say which meaning beambox gives it.
+		 */
 		fputs("; ", out);
+		bx_policy_print_action(r->else_action, out);
+		fputs("  # allowed when this holds; every other call: ", out);
 		bx_policy_print_action(r->else_action, out);
 	}
 	fputc('\n', out);

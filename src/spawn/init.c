@@ -134,6 +134,12 @@ int bx_note_read(int fd, struct bx_note *out)
 	return 1;
 }
 
+/* An E note with an error's text. */
+static void note_error(int fd, int r, const char *text, size_t max)
+{
+	bx_ignore(note_write_bytes(fd, BX_NOTE_ERROR, r, 0, text, strnlen(text, max)));
+}
+
 /* Init's loop: reap everything; when the serving process dies, say how and go. */
 static __attribute__((noreturn)) void init_loop(const struct bx_init_opts *o, pid_t server)
 {
@@ -155,37 +161,52 @@ static __attribute__((noreturn)) void init_loop(const struct bx_init_opts *o, pi
 
 int bx_init_fork(const struct bx_init_opts *o, bx_error *err)
 {
+	bx_error ierr;
 	pid_t server;
+	int r;
 
+	if (!o->filters)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "init: no filters to load");
 	if (o->report)
 		bx_ignore(bx_note_report(o->note_fd, o->report));
 	server = fork();
 	if (server < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "init: fork: %m");
 	if (server == 0) {
-		/* The serving process: nothing of init's. */
+		/* The serving process: nothing of init's, then its own filter, last. */
 		if (o->exec_pipe[0] >= 0)
 			close(o->exec_pipe[0]);
-		return 0;
+		r = bx_confine_load(o->filters, BX_CONFINE_SERVING, err);
+		if (r < 0 && err)
+			note_error(o->note_fd, r, err->text, sizeof(err->text));
+		return r;
 	}
 	for (size_t i = 0; i < sizeof(o->close_in_init) / sizeof(o->close_in_init[0]); i++)
 		if (o->close_in_init[i] >= 0)
 			close(o->close_in_init[i]);
+	if (o->exec_pipe[1] >= 0)
+		close(o->exec_pipe[1]);
+	/*
+	 * init's own filter, its last step: from here on it may only read the
+	 * exec pipe, write notes, reap and exit. Without it, it must not run:
+	 * its exit ends the namespace, the serving process with it.
+	 */
+	bx_error_clear(&ierr);
+	r = bx_confine_load(o->filters, BX_CONFINE_INIT, &ierr);
+	if (r < 0) {
+		note_error(o->note_fd, r, ierr.text, sizeof(ierr.text));
+		_exit(125);
+	}
 	if (o->exec_pipe[0] >= 0) {
-		int e = 0;
+		char byte;
 		ssize_t n;
 
-		close(o->exec_pipe[1]);
-		/* EOF: the program is running (its copy was close-on-exec). */
+		/* EOF: the program is running (its copy was close-on-exec), or it is gone. */
 		do
-			n = read(o->exec_pipe[0], &e, sizeof(e));
-		while (n < 0 && errno == EINTR);
-		close(o->exec_pipe[0]);
-		bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED,
-					n == (ssize_t)sizeof(e) ? e : 0, 0, NULL));
-	} else {
-		bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED, 0, 0, NULL));
+			n = read(o->exec_pipe[0], &byte, sizeof(byte));
+		while (n > 0 || (n < 0 && errno == EINTR));
 	}
+	bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED, 0, 0, NULL));
 	init_loop(o, server);
 }
 
@@ -195,9 +216,6 @@ void bx_init_exec_failed(const struct bx_init_opts *o, int e, const char *what)
 
 	snprintf(text, sizeof(text), "execveat(%.200s): %s", what, strerror(e));
 	bx_ignore(bx_note_write(o->note_fd, BX_NOTE_ERROR, -e, 0, text));
-	if (o->exec_pipe[1] >= 0 && write(o->exec_pipe[1], &e, sizeof(e)) < 0) {
-		/* init then sees EOF and reports a start; the error note says the rest */
-	}
 	_exit(e == ENOENT ? 127 : 126);
 }
 

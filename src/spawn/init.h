@@ -78,25 +78,36 @@ struct bx_init_opts {
 	int close_in_init[4];
 	/*
 	 * The serving process will exec a program: a close-on-exec pipe (both
-	 * ends, made before the filter) through which it reports a failed exec
-	 * (4 bytes of errno); init sends S only once the exec is known. {-1, -1}
+	 * ends, made before the filter) whose EOF tells init the exec is done
+	 * (or the serving process gone); init sends S only then. A failed exec
+	 * is an E note, written by the serving process before S. {-1, -1}
 	 * when the serving process is this program itself.
 	 */
 	int exec_pipe[2];
 	/* The confinement report, sent as R and T before the fork. */
 	const struct bx_confine_report *report;
+	/*
+	 * Both processes' filters, made by bx_confine_self (opts.split): right
+	 * after the fork, the serving process loads its own and init its own,
+	 * each as its last confinement step. Required.
+	 */
+	struct bx_confine_filters *filters;
 };
 
 /*
- * Forks the serving process. Returns 0 in it (pid 2), -errno if the fork
- * failed; never returns in init, which exits when the serving process does
- * (with its status, or 128+N for a signal N; the note has the exact status).
+ * Forks the serving process. Returns 0 in it (pid 2) once its filter is
+ * loaded; -errno if the fork failed (in init) or the filter could not be
+ * loaded (in the serving process, which then wrote an E note: the caller
+ * exits). Never returns in init, which loads its own filter, then exits
+ * when the serving process does (with its status, or 128+N for a signal N;
+ * the note has the exact status).
  */
 int bx_init_fork(const struct bx_init_opts *o, bx_error *err) __attribute__((warn_unused_result));
 
 /*
- * The serving process's side of exec_pipe when its execveat failed: tells
- * init (and the note reader) why, then exits 126 or 127.
+ * The serving process's side when its execveat failed: an E note saying
+ * why (its filter allows that write and nothing else of init's), then exit
+ * 126 or 127. init then sees the exec pipe's EOF and sends S.
  */
 __attribute__((noreturn)) void bx_init_exec_failed(const struct bx_init_opts *o, int e,
 						   const char *what);
