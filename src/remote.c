@@ -175,7 +175,7 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (kill) {
-		char how[96];
+		char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 		kill_worker(jr);
 		describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
@@ -187,7 +187,7 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 /* The job failed because the worker died: how it died. */
 static int worker_died(struct job_run *jr, const char *when)
 {
-	char how[96];
+	char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 	describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
 	return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s%s", jr->job->name, how, when);
@@ -291,7 +291,7 @@ static int job_send(struct job_run *jr, bx_beam *b, const bx_msg *m, int fd, con
 		return job_error(jr, r, cut != 0, "cancelled while sending %s%s", what,
 				 cut ? "" : "; nothing was sent");
 	if (r == -EPIPE) {
-		char how[96];
+		char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 		if (peer->describe_exit)
 			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
@@ -800,7 +800,8 @@ static int run_loop(struct job_run *jr)
 					break;
 			}
 			if (!jr->status_seen) {
-				char how[96];
+				char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits
+								(violation.c) */
 
 				describe_worker(jr, 0, how, sizeof(how));
 				return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s",
@@ -808,7 +809,7 @@ static int run_loop(struct job_run *jr)
 			}
 		}
 		if (chan_eof && !jr->status_seen) {
-			char how[96];
+			char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
 			if (strcmp(how, "the worker is still running") == 0) {
