@@ -1047,7 +1047,8 @@ static bool v2_answer_key(const bx_bytes *k)
  * errno=[N]), for a job in flight; it is handed to that job. Anything else
  * is a protocol violation: -EPROTO with why. Called with lock held.
  */
-static int v2_deliver_locked(struct bx_remote *rem, const bx_frame *f, char *why, size_t wlen)
+static int v2_deliver_locked(struct bx_remote *rem, const struct job_run *self, const bx_frame *f,
+			     char *why, size_t wlen)
 {
 	bx_msg *m = NULL;
 	const bx_bytes *cmd, *etext = NULL;
@@ -1113,7 +1114,8 @@ static int v2_deliver_locked(struct bx_remote *rem, const bx_frame *f, char *why
 	jr->worker_errno = (int)e;
 	v2_unlink_inflight_locked(rem, jr);
 	jr->state = V2_ANSWERED;
-	v2_wake(jr);
+	if (jr != self)
+		v2_wake(jr);
 	v2_wake_waiting_locked(rem);
 	r = 0;
 out:
@@ -1122,11 +1124,11 @@ out:
 }
 
 /*
- * Reads what the main socket has now and hands every answer to its job.
- * Called with read_lock held. Returns 0, or -errno once the connection is
- * broken (rem->broken says why).
+ * Reads what the main socket has now and hands every answer to its job
+ * (waking its thread, unless it is self's). Called with read_lock held. Returns 0, or -errno once
+ * the connection is broken (rem->broken says why).
  */
-static int v2_read(struct bx_remote *rem)
+static int v2_read(struct bx_remote *rem, const struct job_run *self)
 {
 	for (;;) {
 		bx_frame f = {.fd = -1};
@@ -1143,7 +1145,7 @@ static int v2_read(struct bx_remote *rem)
 			v2_break_locked(rem, -ECHILD, false, "the worker closed its connection");
 		else if (r < 0)
 			v2_break_locked(rem, -EPROTO, true, "main socket: %.200s", berr.text);
-		else if (v2_deliver_locked(rem, &f, why, sizeof(why)) < 0)
+		else if (v2_deliver_locked(rem, self, &f, why, sizeof(why)) < 0)
 			v2_break_locked(rem, -EPROTO, true, "%s", why);
 		r = rem->broken;
 		pthread_mutex_unlock(&rem->lock);
@@ -1377,7 +1379,7 @@ static int v2_give_up(struct job_run *jr, int code)
 
 	pthread_mutex_lock(&rem->read_lock);
 	/* Answers that have come first: one may be this job's. */
-	bx_ignore(v2_read(rem));
+	bx_ignore(v2_read(rem, jr));
 	pthread_mutex_lock(&rem->lock);
 	if (jr->state == V2_ANSWERED) {
 		pthread_mutex_unlock(&rem->lock);
@@ -1401,7 +1403,7 @@ static int v2_give_up(struct job_run *jr, int code)
 			 * worker will see the withdrawal before it starts this job.
 			 */
 			pthread_mutex_unlock(&rem->lock);
-			bx_ignore(v2_read(rem));
+			bx_ignore(v2_read(rem, jr));
 			pthread_mutex_lock(&rem->lock);
 			withdrawn = !rem->broken && v2_behind_unanswered_locked(jr);
 		} else if (cut) {
@@ -1545,14 +1547,14 @@ static int v2_wait(struct job_run *jr)
 			}
 		if (idx_main >= 0 && (buffered || pfd[idx_main].revents)) {
 			pthread_mutex_lock(&rem->read_lock);
-			bx_ignore(v2_read(rem));
+			bx_ignore(v2_read(rem, jr));
 			pthread_mutex_unlock(&rem->read_lock);
 		}
 		if (idx_exit >= 0 && pfd[idx_exit].revents) {
 			worker_gone = true;
 			/* An answer may already sit in the socket: read it before judging. */
 			pthread_mutex_lock(&rem->read_lock);
-			bx_ignore(v2_read(rem));
+			bx_ignore(v2_read(rem, jr));
 			pthread_mutex_unlock(&rem->read_lock);
 			pthread_mutex_lock(&rem->lock);
 			answered = jr->state == V2_ANSWERED;
@@ -1745,6 +1747,9 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
 	r = bx_beam_set_fd_policy(main, BX_BEAM_FDS_NONE);
 	if (r == 0 && rem->peer.one_channel)
 		r = bx_beam_set_multi_fds(main, 1);
+	/* beambox/2's answers come on main: as small as a job channel's frames. */
+	if (r == 0 && rem->peer.one_channel)
+		r = bx_beam_set_limit(main, BX_REMOTE_CHANNEL_LIMIT);
 	if (r < 0) {
 		free(rem);
 		return r;
