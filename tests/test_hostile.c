@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1044,6 +1045,179 @@ static void test_slow_job_keeps_other_timeouts(void **state)
 	bx_worker_free(w);
 }
 
+/* ---------------------------------------------------------------- beambox/2: jobs in flight */
+
+/* A job "attack ARGS..." (NULL-terminated) with a timeout, its stdout captured. */
+static bx_job *attack_job(bx_worker *w, int timeout_ms, ...)
+{
+	bx_job *job = NULL;
+	const char *a;
+	va_list ap;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	va_start(ap, timeout_ms);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(bx_job_add_arg(job, a), 0);
+	va_end(ap);
+	assert_int_equal(bx_job_capture_stdout(job, 256), 0);
+	bx_job_set_timeout(job, timeout_ms);
+	return job;
+}
+
+/* How many "count" jobs w has run: the output of one more, minus it. */
+static int count_jobs_run(bx_worker *w)
+{
+	bx_job *job = attack_job(w, 10000, "count", (char *)NULL);
+	bx_error err;
+	int n = -1;
+
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_int_equal(sscanf(bx_job_output(job, 1, NULL, NULL), "%d", &n), 1);
+	bx_job_free(job);
+	return n - 1;
+}
+
+/*
+ * A job sent behind a slow one (queued) whose time runs out, or that is
+ * cancelled, before the worker starts it: it is withdrawn and fails alone,
+ * on time; the slow job finishes; the worker never runs the withdrawn job
+ * (its count stays) and serves on.
+ */
+static void withdrawn_case(bool cancel)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *slow = attack_job(w, 30000, "sleep", "1500", (char *)NULL);
+	bx_job *queued = attack_job(w, cancel ? 0 : 400, "count", (char *)NULL);
+	struct runner rs, rq;
+	int64_t cancelled_at = 0;
+
+	start_runner(&rs, slow);
+	sleep_ms(200);
+	start_runner(&rq, queued);
+	if (cancel) {
+		sleep_ms(300);
+		cancelled_at = now_ms();
+		bx_job_cancel(queued);
+	}
+	pthread_join(rq.th, NULL);
+	pthread_join(rs.th, NULL);
+	print_message("queued job %s: %d '%s' after %lld ms; the slow one: %d after %lld ms\n",
+		      cancel ? "cancelled" : "timed out", rq.rc, rq.err.text,
+		      (long long)(rq.end - rq.start), rs.rc, (long long)(rs.end - rs.start));
+	assert_int_equal(rq.rc, cancel ? -ECANCELED : -ETIMEDOUT);
+	assert_non_null(strstr(rq.err.text, "withdrawn before it started"));
+	assert_null(strstr(rq.err.text, "killed"));
+	assert_true(rq.end < rs.end);
+	if (cancel)
+		assert_true(rq.end - cancelled_at <= 1000);
+	else
+		assert_true(rq.end - rq.start <= 400 + 1000);
+	assert_int_equal(rs.rc, 0);
+	assert_string_equal(bx_job_output(slow, 1, NULL, NULL), "slept 1500 ms\n");
+	/* The withdrawn job never ran: this is the worker's first "count". */
+	assert_int_equal(count_jobs_run(w), 0);
+	assert_int_equal(echo_once(w, "still here"), 0);
+	bx_job_free(queued);
+	bx_job_free(slow);
+	bx_worker_free(w);
+}
+
+static void test_v2_queued_job_withdrawn_on_timeout(void **state)
+{
+	(void)state;
+	withdrawn_case(false);
+}
+
+static void test_v2_queued_job_withdrawn_on_cancel(void **state)
+{
+	(void)state;
+	withdrawn_case(true);
+}
+
+/*
+ * Answers matched by id, not by order: job 1's handler answers job 2 (queued
+ * behind it) first, then itself; each job gets its own answer.
+ */
+static void test_v2_answers_out_of_order(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *first = attack_job(w, 10000, "answer", "500", "2:7", "1:5", (char *)NULL);
+	bx_job *second = attack_job(w, 10000, "count", (char *)NULL);
+	struct runner r1, r2;
+
+	(void)state;
+	start_runner(&r1, first);
+	sleep_ms(150);
+	start_runner(&r2, second);
+	pthread_join(r1.th, NULL);
+	pthread_join(r2.th, NULL);
+	print_message("out of order: job 1 %d '%s', job 2 %d '%s'\n", r1.rc, r1.err.text, r2.rc,
+		      r2.err.text);
+	assert_int_equal(r1.rc, 5);
+	assert_int_equal(r2.rc, 7);
+	bx_job_free(first);
+	bx_job_free(second);
+	bx_worker_free(w); /* its handler never returns: freeing kills it */
+}
+
+/* An answer for a job never asked: -EPROTO, the worker killed, the next job told. */
+static void test_v2_answer_for_unknown_job(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = attack_job(w, 10000, "answer", "0", "999:0", (char *)NULL);
+	bx_error err;
+	int r;
+
+	(void)state;
+	r = bx_job_run(job, &err);
+	print_message("unknown id: %d '%s'\n", r, err.text);
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(err.text, "answer for job 999, which is not in flight"));
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	bx_job_free(job);
+	assert_true(echo_once(w, "after") < 0);
+	bx_worker_free(w);
+}
+
+/*
+ * A worker that stopped reading, with requests in flight from three threads:
+ * the first (sent to a worker the parent thought idle) may be running, so
+ * its timeout kills the worker; the two queued behind it time out earlier
+ * and are withdrawn, alone and on time. No thread is held up.
+ */
+static void test_v2_stopped_reading_with_requests_in_flight(void **state)
+{
+	int threads = count_threads();
+	bx_worker *w = worker_that_stopped_reading();
+	bx_job *jobs[3];
+	struct runner r[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(bx_job_new(bx_worker_engine(w), "echo", &jobs[i]), 0);
+		assert_int_equal(bx_job_add_arg(jobs[i], "in flight"), 0);
+		bx_job_set_timeout(jobs[i], i == 0 ? 1500 : 500);
+		start_runner(&r[i], jobs[i]);
+		sleep_ms(50);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(r[i].th, NULL);
+		print_message("in flight %d: %d '%s' after %lld ms\n", i, r[i].rc, r[i].err.text,
+			      (long long)(r[i].end - r[i].start));
+		assert_int_equal(r[i].rc, -ETIMEDOUT);
+		assert_true(r[i].end - r[i].start <= (i == 0 ? 1500 : 500) + 1000);
+		if (i == 0) {
+			assert_non_null(strstr(r[i].err.text, "killed by signal 9 (SIGKILL)"));
+		} else {
+			assert_non_null(strstr(r[i].err.text, "withdrawn before it started"));
+			assert_true(r[i].end < r[0].end);
+		}
+		bx_job_free(jobs[i]);
+	}
+	bx_worker_free(w);
+	assert_int_equal(count_threads(), threads);
+}
+
 /* ---------------------------------------------------------------- the parent's locks (#11, 2) */
 
 /*
@@ -1532,6 +1706,13 @@ int main(void)
 	    T(test_terminal_passed_on_request),
 	    T(test_relay_ends_with_the_job),
 	};
+	static const struct CMUnitTest tests2[] = {
+	    T(test_v2_queued_job_withdrawn_on_timeout),
+	    T(test_v2_queued_job_withdrawn_on_cancel),
+	    T(test_v2_answers_out_of_order),
+	    T(test_v2_answer_for_unknown_job),
+	    T(test_v2_stopped_reading_with_requests_in_flight),
+	};
 	int failed;
 
 	/* The same attacks on beambox/1 workers (the job channel), then on beambox/2 ones. */
@@ -1541,5 +1722,6 @@ int main(void)
 	bx_remote_offer_proto2 = true;
 	proto2 = true;
 	failed += cmocka_run_group_tests_name("beambox/2", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("beambox/2, jobs in flight", tests2, NULL, NULL);
 	return failed;
 }
