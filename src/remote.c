@@ -1750,6 +1750,13 @@ int bx_remote_proxy_new(bx_beam *main, const struct bx_remote_peer *peer, bx_eng
 	/* beambox/2's answers come on main: as small as a job channel's frames. */
 	if (r == 0 && rem->peer.one_channel)
 		r = bx_beam_set_limit(main, BX_REMOTE_CHANNEL_LIMIT);
+	/* ... and it is read by whichever job's thread is there: never blocking. */
+	if (r == 0 && rem->peer.one_channel) {
+		int fl = fcntl(bx_beam_fd(main), F_GETFL);
+
+		if (fl < 0 || fcntl(bx_beam_fd(main), F_SETFL, fl | O_NONBLOCK) < 0)
+			r = -errno;
+	}
 	if (r < 0) {
 		free(rem);
 		return r;
