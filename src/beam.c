@@ -289,7 +289,7 @@ BX_API int bx_beam_set_fd_policy(bx_beam *b, int policy)
 
 BX_API int bx_beam_set_fd_check(bx_beam *b, bx_beam_fd_check_fn check, void *ctx)
 {
-	if (!b)
+	if (!b || (check && b->multi))
 		return -EINVAL;
 	b->fd_check = check;
 	b->fd_check_ctx = ctx;
@@ -1182,6 +1182,8 @@ BX_API int bx_beam_set_multi_fds(bx_beam *b, int on)
 		return b->rx_error;
 	if ((on != 0) == b->multi)
 		return 0;
+	if (on && b->fd_check)
+		return -EINVAL; /* its fds are installed before any check could run */
 	if (b->payload || b->parked || b->fd_cur >= 0 || b->fd_next >= 0 ||
 	    (b->multi && (b->rb_end > b->rb_start || b->nbatch)))
 		return -EBUSY;

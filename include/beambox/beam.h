@@ -128,10 +128,10 @@ BX_API BX_MUST_CHECK int bx_beam_set_fd_policy(bx_beam *b, int policy);
  * buffer and a header announcing fds is -EPROTO, as in the plain framing.
  * The fds that came can be installed before their header is checked, so
  * use it to take fds from a trusted peer only (a worker from its parent);
- * a parent takes none from a worker (BX_BEAM_FDS_NONE). bx_beam_set_fd_check
- * does not apply. Switch it on before the first frame in that framing
- * arrives (bytes already read of a next header are kept). 0, -EINVAL, -EBUSY
- * (a frame is half read), -ENOMEM.
+ * a parent takes none from a worker (BX_BEAM_FDS_NONE). It excludes
+ * bx_beam_set_fd_check (-EINVAL either way round). Switch it on before the
+ * first frame in that framing arrives (bytes already read of a next header
+ * are kept). 0, -EINVAL, -EBUSY (a frame is half read), -ENOMEM.
  */
 BX_API BX_MUST_CHECK int bx_beam_set_multi_fds(bx_beam *b, int on);
 
