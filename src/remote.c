@@ -112,8 +112,10 @@ static int64_t now_ms(void)
 /* ================================================================ parent side */
 
 /*
- * The proxy. Each job, from the start of bx_job_run, is bounded by its
- * deadline and its cancel eventfd, and so is every wait in it:
+ * The proxy. A beambox/2 worker's jobs go through v2_run (further down:
+ * one channel, several in flight); everything else (beambox/1 and original
+ * workers) as follows. Each job, from the start of bx_job_run, is bounded by
+ * its deadline and its cancel eventfd, and so is every wait in it:
  *
  *  1. its turn: the worker runs one job at a time, so a job's request goes
  *     out only once the job before it has its status (turn_efd, a one-token
