@@ -974,19 +974,25 @@ static void v2_pass_reader_locked(struct bx_remote *rem)
 static void v2_leave(struct job_run *jr)
 {
 	struct bx_remote *rem = jr->rem;
+	bool freed = false;
 
 	pthread_mutex_lock(&rem->lock);
-	if (jr->state == V2_WAITING)
+	if (jr->state == V2_WAITING) {
+		freed = rem->waiting == jr; /* the next in line may go now */
 		v2_unlink_waiting_locked(rem, jr);
-	else if (jr->state == V2_INFLIGHT)
+	} else if (jr->state == V2_INFLIGHT) {
 		v2_unlink_inflight_locked(rem, jr);
+		freed = true;
+	}
 	jr->state = V2_GONE;
 	if (jr->reader) {
 		jr->reader = false;
 		rem->reading = false;
 		v2_pass_reader_locked(rem);
 	}
-	v2_wake_waiting_locked(rem);
+	/* (An answered job's place was given back, and the waiting woken, when it was answered.) */
+	if (freed)
+		v2_wake_waiting_locked(rem);
 	pthread_mutex_unlock(&rem->lock);
 }
 
@@ -1154,7 +1160,7 @@ static int v2_read(struct bx_remote *rem, const struct job_run *self)
 		bx_frame_clear(&f);
 		if (r < 0)
 			return r;
-		/* Nothing read ahead: the socket is empty or poll will say so. */
+		/* Nothing read ahead: poll says when more comes (no read for -EAGAIN). */
 		if (bx_beam_rx_buffered(rem->main) == 0)
 			return 0;
 	}
@@ -1458,7 +1464,7 @@ static int v2_wait(struct job_run *jr)
 		struct pollfd pfd[6];
 		int idx_main = -1, idx_exit = -1, idx_wake, idx_pump[3] = {-1, -1, -1};
 		int nfds = 0, timeout, r, broken = 0;
-		bool answered, buffered = false;
+		bool answered;
 		char why[BX_ERROR_TEXT_MAX];
 
 		pthread_mutex_lock(&rem->lock);
@@ -1486,7 +1492,10 @@ static int v2_wait(struct job_run *jr)
 				drain_deadline = now_ms() + BX_REMOTE_DRAIN_GRACE_MS;
 		}
 		if (jr->reader) {
-			buffered = bx_beam_rx_buffered(rem->main) > 0;
+			/*
+			 * v2_read returns only when what is read ahead holds no whole
+			 * frame (at most the start of one): poll says when more comes.
+			 */
 			idx_main = nfds;
 			pfd[nfds++] =
 			    (struct pollfd){.fd = bx_beam_fd(rem->main), .events = POLLIN};
@@ -1503,8 +1512,6 @@ static int v2_wait(struct job_run *jr)
 				pfd[nfds++] = bx_pump_pollfd(&jr->out[i]);
 			}
 		timeout = answered ? poll_timeout(drain_deadline) : poll_timeout(jr->deadline);
-		if (buffered)
-			timeout = 0;
 		r = poll(pfd, (nfds_t)nfds, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1547,7 +1554,7 @@ static int v2_wait(struct job_run *jr)
 					bx_pump_close(&jr->out[i]);
 				}
 			}
-		if (idx_main >= 0 && (buffered || pfd[idx_main].revents)) {
+		if (idx_main >= 0 && pfd[idx_main].revents) {
 			pthread_mutex_lock(&rem->read_lock);
 			bx_ignore(v2_read(rem, jr));
 			pthread_mutex_unlock(&rem->read_lock);
