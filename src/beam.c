@@ -117,8 +117,6 @@
 #endif
 
 #define BEAM_MUST_CHECK __attribute__((warn_unused_result))
-#define BEAM_STR_(x)	__STRING(x)
-#define BEAM_STR(x)	BEAM_STR_(x)
 
 /*
  * How far a peek looks past the current frame for where an fd-carrying
@@ -131,6 +129,7 @@
 #define BEAM_STOP_MAX 8
 
 /* Beambox's framing (bx_beam_set_multi_fds): count of fds in bits 30..29, length below. */
+_Static_assert(BX_BEAM_FDS_MAX == 3, "rxm_read's message says 3");
 #define BEAM_MULTI_LEN_MASK    0x1fffffffu
 #define BEAM_MULTI_COUNT_SHIFT 29
 #define BEAM_MULTI_COUNT_MASK  0x3u
@@ -952,16 +951,13 @@ static BEAM_MUST_CHECK int rxm_read(bx_beam *b, void *dst, size_t len, bool take
 	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
 		rxm_close_fds(fds, nfds);
 		return rx_fatal(
-		    b,
-		    bx_fail(
-			err, -EPROTO, b->rx_off,
-			bad ? "recvmsg: unexpected control message"
-			: take_fds
-			    ? "recvmsg: more than " BEAM_STR(
-				  BX_BEAM_FDS_MAX) " fds in one "
-						   "message (MSG_CTRUNC); the rest dropped unopened"
-			    : "recvmsg: fds or other control data on bytes that take none "
-			      "(MSG_CTRUNC); dropped unopened"));
+		    b, bx_fail(err, -EPROTO, b->rx_off,
+			       bad ? "recvmsg: unexpected control message"
+			       : take_fds
+				   ? "recvmsg: more than 3 fds in one "
+				     "message (MSG_CTRUNC); the rest dropped unopened"
+				   : "recvmsg: fds or other control data on bytes that take none "
+				     "(MSG_CTRUNC); dropped unopened"));
 	}
 	if (nfds > 0) {
 		struct rx_batch *bt;

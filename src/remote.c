@@ -1062,7 +1062,7 @@ static int v2_deliver_locked(struct bx_remote *rem, const struct job_run *self, 
 	const bx_bytes *cmd, *etext = NULL;
 	bx_bytes v, key;
 	struct job_run *jr;
-	uint64_t id, st, e = 0;
+	uint64_t id = 0, st = 0, e = 0;
 	size_t n;
 	bx_error derr;
 	char shown[72];
@@ -1204,6 +1204,8 @@ static int v2_encode_request(const bx_job *job, const char *const *names, size_t
 	bx_msg_free(req);
 	if (r < 0)
 		return r;
+	if (!enc)
+		return -EIO; /* cannot happen: encode sets it on success */
 	*buf = malloc(*len + V2_TAIL_ROOM);
 	if (!*buf)
 		return -ENOMEM;
@@ -2330,7 +2332,7 @@ static int serve2_take(struct serve2 *sv, bx_frame *f)
 	struct queued_req *r;
 	bx_msg *m = NULL;
 	bx_bytes cmd;
-	uint64_t id;
+	uint64_t id = 0;
 	bx_error derr;
 	int rc;
 
@@ -2546,7 +2548,6 @@ static int serve2(const struct serve_state *st, bx_beam *main)
 				;
 			if (r != -EAGAIN)
 				break;
-			r = 0;
 			if (sv.nq == 0)
 				continue;
 		}
