@@ -179,6 +179,13 @@ struct job_run {
 	bool queued; /* sent behind another job (queued=[1]): withdrawable until it starts */
 	bool sent;   /* all of its request is written */
 	bool reader; /* this job's thread is the one that reads the main socket */
+	/* Its request, ready to go (V2_TAIL_ROOM spare), which another thread may send. */
+	char *req;
+	size_t req_len;
+	const int *req_fds;
+	size_t req_nfds;
+	int send_err; /* a small request that could not be written: -errno, and cut */
+	bool send_cut;
 };
 
 enum v2_state { V2_NEW, V2_WAITING, V2_INFLIGHT, V2_ANSWERED, V2_GONE };
@@ -953,12 +960,7 @@ static void v2_unlink_waiting_locked(struct bx_remote *rem, struct job_run *jr)
 	jr->next = NULL;
 }
 
-/* A slot may have come free: the first job waiting to send re-checks. */
-static void v2_wake_waiting_locked(struct bx_remote *rem)
-{
-	if (rem->waiting)
-		v2_wake(rem->waiting);
-}
+static void v2_admit_waiting_locked(struct bx_remote *rem);
 
 /* The reader's role is free: the oldest job in flight whose request is out takes it. */
 static void v2_pass_reader_locked(struct bx_remote *rem)
@@ -992,7 +994,7 @@ static void v2_leave(struct job_run *jr)
 	}
 	/* (An answered job's place was given back, and the waiting woken, when it was answered.) */
 	if (freed)
-		v2_wake_waiting_locked(rem);
+		v2_admit_waiting_locked(rem);
 	pthread_mutex_unlock(&rem->lock);
 }
 
@@ -1124,7 +1126,7 @@ static int v2_deliver_locked(struct bx_remote *rem, const struct job_run *self, 
 	jr->state = V2_ANSWERED;
 	if (jr != self)
 		v2_wake(jr);
-	v2_wake_waiting_locked(rem);
+	v2_admit_waiting_locked(rem);
 	r = 0;
 out:
 	bx_msg_free(m);
@@ -1213,20 +1215,110 @@ static int v2_encode_request(const bx_job *job, const char *const *names, size_t
 	return 0;
 }
 
+/* Whether jr's request may go out now (lock held). */
+static bool v2_may_go_locked(const struct bx_remote *rem, const struct job_run *jr)
+{
+	return !rem->broken && !rem->big_inflight && rem->ninflight < BX_REMOTE_INFLIGHT_MAX &&
+	       (!jr->big || rem->ninflight == 0);
+}
+
+/* jr takes an id and its place in flight, last (lock held). */
+static void v2_enter_locked(struct bx_remote *rem, struct job_run *jr)
+{
+	jr->id = ++rem->last_id;
+	jr->queued = rem->ninflight > 0;
+	jr->prev = rem->inflight_tail;
+	jr->next = NULL;
+	if (rem->inflight_tail)
+		rem->inflight_tail->next = jr;
+	else
+		rem->inflight = jr;
+	rem->inflight_tail = jr;
+	rem->ninflight++;
+	if (jr->big)
+		rem->big_inflight = true;
+	jr->state = V2_INFLIGHT;
+}
+
+/*
+ * Writes a small request (with its id, and queued=[1] when others are in
+ * flight) and its fds in one message, at once or not at all: the socket
+ * has room for every request in flight. Lock held, from whichever thread
+ * lets it go. On failure jr->send_err says why; a request not written at
+ * all leaves the bookkeeping (nothing was sent), a cut one kills the worker.
+ */
+static void v2_write_small_locked(struct bx_remote *rem, struct job_run *jr)
+{
+	char idbuf[24];
+	size_t len = jr->req_len;
+	int r, cut = 0;
+
+	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)jr->id);
+	r = v2_append_kv(jr->req, &len, jr->req_len + V2_TAIL_ROOM, "id", idbuf);
+	if (r == 0 && jr->queued)
+		r = v2_append_kv(jr->req, &len, jr->req_len + V2_TAIL_ROOM, "queued", "1");
+	if (r == 0)
+		r = bx_beam_send_fds_until(rem->main, jr->req, len, jr->req_fds, jr->req_nfds, 0,
+					   NULL, 0, &cut);
+	if (r == 0) {
+		jr->sent = true;
+		return;
+	}
+	jr->send_err = r;
+	jr->send_cut = cut != 0;
+	if (cut) {
+		v2_break_locked(rem, -ECHILD, true, "a request was cut");
+	} else {
+		v2_unlink_inflight_locked(rem, jr);
+		jr->state = V2_GONE;
+	}
+}
+
+/*
+ * Places came free: jobs waiting to send go, first come first served. A
+ * small request is written here by whoever freed the place (its thread need
+ * not wake up for that: it waits for its answer either way); a big one's
+ * thread is woken to send it itself. Someone must read the answers: if no
+ * thread does, the oldest job in flight's thread is woken for it.
+ */
+static void v2_admit_waiting_locked(struct bx_remote *rem)
+{
+	struct job_run *jr;
+
+	while ((jr = rem->waiting) != NULL && v2_may_go_locked(rem, jr)) {
+		if (jr->big) {
+			v2_wake(jr);
+			break;
+		}
+		v2_unlink_waiting_locked(rem, jr);
+		v2_enter_locked(rem, jr);
+		v2_write_small_locked(rem, jr);
+		if (jr->send_err)
+			v2_wake(jr);
+	}
+	if (!rem->reading)
+		v2_pass_reader_locked(rem);
+}
+
 /*
  * Waits (within the job's deadline and cancellation) until its request may
- * go out, then takes an id and a place in flight. 0, or the job's error:
- * nothing was sent.
+ * go out. Returns 0 with the lock held once it has an id and a place in
+ * flight (its thread sends it: v2_send); 1 when another thread let it go
+ * meanwhile (sent, or jr->send_err); or the job's error: nothing was sent.
  */
 static int v2_admit(struct job_run *jr)
 {
 	struct bx_remote *rem = jr->rem;
+	int stop = 0;
 
 	for (;;) {
 		int n, ahead;
-		bool head;
 
 		pthread_mutex_lock(&rem->lock);
+		if (jr->state != V2_NEW && jr->state != V2_WAITING) {
+			pthread_mutex_unlock(&rem->lock);
+			return 1;
+		}
 		if (rem->broken) {
 			int code = rem->broken;
 			char why[BX_ERROR_TEXT_MAX];
@@ -1235,26 +1327,34 @@ static int v2_admit(struct job_run *jr)
 			pthread_mutex_unlock(&rem->lock);
 			return v2_fail_broken(jr, code, why, ", before the request was sent");
 		}
-		head = !rem->waiting || rem->waiting == jr;
-		if (head && !rem->big_inflight && rem->ninflight < BX_REMOTE_INFLIGHT_MAX &&
-		    (!jr->big || rem->ninflight == 0)) {
+		if ((!rem->waiting || rem->waiting == jr) && v2_may_go_locked(rem, jr)) {
 			if (jr->state == V2_WAITING)
 				v2_unlink_waiting_locked(rem, jr);
-			jr->id = ++rem->last_id;
-			jr->queued = rem->ninflight > 0;
-			jr->prev = rem->inflight_tail;
-			jr->next = NULL;
-			if (rem->inflight_tail)
-				rem->inflight_tail->next = jr;
-			else
-				rem->inflight = jr;
-			rem->inflight_tail = jr;
-			rem->ninflight++;
-			if (jr->big)
-				rem->big_inflight = true;
-			jr->state = V2_INFLIGHT;
-			/* Still the lock: a small request is written now (v2_send_small). */
-			return 0;
+			v2_enter_locked(rem, jr);
+			return 0; /* still locked: v2_send writes it */
+		}
+		ahead = (int)rem->ninflight;
+		if (stop) {
+			/* Still waiting, so nothing was sent: out of the queue, then fail. */
+			bool head = rem->waiting == jr;
+
+			if (jr->state == V2_WAITING)
+				v2_unlink_waiting_locked(rem, jr);
+			jr->state = V2_GONE;
+			if (head)
+				v2_admit_waiting_locked(rem);
+			pthread_mutex_unlock(&rem->lock);
+			if (stop == -ETIMEDOUT)
+				return job_error(
+				    jr, -ETIMEDOUT, false,
+				    "timed out after %d ms waiting for the worker (%d jobs "
+				    "in flight on it); nothing was sent",
+				    jr->job->timeout_ms, ahead);
+			if (stop == -ECANCELED)
+				return job_error(jr, -ECANCELED, false,
+						 "cancelled while waiting for the worker; nothing "
+						 "was sent");
+			return worker_died(jr, ", before the request was sent");
 		}
 		if (jr->state != V2_WAITING) {
 			jr->state = V2_WAITING;
@@ -1265,28 +1365,40 @@ static int v2_admit(struct job_run *jr)
 				rem->waiting = jr;
 			rem->waiting_tail = jr;
 		}
-		ahead = (int)rem->ninflight;
 		pthread_mutex_unlock(&rem->lock);
 
-		if (jr->deadline >= 0 && now_ms() >= jr->deadline)
-			return job_error(jr, -ETIMEDOUT, false,
-					 "timed out after %d ms waiting for the worker (%d jobs in "
-					 "flight on it); nothing was sent",
-					 jr->job->timeout_ms, ahead);
 		struct pollfd p[2] = {
 		    {.fd = jr->job->cancel_efd, .events = POLLIN},
 		    {.fd = rem->peer.exit_fd, .events = POLLIN},
 		};
+		if (jr->deadline >= 0 && now_ms() >= jr->deadline) {
+			stop = -ETIMEDOUT;
+			continue;
+		}
 		n = poll(p, 2, poll_timeout(jr->deadline));
 		if (n < 0 && errno != EINTR)
 			return job_error(jr, -errno, false, "poll: %m");
 		if (n > 0 && p[0].revents && v2_woken_cancelled(jr))
-			return job_error(
-			    jr, -ECANCELED, false,
-			    "cancelled while waiting for the worker; nothing was sent");
-		if (n > 0 && p[1].revents)
-			return worker_died(jr, ", before the request was sent");
+			stop = -ECANCELED;
+		else if (n > 0 && p[1].revents)
+			stop = -ECHILD;
+		else if (jr->deadline >= 0 && now_ms() >= jr->deadline)
+			stop = -ETIMEDOUT;
 	}
+}
+
+/* A small request that another thread (or v2_send) could not write: the job's error. */
+static int v2_send_failed(struct job_run *jr)
+{
+	int r = jr->send_err;
+
+	if (r == -ETIMEDOUT && !jr->send_cut)
+		return job_error(jr, -EAGAIN, false,
+				 "the worker's socket is full (it does not read its requests); "
+				 "nothing was sent");
+	if (r == -EPIPE)
+		return worker_died(jr, ", while the request was being sent");
+	return job_error(jr, r, jr->send_cut, "sending the request: %s", strerror(-r));
 }
 
 /*
@@ -1306,43 +1418,31 @@ static int v2_send(struct job_run *jr, char *buf, size_t len, const int *fds, si
 	char idbuf[24];
 	int r, cut = 0;
 
+	if (!jr->big) {
+		v2_write_small_locked(rem, jr);
+		pthread_mutex_unlock(&rem->lock);
+		return jr->send_err ? v2_send_failed(jr) : 0;
+	}
 	snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)jr->id);
 	r = v2_append_kv(buf, &len, len + V2_TAIL_ROOM, "id", idbuf);
-	if (r == 0 && jr->queued)
-		r = v2_append_kv(buf, &len, len + V2_TAIL_ROOM, "queued", "1");
 	if (r < 0) {
 		pthread_mutex_unlock(&rem->lock);
 		return job_error(jr, r, false, "encoding the request: %s", strerror(-r));
 	}
-	if (!jr->big) {
-		r = bx_beam_send_fds_until(rem->main, buf, len, fds, nfds, 0, NULL, 0, &cut);
-		if (r == 0)
-			jr->sent = true;
-		else if (cut)
-			v2_break_locked(rem, -ECHILD, true, "a request was cut");
+	pthread_mutex_unlock(&rem->lock);
+	for (;;) {
+		r = bx_beam_send_fds_until(rem->main, buf, len, fds, nfds, jr->deadline, stops,
+					   peer->exit_fd >= 0 ? 2 : 1, &cut);
+		if (r != -ECANCELED || cut || atomic_load(&jr->job->cancelled) ||
+		    bx_fd_ready(peer->exit_fd, POLLIN))
+			break;
+		pthread_mutex_lock(&rem->lock);
+		r = rem->broken;
 		pthread_mutex_unlock(&rem->lock);
-		if (r == 0)
-			return 0;
-		if (r == -ETIMEDOUT && !cut)
-			return job_error(jr, -EAGAIN, false,
-					 "the worker's socket is full (it does not read its "
-					 "requests); nothing was sent");
-	} else {
-		pthread_mutex_unlock(&rem->lock);
-		for (;;) {
-			r = bx_beam_send_fds_until(rem->main, buf, len, fds, nfds, jr->deadline,
-						   stops, peer->exit_fd >= 0 ? 2 : 1, &cut);
-			if (r != -ECANCELED || cut || atomic_load(&jr->job->cancelled) ||
-			    bx_fd_ready(peer->exit_fd, POLLIN))
-				break;
-			pthread_mutex_lock(&rem->lock);
-			r = rem->broken;
-			pthread_mutex_unlock(&rem->lock);
-			if (r)
-				return v2_fail_broken(jr, r, rem->broken_why,
-						      ", before the request was sent");
-			bx_ignore(v2_woken_cancelled(jr)); /* woken for nothing: try again */
-		}
+		if (r)
+			return v2_fail_broken(jr, r, rem->broken_why,
+					      ", before the request was sent");
+		bx_ignore(v2_woken_cancelled(jr)); /* woken for nothing: try again */
 	}
 	if (r == 0) {
 		pthread_mutex_lock(&rem->lock);
@@ -1423,7 +1523,7 @@ static int v2_give_up(struct job_run *jr, int code)
 	if (withdrawn) {
 		v2_unlink_inflight_locked(rem, jr);
 		jr->state = V2_GONE;
-		v2_wake_waiting_locked(rem);
+		v2_admit_waiting_locked(rem);
 	} else if (jr->state == V2_ANSWERED) {
 		pthread_mutex_unlock(&rem->lock);
 		pthread_mutex_unlock(&rem->read_lock);
@@ -1485,6 +1585,13 @@ static int v2_wait(struct job_run *jr)
 		pthread_mutex_unlock(&rem->lock);
 		if (broken)
 			return v2_fail_broken(jr, broken, why, "");
+		if (!answered && atomic_load(&jr->job->cancelled)) {
+			/* Cancelled while another thread sent it (v2_admit took the wake-up). */
+			r = v2_give_up(jr, -ECANCELED);
+			if (r != 1)
+				return r;
+			continue;
+		}
 		if (answered) {
 			/* The handler is done: its stdin no longer matters. */
 			bx_pump_close(&jr->out[0]);
@@ -1628,10 +1735,17 @@ static int v2_run(struct job_run *jr)
 		goto out;
 	}
 	jr->big = len > BX_REMOTE_PIPELINE_REQ_MAX;
+	jr->req = buf;
+	jr->req_len = len;
+	jr->req_fds = fds;
+	jr->req_nfds = nfds;
 	r = v2_admit(jr);
 	if (r < 0)
 		goto out;
-	r = v2_send(jr, buf, len, fds, nfds); /* releases the lock v2_admit took */
+	if (r == 0)
+		r = v2_send(jr, buf, len, fds, nfds); /* releases the lock v2_admit took */
+	else /* another thread let it go: nothing to send, unless that failed */
+		r = jr->send_err ? v2_send_failed(jr) : 0;
 	/* The worker holds its ends of our pipes now, or nobody does. */
 	for (int i = 0; i < 3; i++)
 		bx_close_and_reset(&owned[i]);

@@ -1160,6 +1160,43 @@ static void test_v2_answers_out_of_order(void **state)
 	bx_worker_free(w); /* its handler never returns: freeing kills it */
 }
 
+/*
+ * More jobs than places behind a slow one: the first three are sent ahead,
+ * the rest wait in the parent and are let go as places free. All run out of
+ * time before the worker gets to them: each fails alone (withdrawn, or
+ * never sent), the slow job is unharmed, and none of them ever ran.
+ */
+static void test_v2_more_jobs_than_places(void **state)
+{
+	enum { N = 7 };
+	bx_worker *w = spawn_or_fail();
+	bx_job *slow = attack_job(w, 30000, "sleep", "1500", (char *)NULL), *jobs[N];
+	struct runner rs, r[N];
+
+	(void)state;
+	start_runner(&rs, slow);
+	sleep_ms(200);
+	for (int i = 0; i < N; i++) {
+		jobs[i] = attack_job(w, 500 + 50 * i, "count", (char *)NULL);
+		start_runner(&r[i], jobs[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(r[i].th, NULL);
+		print_message("job %d: %d '%s' after %lld ms\n", i, r[i].rc, r[i].err.text,
+			      (long long)(r[i].end - r[i].start));
+		assert_int_equal(r[i].rc, -ETIMEDOUT);
+		assert_true(strstr(r[i].err.text, "withdrawn before it started") ||
+			    strstr(r[i].err.text, "nothing was sent"));
+		assert_null(strstr(r[i].err.text, "killed"));
+		bx_job_free(jobs[i]);
+	}
+	pthread_join(rs.th, NULL);
+	assert_int_equal(rs.rc, 0);
+	assert_int_equal(count_jobs_run(w), 0);
+	bx_job_free(slow);
+	bx_worker_free(w);
+}
+
 /* An answer for a job never asked: -EPROTO, the worker killed, the next job told. */
 static void test_v2_answer_for_unknown_job(void **state)
 {
@@ -1709,6 +1746,7 @@ int main(void)
 	static const struct CMUnitTest tests2[] = {
 	    T(test_v2_queued_job_withdrawn_on_timeout),
 	    T(test_v2_queued_job_withdrawn_on_cancel),
+	    T(test_v2_more_jobs_than_places),
 	    T(test_v2_answers_out_of_order),
 	    T(test_v2_answer_for_unknown_job),
 	    T(test_v2_stopped_reading_with_requests_in_flight),
