@@ -889,7 +889,9 @@ static int run_loop(struct job_run *jr)
  * behind it until it is answered (so a request never waits for socket space
  * behind another and a small one is written at once, under the lock, in the
  * order of the ids). A job that waits for that (first come, first served)
- * within its deadline and cancellation fails alone: nothing was sent.
+ * within its deadline and cancellation fails alone: nothing was sent. When
+ * a place comes free, the thread that freed it writes the small requests of
+ * the jobs waiting (their threads need not wake up for that).
  *
  * One job's thread at a time (the reader) polls the main socket; it hands
  * every answer to its job (waking that job's thread through its cancel
