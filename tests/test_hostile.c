@@ -104,7 +104,7 @@ static const char *cmd_msg(char *out, size_t size, const char *verb, const char 
  */
 static const char *status_msg(char *out, size_t size, const char *status, bool v2, unsigned id)
 {
-	char num[16], list[32];
+	char num[16], list[48];
 	size_t n;
 
 	cmd_msg(out, size, "status", status);

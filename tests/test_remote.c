@@ -2349,7 +2349,7 @@ static void *v2_fake_main(void *arg)
 	bx_frame f = {.fd = -1};
 	bx_msg *m = NULL;
 	bx_bytes idv;
-	char id[24], idkv[48], ans[256];
+	char id[24], idkv[96], ans[256];
 	int n;
 
 	if (wait_readable(bx_beam_fd(fk->b)) < 0 || bx_beam_recv(fk->b, &f, NULL) != 1 ||
@@ -2359,7 +2359,7 @@ static void *v2_fake_main(void *arg)
 	}
 	snprintf(id, sizeof(id), "%s", idv.p);
 	{
-		char list[32];
+		char list[64];
 
 		snprintf(list, sizeof(list), "%zu:%s,", strlen(id), id);
 		snprintf(idkv, sizeof(idkv), "2:id,%zu:%s,", strlen(list), list);
