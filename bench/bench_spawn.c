@@ -18,6 +18,8 @@
  *   rate     the same two created and reaped by two threads in parallel, per second
  *   rtt      a no-op job on a warm worker (also with three fds passed) vs a
  *            64-byte socketpair ping-pong with a child process
+ *   pipeline noop jobs per second on one worker from 1, 2, 4, 8 threads (their
+ *            requests pipelined: several in flight); no target
  *   stream   1 GiB through a job's stdin->stdout vs the same copy loop in a
  *            plain child process, both between the same two pipes
  *   seccomp  ns per getppid() under `beambox exec --policy FILE` vs none
@@ -704,6 +706,65 @@ static void part_rtt(const struct cfg *c)
 	free(pp);
 }
 
+/* ---------------------------------------------------------------- part: pipeline */
+
+/* K threads running noop jobs on one worker: its jobs are pipelined (beambox/2). */
+struct piper {
+	pthread_t th;
+	bx_worker *w;
+	long jobs;
+};
+
+static void *piper_main(void *arg)
+{
+	struct piper *p = arg;
+
+	for (long i = 0; i < p->jobs; i++)
+		run_noop(p->w, NULL);
+	return NULL;
+}
+
+/* Jobs per second with k client threads sharing one warm worker. */
+static double pipeline_round(bx_worker *w, int k, long jobs_each)
+{
+	struct piper p[8];
+	double t0 = now_us();
+
+	for (int i = 0; i < k; i++) {
+		p[i] = (struct piper){.w = w, .jobs = jobs_each};
+		if (pthread_create(&p[i].th, NULL, piper_main, &p[i]) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	}
+	for (int i = 0; i < k; i++)
+		pthread_join(p[i].th, NULL);
+	return (double)k * (double)jobs_each / ((now_us() - t0) / 1e6);
+}
+
+static void part_pipeline(const struct cfg *c)
+{
+	static const int ks[] = {1, 2, 4, 8};
+	long n = c->quick ? 3 : 20, jobs_each = c->quick ? 20 : 400;
+	double *v[4];
+	bx_worker *w = spawn_worker();
+
+	for (int j = 0; j < 4; j++)
+		v[j] = samples(n);
+	run_noop(w, NULL);
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < 4; j++)
+			v[j][i] = pipeline_round(w, ks[j], jobs_each / ks[j]);
+	bx_worker_free(w);
+	header("noop jobs on one warm worker from K threads (K in flight, pipelined)",
+	       "jobs per second");
+	for (int j = 0; j < 4; j++) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "K = %d", ks[j]);
+		row(name, summarize(v[j], n));
+		free(v[j]);
+	}
+}
+
 /* ---------------------------------------------------------------- part: stream */
 
 struct feeder {
@@ -1227,7 +1288,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_spawn [--quick] [--samples N] [--only LIST] [--suffix S] "
 			"[--bwrap PATH] [--cli PATH --policy FILE --syscall-prog PATH] [--many N]\n"
-			"  LIST: spawn,rate,rtt,stream,seccomp,pool,pss,many\n");
+			"  LIST: spawn,rate,rtt,pipeline,stream,seccomp,pool,pss,many\n");
 	exit(2);
 }
 
@@ -1283,6 +1344,8 @@ int main(int argc, char **argv)
 		part_rate(&c);
 	if (part_wanted(&c, "rtt"))
 		part_rtt(&c);
+	if (part_wanted(&c, "pipeline"))
+		part_pipeline(&c);
 	if (part_wanted(&c, "stream"))
 		part_stream(&c);
 	if (part_wanted(&c, "seccomp"))

@@ -145,6 +145,7 @@ static void worker_die(bx_beam *main, const char *fmt, ...)
 /* What the parent told the worker besides its policy (all absent for an original Go parent). */
 struct worker_config {
 	bool from_beambox; /* the parent sent a config (it is bx_spawn) */
+	bool one_channel;  /* it offered beambox/2 jobs (remote.h) */
 	struct bx_policy *policy;
 	int bpf_fd;
 	uint32_t cloned;  /* namespaces the clone made (enum bx_ns bits) */
@@ -257,6 +258,8 @@ static int worker_config(bx_beam *main, struct worker_config *c, char *why, size
 		r = bx_fail(&err, -EPROTO, BX_NO_OFFSET, "not a config frame with a filter");
 	if (r == 0)
 		r = config_take_extras(m, c, &err);
+	if (r == 0)
+		c->one_channel = bx_remote_config_take_offer(m) == 1;
 	if (r == 0)
 		r = bx_policy_from_msg(m, &c->policy, &err);
 	if (r == 0)
@@ -397,6 +400,7 @@ static __attribute__((noreturn)) void worker_main(void)
 	r = worker_config(main, &c, why, sizeof(why));
 	/* An original parent reads nothing on main: it is not sent beambox's messages. */
 	serve.beambox_parent = c.from_beambox;
+	serve.one_channel = c.from_beambox && c.one_channel;
 	reply = c.from_beambox ? main : NULL;
 	if (r < 0 || !c.policy)
 		worker_die(reply, "%s", r < 0 ? why : "no policy");
@@ -464,6 +468,7 @@ static __attribute__((noreturn)) void worker_main(void)
 		/* Under init the parent finds this process itself (our pid here is not its). */
 		hello.pid = (c.cloned & BX_NS_PID) ? 0 : rep.host_pid;
 		hello.namespaces = rep.namespaces;
+		hello.one_channel = serve.one_channel;
 		snprintf(hello.report, sizeof(hello.report), "%s", rep.text);
 		bx_policy_free(c.policy);
 		c.policy = NULL;
@@ -1046,6 +1051,8 @@ static int send_config(bx_worker *w, const struct bx_policy *policy, const struc
 		for (size_t i = 0; r == 0 && fx->envp[i]; i++)
 			r = bx_msg_add(m, "exec_env", fx->envp[i]);
 	}
+	if (r == 0 && !fx)
+		r = bx_remote_config_offer(m);
 	if (r == 0)
 		r = bx_msg_encode(m, &buf, &len);
 	bx_msg_free(m);
@@ -1384,6 +1391,7 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	    .kill = peer_kill,
 	    .ctx = w,
 	    .takes_fds = fx ? 0 : su->hello.takes_fds,
+	    .one_channel = fx ? 0 : su->hello.one_channel,
 	};
 	r = bx_remote_proxy_new(w->main, &peer, &w->proxy);
 	if (r < 0) {
