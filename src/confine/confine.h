@@ -46,6 +46,13 @@ struct bx_confine_opts {
 	uid_t uid;
 	gid_t gid;
 	/*
+	 * >= 0: an fd whose other end the parent holds (a socket, or a pipe's
+	 * write end): the parent's death closes that end. The credential change
+	 * of `become` clears the parent-death signal; step 2 arms it again and
+	 * then checks through this fd that the parent did not die in between.
+	 */
+	int parent_fd;
+	/*
 	 * Learning (`beambox policy learn`): >= 0 is a unix socket to a
 	 * supervisor. Step 8 then loads a filter that hands every syscall (but
 	 * the deny list's) to the supervisor through a seccomp user-notification

@@ -9,10 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -97,6 +100,18 @@ int bx_step_fds(const struct bx_confine_opts *o, bx_error *err)
 	return 0;
 }
 
+/* Whether the other end of fd (a socket, or a pipe's write end) is still open. */
+static bool peer_alive(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	int n;
+
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n == 1 && !(p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)));
+}
+
 /*
  * Step 2a: a root parent's worker, still host uid 0 (not mapped inside its
  * root-owned user namespace, so no other host process has a capability over
@@ -134,6 +149,17 @@ int bx_step_identity(const struct bx_policy *p, const struct bx_confine_opts *o,
 	    ruid != o->uid || euid != o->uid || suid != o->uid || rgid != o->gid ||
 	    egid != o->gid || sgid != o->gid || getgroups(0, NULL) != 0)
 		return bx_fail(err, -EPERM, BX_NO_OFFSET, "identity: uid/gid did not change");
+	/*
+	 * The kernel clears the parent-death signal on any change of uid or
+	 * gid (commit_creds): without it again, this process (pid 1, whose end
+	 * ends the whole namespace) would outlive a parent killed with -9. Arm
+	 * it, then look through the parent's fd: a death before the arming
+	 * sent no signal, but closed that fd's other end.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "identity: prctl(PR_SET_PDEATHSIG): %m");
+	if (o->parent_fd >= 0 && !peer_alive(o->parent_fd))
+		return bx_fail(err, -ESRCH, BX_NO_OFFSET, "identity: the parent is gone");
 	bx_report_add(rep, "identity: uid %u gid %u (from root, no groups)", (unsigned)o->uid,
 		      (unsigned)o->gid);
 	return 0;

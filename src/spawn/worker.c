@@ -221,6 +221,8 @@ static int worker_confine(struct bx_worker_config *c, int exec_pipe[2],
 	    .become = c->become,
 	    .uid = c->policy->uid,
 	    .gid = c->policy->gid,
+	    /* The parent holds the other end of the connection. */
+	    .parent_fd = BX_SPAWN_BEAM_FD,
 	    .learn_sock = -1,
 	};
 	bx_error err;
