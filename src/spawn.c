@@ -50,6 +50,7 @@
 #include "spawn/init.h"
 #include "spawn/program.h"
 #include "spawn/worker.h"
+#include "spawn/zygote.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
@@ -78,6 +79,7 @@ struct bx_worker {
 	bool reaped;
 	int exit_code; /* CLD_*: the serving process's end as init saw it, else pid's own */
 	int exit_status;
+	bool warm;	   /* started by the zygote */
 	pid_t serving_pid; /* the serving process (pid 2 under init), as we see it */
 	int serving_pidfd; /* -1 when it is pid itself */
 	char *report;
@@ -109,8 +111,15 @@ BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx)
 	const char *marker = getenv(BX_SPAWN_MARKER);
 
 	init_called = true;
-	if (marker && strcmp(marker, "1") == 0)
+	if (marker && strcmp(marker, "1") == 0) {
+		const char *zygote = getenv(BX_ZYGOTE_MARKER);
+
+		if (zygote && strcmp(zygote, "1") == 0)
+			bx_zygote_main(installer, ctx);
 		bx_worker_side_main(installer, ctx);
+	}
+	/* Early enough (the main thread, no other thread yet): a zygote; else cold starts only. */
+	bx_ignore(bx_zygote_init());
 	return 0;
 }
 
@@ -634,20 +643,15 @@ struct foreign {
  * The config frame for a worker: the policy's settings (with the host ids it
  * runs as), how it was started, and its compiled filter as a sealed memfd.
  */
-static int send_config(bx_worker *w, const struct bx_policy *policy, const struct bx_bpf *bpf,
-		       uint32_t cloned, bool become, uid_t uid, gid_t gid, const struct foreign *fx,
-		       bx_error *err)
+static int send_config(bx_worker *w, const struct bx_policy *policy, int bpf_fd, uint32_t cloned,
+		       bool become, uid_t uid, gid_t gid, const struct foreign *fx, bx_error *err)
 {
-	_cleanup_fd_ int bpf_fd = bx_seccomp_export_fd(bpf);
 	_cleanup_free_ char *buf = NULL;
 	char num[24];
 	bx_msg *m = NULL;
 	size_t len = 0;
 	int r;
 
-	if (bpf_fd < 0)
-		return bx_fail(err, bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
-			       strerror(-bpf_fd));
 	r = bx_msg_new(&m);
 	if (r == 0)
 		r = bx_policy_to_msg(policy, m);
@@ -849,6 +853,114 @@ static int join_cgroup_leaf(pid_t pid, void *ctx)
 	return r;
 }
 
+/*
+ * A policy as a worker gets it: its compiled filter as a sealed memfd and,
+ * for the zygote, its wire form. The built-in default is prepared once for
+ * the process's life (parsing it costs half a millisecond), others per spawn.
+ */
+struct prepared {
+	const struct bx_policy *policy;
+	int bpf_fd;
+	char *wire;
+	size_t wire_len;
+	bool shared; /* the default's: nothing here is the caller's to free */
+};
+
+static struct prepared default_prep = {.bpf_fd = -1};
+static int default_err;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static int policy_wire(const struct bx_policy *p, char **wire, size_t *len)
+{
+	bx_msg *m = NULL;
+	int r = bx_msg_new(&m);
+
+	if (r == 0)
+		r = bx_policy_to_msg(p, m);
+	if (r == 0)
+		r = bx_msg_encode(m, wire, len);
+	bx_msg_free(m);
+	return r;
+}
+
+/* Fills pr for p (and the foreign program's exec allowance, if fx). */
+static int prepare(const struct bx_policy *p, const struct foreign *fx, bool want_wire,
+		   struct prepared *pr, bx_error *err)
+{
+	struct bx_bpf bpf = {0};
+	int r;
+
+	*pr = (struct prepared){.policy = p, .bpf_fd = -1};
+	/* Compiled here, once (cached per policy); the worker only loads it. */
+	if (fx) {
+		struct bx_seccomp_extra extra = {.exec_fd = fx->fd_no};
+
+		r = bx_seccomp_compile(p, &extra, &bpf, err);
+	} else {
+		r = bx_filter_cached(p, &bpf, err);
+	}
+	if (r < 0)
+		return r;
+	pr->bpf_fd = bx_seccomp_export_fd(&bpf);
+	bx_bpf_free(&bpf);
+	if (pr->bpf_fd < 0)
+		return bx_fail(err, pr->bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
+			       strerror(-pr->bpf_fd));
+	r = want_wire ? policy_wire(p, &pr->wire, &pr->wire_len) : 0;
+	if (r < 0) {
+		bx_close_and_reset(&pr->bpf_fd);
+		return bx_fail(err, r, BX_NO_OFFSET, "encoding the policy: %s", strerror(-r));
+	}
+	return 0;
+}
+
+static void prepared_free(struct prepared *pr)
+{
+	if (pr->shared)
+		return;
+	bx_close_and_reset(&pr->bpf_fd);
+	free(pr->wire);
+	pr->wire = NULL;
+}
+
+static void prepare_default(void)
+{
+	struct bx_policy *p = NULL;
+
+	default_err = bx_policy_default(&p);
+	if (default_err == 0)
+		default_err = prepare(p, NULL, true, &default_prep, NULL);
+	if (default_err < 0) {
+		bx_policy_free(p);
+		return;
+	}
+	default_prep.shared = true;
+}
+
+/* Names in env_keep that the C library or the dynamic loader read at start-up only. */
+static bool env_needs_exec(const bx_spawn_opts *opts)
+{
+	static const char *const prefixes[] = {"LD_", "GLIBC_", "MALLOC_"};
+
+	for (size_t i = 0; opts->env_keep && opts->env_keep[i]; i++)
+		for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
+			if (strncmp(opts->env_keep[i], prefixes[k], strlen(prefixes[k])) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Whether this start can go through the zygote: not a foreign program (it
+ * needs its own exec), a policy with user and pid namespaces (the zygote's
+ * children are born in them), no variable that would act only at an exec.
+ */
+static bool zygote_fits(const bx_spawn_opts *opts, const struct bx_policy *p,
+			const struct foreign *fx)
+{
+	return !fx && (p->namespaces & (BX_NS_USER | BX_NS_PID)) == (BX_NS_USER | BX_NS_PID) &&
+	       !env_needs_exec(opts);
+}
+
 static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker **out,
 			bx_error *err)
 {
@@ -862,11 +974,10 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	bx_worker *w = NULL;
 	struct bx_remote_peer peer;
 	struct startup *su = NULL;
-	struct bx_policy *own_policy = NULL;
+	struct prepared prep = {.bpf_fd = -1};
 	const struct bx_policy *policy;
-	struct bx_bpf bpf = {0};
 	struct timespec t0;
-	bool root = geteuid() == 0;
+	bool root = geteuid() == 0, warm = false, try_zygote;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int timeout, r;
@@ -881,33 +992,33 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		bx_spawn_opts_init(&defaults);
 		opts = &defaults;
 	}
+	if (opts->start < BX_SPAWN_START_AUTO || opts->start > BX_SPAWN_START_ZYGOTE)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "bx_spawn: bad start %d", opts->start);
 	timeout = opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000;
-	pthread_once(&exe_once, make_exe_copy);
-	if (exe_fd < 0)
-		return bx_fail(err, exe_err, BX_NO_OFFSET, "copying /proc/self/exe: %s",
-			       strerror(-exe_err));
 	policy = opts->policy;
 	if (!policy) {
-		r = bx_policy_default(&own_policy);
+		pthread_once(&default_once, prepare_default);
+		if (default_err < 0)
+			return bx_fail(err, default_err, BX_NO_OFFSET, "default policy: %s",
+				       strerror(-default_err));
+		policy = default_prep.policy;
+	}
+	try_zygote = opts->start != BX_SPAWN_START_COLD && zygote_fits(opts, policy, fx);
+	if (opts->start == BX_SPAWN_START_ZYGOTE && !try_zygote)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "bx_spawn: the zygote starts only workers of this program, under a "
+			       "policy with user and pid namespaces, with no LD_*, GLIBC_* or "
+			       "MALLOC_* variable kept");
+	if (fx && !(policy->namespaces & BX_NS_PID))
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "a foreign worker needs a pid namespace (its init reports its end)");
+	if (opts->policy) {
+		r = prepare(policy, fx, try_zygote, &prep, err);
 		if (r < 0)
-			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
-		policy = own_policy;
-	}
-	if (fx && !(policy->namespaces & BX_NS_PID)) {
-		r = bx_fail(err, -EINVAL, BX_NO_OFFSET,
-			    "a foreign worker needs a pid namespace (its init reports its end)");
-		goto fail;
-	}
-	/* Compiled here, once (cached per policy); the worker only loads it. */
-	if (fx) {
-		struct bx_seccomp_extra extra = {.exec_fd = fx->fd_no};
-
-		r = bx_seccomp_compile(policy, &extra, &bpf, err);
+			goto fail;
 	} else {
-		r = bx_filter_cached(policy, &bpf, err);
+		prep = default_prep;
 	}
-	if (r < 0)
-		goto fail;
 	r = build_env(opts, &envp);
 	if (r < 0) {
 		r = bx_fail(err, r, BX_NO_OFFSET, "building the worker's environment: %s",
@@ -934,42 +1045,93 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		r = bx_fail(err, r, BX_NO_OFFSET, "cgroup (required): no leaf: %s", w->cgroup.why);
 		goto fail;
 	}
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(note, O_CLOEXEC) < 0 || fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = bx_fail(err, -errno, BX_NO_OFFSET, "setting up the worker's fds: %m");
 		goto fail;
 	}
 	w->note_fd = bx_steal_fd(&note[0]);
-	spec = (struct bx_child_spec){
-	    .ns_flags = bx_clone_flags_for(policy->namespaces),
-	    .ns_optional = bx_clone_flags_for(policy->namespaces_optional),
-	    .uid = uid,
-	    .gid = gid,
-	    .as_root = root,
-	    .fds = {{devnull, STDIN_FILENO, false},
-		    {devnull, STDOUT_FILENO, false},
-		    {opts->stderr_fd >= 0 ? opts->stderr_fd : devnull, STDERR_FILENO, false},
-		    {sv[1], BX_SPAWN_BEAM_FD, false},
-		    {note[1], BX_SPAWN_NOTE_FD, false}},
-	    .nfds = 5,
-	    .exec_fd = exe_fd,
-	    .argv = argv,
-	    .envp = envp,
-	    .ambient = root ? ROOT_SETUP_CAPS : SETUP_CAPS,
-	    .timeout_ms = timeout,
-	    .before_release = w->cgroup.made ? join_cgroup_leaf : NULL,
-	    .ctx = &join,
-	};
-	if (fx)
-		spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
-	r = bx_child_start(&spec, &child, err);
-	if (r < 0 && join.error)
-		r = bx_fail(err, -join.error, BX_NO_OFFSET,
-			    "cgroup: moving the worker into its leaf %s: %s", w->cgroup.name,
-			    strerror(join.error));
-	if (r < 0)
-		goto fail;
+	if (try_zygote) {
+		/* envp[0..1] are the markers of a fresh execution: the zygote's child has none. */
+		struct bx_zygote_spawn zs = {
+		    .wire = prep.wire,
+		    .wire_len = prep.wire_len,
+		    .bpf_fd = prep.bpf_fd,
+		    .ns_flags = bx_clone_flags_for(policy->namespaces),
+		    .ns_optional = bx_clone_flags_for(policy->namespaces_optional),
+		    .uid = uid,
+		    .gid = gid,
+		    .as_root = root,
+		    .envp = envp + 2,
+		    .beam_fd = &sv[1],
+		    .note_fd = &note[1],
+		    .app_beam_fd = sv[0],
+		    .stderr_fd = opts->stderr_fd,
+		    .cgroup = &w->cgroup,
+		    .timeout_ms = timeout,
+		};
+
+		r = bx_zygote_spawn(&zs, &child, err);
+		if (r == -EAGAIN && opts->start == BX_SPAWN_START_ZYGOTE)
+			r = bx_fail(err, -ENOTSUP, BX_NO_OFFSET,
+				    "bx_spawn: no zygote in this process (see bx_spawn_init)");
+		if (r < 0 && r != -EAGAIN)
+			goto fail;
+		warm = r == 0;
+		/* The request went out and the zygote is gone: a cold start, on fds of its own. */
+		if (!warm && sv[1] < 0) {
+			bx_close_and_reset(&sv[0]);
+			bx_close_and_reset(&w->note_fd);
+			bx_close_and_reset(&note[1]);
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+			    pipe2(note, O_CLOEXEC) < 0 || fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
+				r = bx_fail(err, -errno, BX_NO_OFFSET,
+					    "setting up the worker's fds: %m");
+				goto fail;
+			}
+			w->note_fd = bx_steal_fd(&note[0]);
+		}
+	}
+	if (!warm) {
+		pthread_once(&exe_once, make_exe_copy);
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (exe_fd < 0 || devnull < 0) {
+			r = exe_fd < 0 ? bx_fail(err, exe_err, BX_NO_OFFSET,
+						 "copying /proc/self/exe: %s", strerror(-exe_err))
+				       : bx_fail(err, -errno, BX_NO_OFFSET, "/dev/null: %m");
+			goto fail;
+		}
+		spec = (struct bx_child_spec){
+		    .ns_flags = bx_clone_flags_for(policy->namespaces),
+		    .ns_optional = bx_clone_flags_for(policy->namespaces_optional),
+		    .uid = uid,
+		    .gid = gid,
+		    .as_root = root,
+		    .fds = {{devnull, STDIN_FILENO, false},
+			    {devnull, STDOUT_FILENO, false},
+			    {opts->stderr_fd >= 0 ? opts->stderr_fd : devnull, STDERR_FILENO,
+			     false},
+			    {sv[1], BX_SPAWN_BEAM_FD, false},
+			    {note[1], BX_SPAWN_NOTE_FD, false}},
+		    .nfds = 5,
+		    .exec_fd = exe_fd,
+		    .argv = argv,
+		    .envp = envp,
+		    .ambient = root ? ROOT_SETUP_CAPS : SETUP_CAPS,
+		    .timeout_ms = timeout,
+		    .before_release = w->cgroup.made ? join_cgroup_leaf : NULL,
+		    .ctx = &join,
+		};
+		if (fx)
+			spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
+		r = bx_child_start(&spec, &child, err);
+		if (r < 0 && join.error)
+			r = bx_fail(err, -join.error, BX_NO_OFFSET,
+				    "cgroup: moving the worker into its leaf %s: %s",
+				    w->cgroup.name, strerror(join.error));
+		if (r < 0)
+			goto fail;
+	}
 	w->pid = child.pid;
 	w->pidfd = child.pidfd;
 	w->has_init = (child.ns & CLONE_NEWPID) != 0;
@@ -986,7 +1148,10 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		r = bx_fail(err, -errno, BX_NO_OFFSET, "fcntl: %m");
 		goto fail;
 	}
-	r = send_config(w, policy, &bpf, bx_ns_for_clone_flags(child.ns), root, uid, gid, fx, err);
+	/* A zygote's child has its configuration already. */
+	r = warm ? 0
+		 : send_config(w, policy, prep.bpf_fd, bx_ns_for_clone_flags(child.ns), root, uid,
+			       gid, fx, err);
 	if (r < 0)
 		goto fail;
 	r = wait_started(w, fx != NULL, &t0, timeout, su, err);
@@ -1014,12 +1179,12 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		r = bx_fail(err, r, BX_NO_OFFSET, "proxy engine: %s", strerror(-r));
 		goto fail;
 	}
+	w->warm = warm;
 	bx_audit_spawned(opts->audit_fd, w, w->proxy, w->pid, w->serving_pid, policy->name,
 			 w->report, audit_t0); /* hook (audit.c) */
-	bx_bpf_free(&bpf);
+	prepared_free(&prep);
 	free_strv(envp);
 	free(su);
-	bx_policy_free(own_policy);
 	*out = w;
 	return 0;
 
@@ -1029,10 +1194,9 @@ fail:
 	bx_close_and_reset(&sv[1]);
 	bx_close_and_reset(&note[0]);
 	bx_close_and_reset(&note[1]);
-	bx_bpf_free(&bpf);
+	prepared_free(&prep);
 	free_strv(envp);
 	free(su);
-	bx_policy_free(own_policy);
 	if (w) {
 		if (w->pidfd >= 0 && !w->reaped) {
 			bx_ignore(bx_worker_kill(w, SIGKILL));
@@ -1052,7 +1216,6 @@ BX_API int bx_spawn_exec(const bx_spawn_opts *opts, const char *path, char *cons
 			 char *const envp[], bx_worker **out, bx_error *err)
 {
 	static char *const no_env[] = {NULL};
-	struct bx_policy *own_policy = NULL;
 	bx_spawn_opts o;
 	struct foreign fx;
 	char **env = NULL;
@@ -1086,12 +1249,13 @@ BX_API int bx_spawn_exec(const bx_spawn_opts *opts, const char *path, char *cons
 	else
 		bx_spawn_opts_init(&o);
 	if (!o.policy) {
-		r = bx_policy_default(&own_policy);
-		if (r < 0) {
+		pthread_once(&default_once, prepare_default);
+		if (default_err < 0) {
 			free(env);
-			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
+			return bx_fail(err, default_err, BX_NO_OFFSET, "default policy: %s",
+				       strerror(-default_err));
 		}
-		o.policy = own_policy;
+		o.policy = default_prep.policy;
 	}
 	fx = (struct foreign){.prog_fd = -1, .argv = argv, .envp = env};
 	fx.fd_no = bx_exec_fd_number(o.policy);
@@ -1110,6 +1274,5 @@ out:
 	if (fx.prog_fd >= 0)
 		close(fx.prog_fd);
 	free(env);
-	bx_policy_free(own_policy);
 	return r;
 }

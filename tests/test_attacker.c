@@ -411,6 +411,7 @@ static void test_before_exec(void **state)
 
 struct spawn_arg {
 	const struct bx_policy *policy;
+	int start; /* enum bx_spawn_start */
 	/*
 	 * >= 0: the thread writes a byte to done_fd once bx_spawn returned,
 	 * then waits for EOF on hold_fd before it ends (a worker dies with the
@@ -433,6 +434,7 @@ static void *spawn_thread(void *p)
 	bx_spawn_opts_init(&opts);
 	opts.env_keep = keep;
 	opts.policy = a->policy;
+	opts.start = a->start;
 	opts.ready_timeout_ms = 60000;
 	bx_error_clear(&err);
 	a->r = bx_spawn(&opts, &a->w, &err);
@@ -473,7 +475,9 @@ static void test_after_exec_before_identity(void **state)
 	setenv("BX_ATTACK_PAUSE", dir, 1);
 	assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(done, O_CLOEXEC), 0);
-	sa = (struct spawn_arg){.policy = p, .hold_fd = hold[0], .done_fd = done[1]};
+	/* A fresh execution: a zygote's child runs no main() (it is the zygote's copy). */
+	sa = (struct spawn_arg){
+	    .policy = p, .start = BX_SPAWN_START_COLD, .hold_fd = hold[0], .done_fd = done[1]};
 	assert_int_equal(pthread_create(&th, NULL, spawn_thread, &sa), 0);
 	/* The worker's main() writes its host pid, then waits for us. */
 	snprintf(path, sizeof(path), "%s/ready", dir);
@@ -495,7 +499,6 @@ static void test_after_exec_before_identity(void **state)
 	assert_int_equal(read(done[0], &byte, 1), 1);
 	close(done[0]);
 	close(done[1]);
-	unsetenv("BX_ATTACK_PAUSE");
 	snprintf(path, sizeof(path), "%s/ready", dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/go", dir);
@@ -619,7 +622,11 @@ static void test_during_setup_race(void **state)
 	 * one of ours, alive or not yet reaped, never a recycled one.
 	 */
 	for (int i = 0; i < RACE_SPAWNS; i++) {
-		struct spawn_arg sa = {.policy = p, .hold_fd = -1};
+		/* Cold and zygote starts in turn; the zygote itself (our child, root) is a target
+		 * too. */
+		struct spawn_arg sa = {.policy = p,
+				       .start = i % 2 ? BX_SPAWN_START_ZYGOTE : BX_SPAWN_START_COLD,
+				       .hold_fd = -1};
 
 		spawn_thread(&sa);
 		if (sa.r < 0)
@@ -684,11 +691,11 @@ static bool job_stdin_arrived(pid_t pid, const char *secret_path)
 	return false;
 }
 
-static void job_phase(const struct bx_policy *p, uid_t attacker_uid, const char *label)
+static void job_phase(const struct bx_policy *p, int start, uid_t attacker_uid, const char *label)
 {
 	char secret_path[64];
 	int secret = root_only_file(secret_path, sizeof(secret_path));
-	struct spawn_arg sa = {.policy = p, .hold_fd = -1};
+	struct spawn_arg sa = {.policy = p, .start = start, .hold_fd = -1};
 	struct job_arg ja;
 	struct tally t1, t2;
 	pthread_t th;
@@ -726,10 +733,14 @@ static void test_while_a_job_runs(void **state)
 	if (skip_unless_root())
 		skip();
 	fixed = fixed_uid_policy(NOBODY);
-	job_phase(fixed, NOBODY, "job running, uid 65534 (fixed, shared)");
+	/* A fresh execution, then a child of the zygote (no exec: the zygote's memory). */
+	job_phase(fixed, BX_SPAWN_START_COLD, NOBODY, "job running, uid 65534 (fixed, shared)");
+	job_phase(fixed, BX_SPAWN_START_ZYGOTE, NOBODY,
+		  "job running, uid 65534 (fixed, shared), zygote");
 	bx_policy_free(fixed);
 	/* The shipped default: a dynamic uid, attacked by a process of that very uid. */
-	job_phase(NULL, (uid_t)-1, "job running, dynamic uid");
+	job_phase(NULL, BX_SPAWN_START_COLD, (uid_t)-1, "job running, dynamic uid");
+	job_phase(NULL, BX_SPAWN_START_ZYGOTE, (uid_t)-1, "job running, dynamic uid, zygote");
 }
 
 /* ---------------------------------------------------------------- e. beambox exec's program */

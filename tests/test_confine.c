@@ -350,11 +350,8 @@ static struct bx_policy *default_policy(void)
 
 static int teardown(void **state)
 {
-	siginfo_t si;
-
-	/* __WALL: workers exit with no signal to their parent (an app's wait() leaves them). */
-	errno = 0;
-	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | __WALL) != -1 || errno != ECHILD) {
+	/* No child but the zygote (see tests_common.h). */
+	if (bx_test_stray_child() != 0) {
 		fprintf(stderr, "a child process is left\n");
 		return -1;
 	}

@@ -42,6 +42,16 @@ typedef struct bx_worker bx_worker;
 /* A confinement policy (see policies/README.md). */
 struct bx_policy;
 
+/* How bx_spawn starts a worker (bx_spawn_opts.start). */
+enum bx_spawn_start {
+	/* Through this process's zygote when it has one and the start fits it, else cold. */
+	BX_SPAWN_START_AUTO = 0,
+	/* Cold: a fresh execution of the program's sealed copy (exec, dynamic loading). */
+	BX_SPAWN_START_COLD = 1,
+	/* Through the zygote only: -ENOTSUP when this process has none. */
+	BX_SPAWN_START_ZYGOTE = 2,
+};
+
 typedef struct bx_spawn_opts {
 	/* NULL-terminated names of variables copied from the parent's environment. */
 	const char *const *env_keep;
@@ -56,6 +66,8 @@ typedef struct bx_spawn_opts {
 	 * process-wide one, if any. Borrowed: keep it open while the worker lives.
 	 */
 	int audit_fd;
+	/* enum bx_spawn_start (default BX_SPAWN_START_AUTO). */
+	int start;
 } bx_spawn_opts;
 
 /* Fills opts with the defaults. */

@@ -185,6 +185,16 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 
 	if (o->learn_sock >= 0)
 		return step_seccomp_learn(o, rep, err);
+	if (o->bpf) {
+		r = bx_seccomp_load(o->bpf);
+		if (r < 0)
+			return bx_fail(err, r, BX_NO_OFFSET,
+				       "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
+				       strerror(-r));
+		bx_report_add(rep, "seccomp: %zu instructions, default action %#x", o->bpf->len,
+			      p->default_action);
+		return 0;
+	}
 	if (o->bpf_fd >= 0)
 		r = bx_seccomp_import_fd(o->bpf_fd, &bpf, err);
 	else

@@ -17,6 +17,8 @@
 
 #include "policy/policy.h"
 
+struct bx_bpf; /* confine/seccomp.h */
+
 #define BX_CONFINE_REPORT_MAX 2048
 
 struct bx_confine_opts {
@@ -31,6 +33,8 @@ struct bx_confine_opts {
 	int exec_fd;
 	/* A pre-compiled filter (sealed memfd from the parent), or -1 to compile here. */
 	int bpf_fd;
+	/* ... or already in memory (a zygote's child: imported once by the zygote), or NULL. */
+	const struct bx_bpf *bpf;
 	/*
 	 * BX_NS_USER and/or BX_NS_PID: the namespaces this process was born in
 	 * (bx_child_start's clone); the namespaces step skips them. A pid
