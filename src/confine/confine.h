@@ -141,6 +141,12 @@ struct bx_cgroup_leaf {
 /* Marks l as holding nothing. */
 void bx_cgroup_leaf_init(struct bx_cgroup_leaf *l);
 /*
+ * Reads where the cgroup hierarchies are mounted (/proc/self/mountinfo),
+ * once per process; the functions below do it on first use. A zygote calls
+ * it at its start, so that its children never read that file.
+ */
+void bx_cgroup_probe(void);
+/*
  * In the parent, before the worker exists: makes the leaf for policy p (its
  * cgroup.memory and cgroup.pids). Returns 0, or -errno with l->why saying why
  * not (for example: not root on a cgroup v1 host, v2 not delegated).

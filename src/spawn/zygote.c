@@ -398,6 +398,8 @@ void bx_zygote_main(bx_installer_fn installer, void *ctx)
 	    fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
 		_exit(125);
 	signal(SIGPIPE, SIG_IGN);
+	/* What every child's cgroup step needs from the host's mounts, read once here. */
+	bx_cgroup_probe();
 	for (;;) {
 		union {
 			struct cmsghdr align;
