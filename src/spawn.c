@@ -434,7 +434,35 @@ struct verify_want {
 	uid_t uid;	     /* every uid field */
 	gid_t gid;	     /* every gid field */
 	uint32_t namespaces; /* must differ from ours */
+	/* ours (device, inode), index as ns_files[], read once per verification */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} own[sizeof(ns_files) / sizeof(ns_files[0])];
 };
+
+/* Our own namespaces' identities, for the ones in want->namespaces. */
+static int own_namespaces(const bx_worker *w, struct verify_want *want, bx_error *err)
+{
+	_cleanup_fd_ int self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (self < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET,
+			       "verifying worker %d: open /proc/self: %m", (int)w->pid);
+	for (size_t i = 0; i < sizeof(ns_files) / sizeof(ns_files[0]); i++) {
+		struct stat st;
+
+		if (!(want->namespaces & ns_files[i].bit))
+			continue;
+		if (fstatat(self, ns_files[i].name, &st, 0) < 0)
+			return bx_fail(err, -errno, BX_NO_OFFSET,
+				       "verifying worker %d: stat /proc/self/%s: %m", (int)w->pid,
+				       ns_files[i].name);
+		want->own[i].dev = st.st_dev;
+		want->own[i].ino = st.st_ino;
+	}
+	return 0;
+}
 
 /*
  * Verify, don't trust, and pin: one /proc/<pid> directory fd for every read
@@ -457,15 +485,14 @@ static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct 
 	    {"CapAmb", "0000000000000000"},
 	};
 	char path[32], text[4096], val[64], ids[64];
-	_cleanup_fd_ int dir = -1, self = -1, fd = -1;
+	_cleanup_fd_ int dir = -1, fd = -1;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || self < 0)
+	if (dir < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: open %s: %m",
-			       (int)w->pid, dir < 0 ? path : "/proc/self");
+			       (int)w->pid, path);
 	fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || (n = read(fd, text, sizeof(text) - 1)) <= 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: %s/status: %m",
@@ -504,16 +531,15 @@ static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct 
 			       "verifying worker %d: pid %d runs as gid %s, want %u", (int)w->pid,
 			       (int)pid, val, (unsigned)want->gid);
 	for (size_t i = 0; i < sizeof(ns_files) / sizeof(ns_files[0]); i++) {
-		struct stat a, b;
+		struct stat b;
 
 		if (!(want->namespaces & ns_files[i].bit))
 			continue;
-		if (fstatat(self, ns_files[i].name, &a, 0) < 0 ||
-		    fstatat(dir, ns_files[i].name, &b, 0) < 0)
+		if (fstatat(dir, ns_files[i].name, &b, 0) < 0)
 			return bx_fail(err, -errno, BX_NO_OFFSET,
 				       "verifying worker %d: stat %s/%s: %m", (int)w->pid, path,
 				       ns_files[i].name);
-		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		if (want->own[i].ino == b.st_ino && want->own[i].dev == b.st_dev)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
 				       "verifying worker %d: pid %d shares our %s namespace",
 				       (int)w->pid, (int)pid, ns_files[i].name + 3);
@@ -613,6 +639,9 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy, uint32_t 
 		return bx_fail(err, -EPERM, BX_NO_OFFSET,
 			       "verifying worker %d: namespaces %#x in effect, policy requires %#x",
 			       (int)w->pid, namespaces, required);
+	r = own_namespaces(w, &want, err);
+	if (r < 0)
+		return r;
 	if (!w->has_init) {
 		w->serving_pid = w->pid;
 		return verify_pinned(w, w->pid, w->pidfd, &want, err);

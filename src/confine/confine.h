@@ -85,7 +85,7 @@ struct bx_confine_report {
 	uint32_t namespaces; /* enum bx_ns bits in effect */
 	int landlock_abi;    /* 0: not applied */
 	bool cgroup;	     /* a cgroup leaf with limits is in effect */
-	pid_t host_pid;	     /* this process's pid in the parent's pid namespace */
+	pid_t host_pid;	     /* this process's pid in the parent's pid namespace (0 if pid 1) */
 	char text[BX_CONFINE_REPORT_MAX];
 	/* Each step that completed, in order (bx_report_step), and where the next one starts. */
 	struct bx_confine_step steps[BX_CONFINE_STEPS_MAX];
