@@ -589,6 +589,46 @@ static void test_worker_uid_cannot_reach_zygote(void **state)
 }
 
 /*
+ * netns = shared: a root application's zygote starts the policy's workers in
+ * one empty network namespace made for it (not ours, not a cold worker's);
+ * elsewhere (cold, or an unprivileged application) each worker makes its own
+ * and the report says why it is not shared.
+ */
+static void test_shared_netns(void **state)
+{
+	struct bx_policy *p = NULL;
+	bx_worker *a, *b, *cold;
+	ino_t na, nb, nc, self = ns_inode(0, "net");
+	(void)state;
+
+	assert_int_equal(bx_policy_default(&p), 0);
+	p->netns_shared = true;
+	a = spawn_as(BX_SPAWN_START_ZYGOTE, p);
+	b = spawn_as(BX_SPAWN_START_ZYGOTE, p);
+	cold = spawn_as(BX_SPAWN_START_COLD, p);
+	na = ns_inode(bx_worker_serving_pid(a), "net");
+	nb = ns_inode(bx_worker_serving_pid(b), "net");
+	nc = ns_inode(bx_worker_serving_pid(cold), "net");
+	assert_true(na != self && nb != self && nc != self && nc != na);
+	if (strstr(bx_worker_report(cold), " net(own: a shared one needs a root zygote)") == NULL)
+		fail_msg("cold report: %s", bx_worker_report(cold));
+	if (geteuid() == 0) {
+		assert_true(na == nb);
+		if (strstr(bx_worker_report(a), " net(shared)") == NULL)
+			fail_msg("report: %s", bx_worker_report(a));
+	} else {
+		assert_true(na != nb);
+		if (strstr(bx_worker_report(a), " net(own: a shared one needs a root zygote)") ==
+		    NULL)
+			fail_msg("report: %s", bx_worker_report(a));
+	}
+	bx_worker_free(a);
+	bx_worker_free(b);
+	bx_worker_free(cold);
+	bx_policy_free(p);
+}
+
+/*
  * `test_zygote sleeper MODE INFO_FD` (run by the parent-death tests): spawns a
  * worker (cold or through its own zygote), writes "PID1 PID2\n" to INFO_FD and
  * runs a job that never ends, its stdout on INFO_FD too (the handler writes
@@ -925,6 +965,7 @@ int main(int argc, char **argv)
 	    T(test_forked_copy_starts_cold),
 	    T(test_hostile_worker_cannot_reach_zygote),
 	    T(test_worker_uid_cannot_reach_zygote),
+	    T(test_shared_netns),
 	    T(test_parent_death_cold),
 	    T(test_parent_death_zygote),
 	    T(test_parent_death_exec),

@@ -42,6 +42,12 @@ struct bx_confine_opts {
 	 */
 	uint32_t cloned_ns;
 	/*
+	 * BX_NS_NET: this process was started in a network namespace made for
+	 * its policy (`netns = shared`, a root application's zygote), which the
+	 * namespaces step keeps instead of making one.
+	 */
+	uint32_t joined_ns;
+	/*
 	 * Step 2 switches to uid/gid (and no supplementary groups): the parent
 	 * was root, this process is still its host uid 0 (not mapped inside its
 	 * root-owned user namespace). Without it the ids stay as they are.

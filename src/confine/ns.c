@@ -209,7 +209,7 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	char done[128] = "", skipped[128] = "";
+	char done[192] = "", skipped[128] = "";
 
 	for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
 		uint32_t bit = ns_table[i].bit;
@@ -219,6 +219,12 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 		if (o->cloned_ns & bit) {
 			rep->namespaces |= bit;
 			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(clone)",
+				 ns_table[i].name);
+			continue;
+		}
+		if (o->joined_ns & bit & BX_NS_NET) {
+			rep->namespaces |= bit;
+			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(shared)",
 				 ns_table[i].name);
 			continue;
 		}
@@ -248,7 +254,10 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 				       ns_table[i].name, strerror(-r));
 		}
 		rep->namespaces |= bit;
-		snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s", ns_table[i].name);
+		snprintf(
+		    done + strlen(done), sizeof(done) - strlen(done), " %s%s", ns_table[i].name,
+		    bit == BX_NS_NET && p->netns_shared ? "(own: a shared one needs a root zygote)"
+							: "");
 		if (bit == BX_NS_USER) {
 			int r = write_id_maps(uid, gid, err);
 			if (r < 0)

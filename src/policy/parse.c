@@ -70,6 +70,7 @@ enum key {
 	K_CGROUP_MEMORY,
 	K_CGROUP_PIDS,
 	K_LANDLOCK,
+	K_NETNS,
 	K_ENV_KEEP,
 	K_CAPABILITIES,
 	K_DEFAULT_ACTION,
@@ -89,6 +90,7 @@ static const char *const key_names[K_COUNT] = {
     [K_CGROUP_MEMORY] = "cgroup.memory",
     [K_CGROUP_PIDS] = "cgroup.pids",
     [K_LANDLOCK] = "landlock",
+    [K_NETNS] = "netns",
     [K_ENV_KEEP] = "env-keep",
     [K_CAPABILITIES] = "capabilities",
     [K_DEFAULT_ACTION] = "default-action",
@@ -1251,6 +1253,14 @@ static int parse_setting(struct parser *ps, const struct src *s, const struct to
 		if (r < 0)
 			return r;
 		break;
+	case K_NETNS:
+		/* netns = shared: one pre-made empty netns per policy (spawn/zygote.h,
+		 * SECURITY.md). */
+		if (tok_is(&v[0], "shared"))
+			p->netns_shared = true;
+		else if (!tok_is(&v[0], "own"))
+			return FAIL_TOK(ps, s, &v[0], -EINVAL, "netns is own or shared, not");
+		break;
 	case K_ENV_KEEP:
 		for (size_t i = 0; i < nv; i++) {
 			for (size_t j = 0; j < v[i].len; j++) {
@@ -1542,10 +1552,14 @@ static int check_whole(struct parser *ps, const char *name)
 				"override-deny-list",
 				ps->key_where[K_ACK]);
 	if (p->uid_dynamic && ps->key_where[K_GID][0])
-		return CONFLICT("%s: with uid = dynamic the gid is the uid's number: drop this line",
-				ps->key_where[K_GID]);
+		return CONFLICT(
+		    "%s: with uid = dynamic the gid is the uid's number: drop this line",
+		    ps->key_where[K_GID]);
 	if ((p->nbinds || p->tmp_size) && !(p->namespaces & BX_NS_MOUNT))
 		return CONFLICT("%.100s: bind and tmp-size need the mount namespace", name);
+	if (p->netns_shared && !(p->namespaces & BX_NS_NET))
+		return CONFLICT("%s: netns = shared needs the net namespace",
+				ps->key_where[K_NETNS]);
 	if (p->hostname[0] && !(p->namespaces & BX_NS_UTS))
 		return CONFLICT("%s: hostname needs the uts namespace", ps->key_where[K_HOSTNAME]);
 	if (p->cgroup == BX_NEED_OFF && (p->cgroup_memory_max || p->cgroup_pids_max))

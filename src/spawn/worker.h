@@ -49,10 +49,11 @@ struct bx_worker_config {
 	int bpf_fd;		  /* the compiled filter as a sealed memfd, or -1 */
 	const struct bx_bpf *bpf; /* ... or already in memory (a zygote child), or NULL */
 	uint32_t cloned;	  /* namespaces the clone made (enum bx_ns bits) */
-	bool become;		  /* switch to policy->uid/gid (the parent is root) */
-	int note_fd;		  /* init's notes, or -1 */
-	int exec_fd;		  /* a foreign worker: the program's fd, or -1 */
-	char **exec_argv;	  /* ... its argv and environment */
+	uint32_t joined;  /* a netns made for the policy, joined at the clone (the zygote) */
+	bool become;	  /* switch to policy->uid/gid (the parent is root) */
+	int note_fd;	  /* init's notes, or -1 */
+	int exec_fd;	  /* a foreign worker: the program's fd, or -1 */
+	char **exec_argv; /* ... its argv and environment */
 	char **exec_envp;
 	struct bx_dynuid uid; /* a worker started by a Go parent allocates its own */
 };

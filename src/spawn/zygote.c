@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ struct slot {
 	size_t filter_len;
 	struct bx_policy *policy;
 	struct bx_bpf bpf;
+	int netns_fd; /* netns = shared: the one its workers join (made on first use), or -1 */
 	unsigned long used;
 };
 
@@ -114,7 +116,10 @@ static void slot_clear(struct slot *s)
 	free(s->filter);
 	bx_policy_free(s->policy);
 	bx_bpf_free(&s->bpf);
+	if (s->netns_fd > 0)
+		close(s->netns_fd);
 	memset(s, 0, sizeof(*s));
+	s->netns_fd = -1;
 }
 
 /* The filter memfd's bytes (a sealed memfd of at most ZY_FILTER_MAX bytes). */
@@ -158,7 +163,7 @@ static int read_filter(int fd, char **out, size_t *len, bx_error *err)
  */
 static int slot_for(const char *wire, size_t wire_len, int bpf_fd, struct slot **out, bx_error *err)
 {
-	struct slot fresh = {0}, *victim = &slots[0];
+	struct slot fresh = {.netns_fd = -1}, *victim = &slots[0];
 	bx_msg *m = NULL;
 	int r;
 
@@ -253,7 +258,7 @@ static int join_cgroup(pid_t pid, void *ctx)
 
 /* The child: the worker, with its configuration from the request. Never returns. */
 static __attribute__((noreturn)) void zygote_child(struct slot *s, const struct zy_req *q,
-						   char **envv, uint64_t ns)
+						   char **envv, uint64_t ns, uint32_t joined)
 {
 	struct bx_worker_config c = {
 	    .from_beambox = true,
@@ -261,6 +266,7 @@ static __attribute__((noreturn)) void zygote_child(struct slot *s, const struct 
 	    .bpf_fd = -1,
 	    .bpf = &s->bpf,
 	    .cloned = bx_ns_for_clone_flags(ns),
+	    .joined = joined,
 	    .become = (q->flags & ZY_ROOT) != 0,
 	    .note_fd = BX_SPAWN_NOTE_FD,
 	    .exec_fd = -1,
@@ -275,6 +281,34 @@ static __attribute__((noreturn)) void zygote_child(struct slot *s, const struct 
 	if (bx_beam_new(BX_SPAWN_BEAM_FD, &main) < 0)
 		_exit(1);
 	bx_worker_side_serve(&c, main, zy_installer, zy_installer_ctx);
+}
+
+/*
+ * netns = shared (a root application's zygote only: it must be able to come
+ * back to its own network namespace, which belongs to the host's user
+ * namespace). The zygote keeps an fd on its own netns and, per policy, one
+ * on an empty netns it made (unshare, then back); a child is cloned while
+ * the zygote stands in that netns, and keeps it.
+ */
+static int own_netns_fd = -1;
+
+static int shared_netns_for(struct slot *s, bx_error *err)
+{
+	if (s->netns_fd >= 0)
+		return 0;
+	if (own_netns_fd < 0) {
+		own_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own_netns_fd < 0)
+			return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: open own netns: %m");
+	}
+	if (unshare(CLONE_NEWNET) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: unshare(net): %m");
+	s->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (setns(own_netns_fd, CLONE_NEWNET) < 0)
+		_exit(125); /* standing in another netns for good: no zygote rather than that */
+	if (s->netns_fd < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: open the shared netns: %m");
+	return 0;
 }
 
 /* Checks a request's header and fds against each other. */
@@ -317,6 +351,7 @@ static int zygote_handle(const struct zy_req *q, size_t len, int *fds, size_t nf
 	struct bx_child_spec spec;
 	struct bx_child child;
 	struct cg_join join;
+	bool shared;
 	int stderr_fd, r;
 
 	r = check_request(q, len, fds, nfds, err);
@@ -352,9 +387,19 @@ static int zygote_handle(const struct zy_req *q, size_t len, int *fds, size_t nf
 	    .link_fd = BX_SPAWN_BEAM_FD,
 	    .single_threaded = true,
 	};
+	shared = s->policy->netns_shared && (q->flags & ZY_ROOT);
+	if (shared) {
+		r = shared_netns_for(s, err);
+		if (r == 0 && setns(s->netns_fd, CLONE_NEWNET) < 0)
+			r = bx_fail(err, -errno, BX_NO_OFFSET, "zygote: setns(shared netns): %m");
+		if (r < 0)
+			return r;
+	}
 	r = bx_child_start(&spec, &child, err);
 	if (r == 1)
-		zygote_child(s, q, envv, child.ns);
+		zygote_child(s, q, envv, child.ns, shared ? BX_NS_NET : 0);
+	if (shared && setns(own_netns_fd, CLONE_NEWNET) < 0)
+		_exit(125); /* as in shared_netns_for */
 	if (r < 0)
 		return r;
 	/* The application has the child's own pidfd: ours goes. */
