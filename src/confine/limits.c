@@ -468,21 +468,33 @@ void bx_cgroup_leaf_remove(struct bx_cgroup_leaf *l)
  * Verifies from inside that this process's cgroups hold the policy's limits
  * (or lower ones); the detail goes to line.
  */
+static int limits_check(const struct bx_policy *p, const struct cg_self *self, char *line,
+			size_t len, char *why, size_t whylen);
+
 static int limits_in_effect(const struct bx_policy *p, char *line, size_t len, char *why,
 			    size_t whylen)
 {
-	const char *version = NULL;
-	_cleanup_free_ struct cg_self *self = malloc(sizeof(*self));
-	int rs;
+	struct cg_self *self = malloc(sizeof(*self));
+	int r;
 
 	line[0] = '\0';
 	if (!self)
 		return -ENOMEM;
-	rs = read_self(self);
-	if (rs < 0) {
-		snprintf(why, whylen, "/proc/self/cgroup: %s", strerror(-rs));
-		return rs;
-	}
+	r = read_self(self);
+	if (r < 0)
+		snprintf(why, whylen, "/proc/self/cgroup: %s", strerror(-r));
+	else
+		r = limits_check(p, self, line, len, why, whylen);
+	free(self);
+	return r;
+}
+
+/* limits_in_effect, once this process's cgroups are known. */
+static int limits_check(const struct bx_policy *p, const struct cg_self *self, char *line,
+			size_t len, char *why, size_t whylen)
+{
+	const char *version = NULL;
+
 	for (int ctl = 0; ctl < CG_N; ctl++) {
 		uint64_t want = policy_limit(p, ctl), have = UINT64_MAX;
 		struct cg_dir d;

@@ -49,7 +49,7 @@ extern char **environ;
 #define ZY_ROOT	  0x1u /* the application is root: the worker becomes uid/gid */
 #define ZY_STDERR 0x2u /* an fd for the worker's stderr is attached */
 /* Attached fds: beam, note, filter, [stderr], cgroup.procs of each hierarchy. */
-#define ZY_FDS_MAX (4 + BX_CGROUP_DIRS_MAX)
+#define ZY_FDS_MAX (4u + BX_CGROUP_DIRS_MAX)
 /* The fds' places in a request. */
 enum { ZY_FD_BEAM, ZY_FD_NOTE, ZY_FD_BPF, ZY_FD_FIXED };
 /* A filter's largest size in bytes. */
@@ -170,6 +170,8 @@ static int slot_for(const char *wire, size_t wire_len, int bpf_fd, struct slot *
 	r = read_filter(bpf_fd, &fresh.filter, &fresh.filter_len, err);
 	if (r < 0)
 		return r;
+	if (!fresh.filter || !wire)
+		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "zygote: no filter or policy");
 	for (size_t i = 0; i < BX_ZYGOTE_SLOTS; i++) {
 		struct slot *s = &slots[i];
 
@@ -341,26 +343,39 @@ static int check_request(const struct zy_req *q, size_t len, const int *fds, siz
 	return 0;
 }
 
+static int zygote_clone(const struct zy_req *q, int *fds, size_t nfds, struct slot *s, char **envv,
+			pid_t *pid, uint64_t *ns, bx_error *err);
+
 /* One request: returns the reply's error (0: a child was started, *pid, *ns). */
 static int zygote_handle(const struct zy_req *q, size_t len, int *fds, size_t nfds, pid_t *pid,
 			 uint64_t *ns, bx_error *err)
 {
 	const char *env = (const char *)(q + 1);
-	_cleanup_free_ char **envv = NULL;
+	char **envv = NULL;
 	struct slot *s = NULL;
-	struct bx_child_spec spec;
-	struct bx_child child;
-	struct cg_join join;
-	bool shared;
-	int stderr_fd, r;
+	int r;
 
 	r = check_request(q, len, fds, nfds, err);
 	if (r == 0)
 		r = parse_env(env, q->env_len, q->nenv, &envv, err);
 	if (r == 0)
 		r = slot_for(env + q->env_len, q->wire_len, fds[ZY_FD_BPF], &s, err);
-	if (r < 0)
-		return r;
+	if (r == 0)
+		r = zygote_clone(q, fds, nfds, s, envv, pid, ns, err);
+	free(envv);
+	return r;
+}
+
+/* The clone of one request, its slot and environment ready. */
+static int zygote_clone(const struct zy_req *q, int *fds, size_t nfds, struct slot *s, char **envv,
+			pid_t *pid, uint64_t *ns, bx_error *err)
+{
+	struct bx_child_spec spec;
+	struct bx_child child;
+	struct cg_join join;
+	bool shared;
+	int stderr_fd, r;
+
 	stderr_fd = (q->flags & ZY_STDERR) ? fds[ZY_FD_FIXED] : STDIN_FILENO;
 	join = (struct cg_join){.fds = fds + nfds - q->ncgroup, .n = q->ncgroup};
 	spec = (struct bx_child_spec){
@@ -463,6 +478,8 @@ void bx_zygote_main(bx_installer_fn installer, void *ctx)
 		ssize_t n;
 		int r;
 
+		for (size_t i = 0; i < ZY_FDS_MAX; i++)
+			fds[i] = -1;
 		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -822,7 +839,7 @@ static void drop_child(int pidfd)
 
 int bx_zygote_spawn(const struct bx_zygote_spawn *s, struct bx_child *out, bx_error *err)
 {
-	struct zy_reply rep;
+	struct zy_reply rep = {.magic = 0};
 	struct timespec t0;
 	int bound = s->timeout_ms > 0 ? s->timeout_ms / 2 : 5000;
 	int pidfd = -1, r, born;

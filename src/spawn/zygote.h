@@ -53,7 +53,7 @@
 /* Policies (wire form + filter) the zygote keeps parsed and imported. */
 #define BX_ZYGOTE_SLOTS 8
 /* The largest request: policy wire form plus environment. */
-#define BX_ZYGOTE_MSG_MAX (64 * 1024)
+#define BX_ZYGOTE_MSG_MAX 65536u
 
 /*
  * bx_spawn_init's part: starts the zygote if this process qualifies (the
