@@ -497,6 +497,60 @@ static void test_forked_copy_starts_cold(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void *idle_thread(void *arg)
+{
+	int fd = *(int *)arg;
+	char byte;
+
+	while (read(fd, &byte, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+static void *init_off_main_thread(void *arg)
+{
+	*(int *)arg = bx_zygote_init();
+	return NULL;
+}
+
+/*
+ * "Early enough" (spawn.h): bx_zygote_init, bx_spawn_init's part, starts a
+ * zygote only on the main thread of a process with no other thread, and not
+ * with BEAMBOX_NO_ZYGOTE set. Checked in a forked copy (one thread).
+ */
+static void test_early_rule(void **state)
+{
+	pid_t child;
+	int status;
+	(void)state;
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int hold[2], r = 0;
+		pthread_t th;
+
+		setenv("BEAMBOX_NO_ZYGOTE", "1", 1);
+		if (bx_zygote_init() != -ECANCELED)
+			_exit(10);
+		unsetenv("BEAMBOX_NO_ZYGOTE");
+		if (pthread_create(&th, NULL, init_off_main_thread, &r) != 0 ||
+		    pthread_join(th, NULL) != 0 || r != -EBUSY)
+			_exit(11);
+		if (pipe(hold) < 0 || pthread_create(&th, NULL, idle_thread, &hold[0]) != 0)
+			_exit(12);
+		if (bx_zygote_init() != -EBUSY)
+			_exit(13);
+		close(hold[1]);
+		pthread_join(th, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("check %d failed", WEXITSTATUS(status) - 10);
+}
+
 /*
  * A hostile worker knows the zygote's pid: it cannot signal it, trace it,
  * open a pidfd on it or find it in /proc (another pid namespace), and holds
@@ -963,6 +1017,7 @@ int main(int argc, char **argv)
 	    T(test_equivalence),
 	    T(test_threads_share_one_zygote),
 	    T(test_forked_copy_starts_cold),
+	    T(test_early_rule),
 	    T(test_hostile_worker_cannot_reach_zygote),
 	    T(test_worker_uid_cannot_reach_zygote),
 	    T(test_shared_netns),

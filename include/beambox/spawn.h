@@ -34,13 +34,12 @@
  *    (bx_spawn_opts.start).
  * bx_spawn_init starts the zygote only when it is called early enough: on
  * the main thread, while the process has no other thread (at the top of
- * main(), as it should be). Called later, there is no zygote and every
- * start is cold. Either way a worker is a child of this process (pidfd,
- * wait status, kill as before), and an exec gives it SIGCHLD as exit signal:
- * a program that waits for any child (wait(), waitpid(-1)) sees workers,
- * and also the zygote, which lives as long as the process. What the
- * zygote's workers share with each other (their address-space layout, the
- * zygote's memory as it was when it forked them) and why that is
+ * main(), as it should be), and BEAMBOX_NO_ZYGOTE is not set in the
+ * environment. Otherwise there is no zygote and every start is cold. Either way a worker is a child
+ * of this process (pidfd, wait status, kill as before), and an exec gives it SIGCHLD as exit
+ * signal: a program that waits for any child (wait(), waitpid(-1)) sees workers, and also the
+ * zygote, which lives as long as the process. What the zygote's workers share with each other
+ * (their address-space layout, the zygote's memory as it was when it forked them) and why that is
  * acceptable: SECURITY.md.
  */
 #ifndef BEAMBOX_SPAWN_H

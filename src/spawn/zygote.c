@@ -619,6 +619,9 @@ int bx_zygote_init(void)
 {
 	int r, threads;
 
+	/* Turned off for this process (debugging, a tool that cannot follow it). */
+	if (getenv(BX_ZYGOTE_OFF) && *getenv(BX_ZYGOTE_OFF))
+		return -ECANCELED;
 	/* Early enough: on the main thread, before any other thread exists. */
 	if (!on_main_thread())
 		return -EBUSY;

@@ -48,6 +48,8 @@
 
 /* The environment variable that, with ENGINESPAWN=1, marks the zygote. */
 #define BX_ZYGOTE_MARKER "BEAMBOX_ZYGOTE"
+/* Set (not empty) in a program's environment: bx_spawn_init starts no zygote. */
+#define BX_ZYGOTE_OFF "BEAMBOX_NO_ZYGOTE"
 /* How many times a process starts a new zygote after its first one died. */
 #define BX_ZYGOTE_RESTARTS 3
 /* Policies (wire form + filter) the zygote keeps parsed and imported. */
