@@ -852,7 +852,22 @@ int bx_zygote_spawn(const struct bx_zygote_spawn *s, struct bx_child *out, bx_er
 	if (__atomic_load_n(&zy.owner, __ATOMIC_ACQUIRE) != getpid())
 		return -EAGAIN; /* none started, or a forked copy of the process that did */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_mutex_lock(&zy.lock);
+	/*
+	 * Another thread's request holds the zygote at most its own bound: wait
+	 * within ours, then start cold rather than wait longer.
+	 */
+	{
+		struct timespec until = t0;
+
+		until.tv_sec += bound / 1000;
+		until.tv_nsec += (long)(bound % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (pthread_mutex_clocklock(&zy.lock, CLOCK_MONOTONIC, &until) != 0)
+			return -EAGAIN;
+	}
 	for (int attempt = 0;; attempt++) {
 		if (!zygote_ready_locked()) {
 			pthread_mutex_unlock(&zy.lock);
