@@ -42,8 +42,9 @@ struct bx_confine_opts {
 	 */
 	uint32_t cloned_ns;
 	/*
-	 * BX_NS_NET: this process was started in a network namespace made for
-	 * its policy (`netns = shared`, a root application's zygote), which the
+	 * BX_NS_NET: this process was started in a network namespace a root
+	 * application's zygote made for it (one made ahead for this worker
+	 * alone, or its policy's shared one: `netns = shared`), which the
 	 * namespaces step keeps instead of making one.
 	 */
 	uint32_t joined_ns;

@@ -224,8 +224,8 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 		}
 		if (o->joined_ns & bit & BX_NS_NET) {
 			rep->namespaces |= bit;
-			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(shared)",
-				 ns_table[i].name);
+			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(%s)",
+				 ns_table[i].name, p->netns_shared ? "shared" : "made ahead");
 			continue;
 		}
 		if (bit == BX_NS_PID || (bit == BX_NS_USER && o->become)) {

@@ -102,6 +102,7 @@ struct slot {
 	struct bx_policy *policy;
 	struct bx_bpf bpf;
 	int netns_fd; /* netns = shared: the one its workers join (made on first use), or -1 */
+	int spare_netns_fd; /* an empty netns made ahead for its next worker alone, or -1 */
 	unsigned long used;
 };
 
@@ -118,8 +119,10 @@ static void slot_clear(struct slot *s)
 	bx_bpf_free(&s->bpf);
 	if (s->netns_fd > 0)
 		close(s->netns_fd);
+	if (s->spare_netns_fd > 0)
+		close(s->spare_netns_fd);
 	memset(s, 0, sizeof(*s));
-	s->netns_fd = -1;
+	s->netns_fd = s->spare_netns_fd = -1;
 }
 
 /* The filter memfd's bytes (a sealed memfd of at most ZY_FILTER_MAX bytes). */
@@ -163,7 +166,7 @@ static int read_filter(int fd, char **out, size_t *len, bx_error *err)
  */
 static int slot_for(const char *wire, size_t wire_len, int bpf_fd, struct slot **out, bx_error *err)
 {
-	struct slot fresh = {.netns_fd = -1}, *victim = &slots[0];
+	struct slot fresh = {.netns_fd = -1, .spare_netns_fd = -1}, *victim = &slots[0];
 	bx_msg *m = NULL;
 	int r;
 
@@ -286,18 +289,28 @@ static __attribute__((noreturn)) void zygote_child(struct slot *s, const struct 
 }
 
 /*
- * netns = shared (a root application's zygote only: it must be able to come
- * back to its own network namespace, which belongs to the host's user
- * namespace). The zygote keeps an fd on its own netns and, per policy, one
- * on an empty netns it made (unshare, then back); a child is cloned while
- * the zygote stands in that netns, and keeps it.
+ * Network namespaces made by the zygote (a root application's only: it must
+ * be able to come back to its own, which belongs to the host's user
+ * namespace). It keeps an fd on its own; a child cloned while the zygote
+ * stands in another keeps that one. Two uses:
+ *  - netns = shared: one empty netns per policy, made on first use, joined
+ *    by every worker of that policy;
+ *  - otherwise, for a policy with a net namespace: one made ahead, after a
+ *    reply, for the policy's next worker alone (making one costs ~0.35 ms,
+ *    here spent while the zygote waits for work instead of in the worker's
+ *    start). Isolation is a fresh namespace's, owned by the host's user
+ *    namespace rather than the worker's: its loopback stays down either way
+ *    and the worker has no capability over it at all.
  */
 static int own_netns_fd = -1;
+static bool spares_off; /* making one failed once: every worker makes its own */
+/* The slot the last request used, and whether the application is root (for its spare). */
+static struct slot *last_slot;
+static bool last_root;
 
-static int shared_netns_for(struct slot *s, bx_error *err)
+/* A new empty network namespace in *out (and the zygote back in its own). */
+static int make_netns(int *out, bx_error *err)
 {
-	if (s->netns_fd >= 0)
-		return 0;
 	if (own_netns_fd < 0) {
 		own_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (own_netns_fd < 0)
@@ -305,12 +318,33 @@ static int shared_netns_for(struct slot *s, bx_error *err)
 	}
 	if (unshare(CLONE_NEWNET) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: unshare(net): %m");
-	s->netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	*out = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (setns(own_netns_fd, CLONE_NEWNET) < 0)
 		_exit(125); /* standing in another netns for good: no zygote rather than that */
-	if (s->netns_fd < 0)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: open the shared netns: %m");
+	if (*out < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "zygote: open the new netns: %m");
 	return 0;
+}
+
+/* The slot's workers may start in a netns the zygote made (root, a net namespace). */
+static bool premade_netns_fits(const struct slot *s, bool root)
+{
+	return root && (s->policy->namespaces & BX_NS_NET);
+}
+
+/* After a reply, while no request waits: the next worker's netns, made ahead. */
+static void make_spare_netns(struct slot *s, bool root)
+{
+	bx_error err;
+
+	if (spares_off || !s || !s->policy || s->policy->netns_shared || s->spare_netns_fd >= 0 ||
+	    !premade_netns_fits(s, root))
+		return;
+	bx_error_clear(&err);
+	if (make_netns(&s->spare_netns_fd, &err) < 0) {
+		s->spare_netns_fd = -1;
+		spares_off = true;
+	}
 }
 
 /* Checks a request's header and fds against each other. */
@@ -372,12 +406,12 @@ static int zygote_clone(const struct zy_req *q, int *fds, size_t nfds, struct sl
 {
 	struct bx_child_spec spec;
 	struct bx_child child;
-	struct cg_join join;
-	bool shared;
-	int stderr_fd, r;
+	struct cg_join cg;
+	bool spare = false;
+	int stderr_fd, join = -1, r;
 
 	stderr_fd = (q->flags & ZY_STDERR) ? fds[ZY_FD_FIXED] : STDIN_FILENO;
-	join = (struct cg_join){.fds = fds + nfds - q->ncgroup, .n = q->ncgroup};
+	cg = (struct cg_join){.fds = fds + nfds - q->ncgroup, .n = q->ncgroup};
 	spec = (struct bx_child_spec){
 	    .ns_flags = q->ns_flags,
 	    .ns_optional = q->ns_optional,
@@ -395,26 +429,39 @@ static int zygote_clone(const struct zy_req *q, int *fds, size_t nfds, struct sl
 	    .nfds = 5,
 	    .exec_fd = -1,
 	    .before_release = q->ncgroup ? join_cgroup : NULL,
-	    .ctx = &join,
+	    .ctx = &cg,
 	    .sibling = true,
 	    .birth = true,
 	    .check_alive = true,
 	    .link_fd = BX_SPAWN_BEAM_FD,
 	    .single_threaded = true,
 	};
-	shared = s->policy->netns_shared && (q->flags & ZY_ROOT);
-	if (shared) {
-		r = shared_netns_for(s, err);
-		if (r == 0 && setns(s->netns_fd, CLONE_NEWNET) < 0)
-			r = bx_fail(err, -errno, BX_NO_OFFSET, "zygote: setns(shared netns): %m");
+	/* The netns to start in: the policy's shared one, one made ahead, or none (its own). */
+	if (s->policy->netns_shared && premade_netns_fits(s, q->flags & ZY_ROOT)) {
+		r = s->netns_fd >= 0 ? 0 : make_netns(&s->netns_fd, err);
 		if (r < 0)
 			return r;
+		join = s->netns_fd;
+	} else if (s->spare_netns_fd >= 0) {
+		join = s->spare_netns_fd;
+		s->spare_netns_fd = -1;
+		spare = true;
+	}
+	if (join >= 0 && setns(join, CLONE_NEWNET) < 0) {
+		r = bx_fail(err, -errno, BX_NO_OFFSET, "zygote: setns(netns): %m");
+		if (spare)
+			close(join);
+		return r;
 	}
 	r = bx_child_start(&spec, &child, err);
 	if (r == 1)
-		zygote_child(s, q, envv, child.ns, shared ? BX_NS_NET : 0);
-	if (shared && setns(own_netns_fd, CLONE_NEWNET) < 0)
-		_exit(125); /* as in shared_netns_for */
+		zygote_child(s, q, envv, child.ns, join >= 0 ? BX_NS_NET : 0);
+	if (join >= 0 && setns(own_netns_fd, CLONE_NEWNET) < 0)
+		_exit(125); /* as in make_netns */
+	if (spare)
+		close(join); /* its worker's now, alone */
+	last_slot = s;
+	last_root = (q->flags & ZY_ROOT) != 0;
 	if (r < 0)
 		return r;
 	/* The application has the child's own pidfd: ours goes. */
@@ -509,6 +556,9 @@ void bx_zygote_main(bx_installer_fn installer, void *ctx)
 					  &ns, &err);
 		close_fds(fds, nfds);
 		zygote_reply(sock, r, pid, ns, &err);
+		/* Idle now (the application has its reply): the next worker's netns. */
+		if (r == 0)
+			make_spare_netns(last_slot, last_root);
 	}
 }
 
