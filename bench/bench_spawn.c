@@ -14,8 +14,10 @@
  *               [--many N]
  *
  * LIST is a comma-separated subset of the parts (default: all of them):
- *   spawn    bx_spawn + one no-op job + free, vs bwrap /bin/true (and fork+exec)
- *   rate     the same two created and reaped by two threads in parallel, per second
+ *   spawn    bx_spawn + one no-op job + free, cold (a fresh execution) and through
+ *            the zygote, vs bwrap /bin/true (and fork+exec)
+ *   rate     bx_spawn + free (the default start: through the zygote) by two
+ *            threads in parallel, sandboxes per second
  *   rtt      a no-op job on a warm worker (also with three fds passed) vs a
  *            64-byte socketpair ping-pong with a child process
  *   pipeline noop jobs per second on one worker from 1, 2, 4, 8 threads (their
@@ -371,15 +373,42 @@ static int bwrap_probe(char *why, size_t why_len)
 
 /* ---------------------------------------------------------------- beambox operations */
 
-static bx_worker *spawn_worker(void)
+/* A worker under the default policy, started as start says (enum bx_spawn_start). */
+static bx_worker *spawn_worker_as(int start)
 {
+	bx_spawn_opts opts;
 	bx_worker *w;
 	bx_error err;
 
+	bx_spawn_opts_init(&opts);
+	opts.start = start;
 	bx_error_clear(&err);
-	if (bx_spawn(NULL, &w, &err) < 0)
+	if (bx_spawn(&opts, &w, &err) < 0)
 		bench_fail("bx_spawn", err.text);
 	return w;
+}
+
+static bx_worker *spawn_worker(void)
+{
+	return spawn_worker_as(BX_SPAWN_START_AUTO);
+}
+
+/* Whether this process has a zygote to start workers through (bx_spawn_init made one). */
+static bool have_zygote(char *why, size_t len)
+{
+	bx_spawn_opts opts;
+	bx_worker *w;
+	bx_error err;
+
+	bx_spawn_opts_init(&opts);
+	opts.start = BX_SPAWN_START_ZYGOTE;
+	bx_error_clear(&err);
+	if (bx_spawn(&opts, &w, &err) < 0) {
+		snprintf(why, len, "no zygote: %.200s", err.text);
+		return false;
+	}
+	bx_worker_free(w);
+	return true;
 }
 
 /* Runs a set-up job; fails the benchmark unless its status is 0. */
@@ -435,10 +464,10 @@ static void run_echo(bx_worker *w)
 /* ---------------------------------------------------------------- part: spawn */
 
 /* bx_spawn to ready and verified, one no-op job, bx_worker_free. */
-static double time_cold_spawn(void)
+static double time_spawn(int start)
 {
 	double t0 = now_us();
-	bx_worker *w = spawn_worker();
+	bx_worker *w = spawn_worker_as(start);
 
 	run_noop(w, NULL);
 	bx_worker_free(w);
@@ -452,41 +481,64 @@ static void time_baselines(bool have_bwrap, char *const true_argv[], double *bw,
 	*fe = time_prog(true_argv);
 }
 
+/*
+ * Cold (a fresh execution of the program), warm (through the zygote) and the
+ * baselines, interleaved: cold warm base, base warm cold, ...
+ */
 static void part_spawn(const struct cfg *c)
 {
 	char *true_argv[] = {TRUE_PATH, NULL};
 	long n = c->samples;
-	double *bx = samples(n), *bw = samples(n), *fe = samples(n), first;
-	char why[REASON_MAX];
+	double *cold = samples(n), *warm = samples(n), *bw = samples(n), *fe = samples(n), first;
+	char why[REASON_MAX], zwhy[REASON_MAX];
 	bool have_bwrap = bwrap_probe(why, sizeof(why)) == 0;
+	bool zygote = have_zygote(zwhy, sizeof(zwhy));
 
 	first = now_us();
-	bx_worker_free(spawn_worker()); /* also seals this program's in-memory copy */
+	bx_worker_free(spawn_worker_as(BX_SPAWN_START_COLD)); /* also seals the program's copy */
 	first = now_us() - first;
 	time_prog(true_argv); /* warm-up: page cache, dentries */
-	for (long i = 0; i < n; i++)
-		INTERLEAVE(i, bx[i] = time_cold_spawn(),
-			   time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]));
+	for (long i = 0; i < n; i++) {
+		if (i % 2 == 0) {
+			cold[i] = time_spawn(BX_SPAWN_START_COLD);
+			if (zygote)
+				warm[i] = time_spawn(BX_SPAWN_START_ZYGOTE);
+			time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]);
+		} else {
+			time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]);
+			if (zygote)
+				warm[i] = time_spawn(BX_SPAWN_START_ZYGOTE);
+			cold[i] = time_spawn(BX_SPAWN_START_COLD);
+		}
+	}
 	header("start-up: a throwaway sandbox, from nothing to reaped", "microseconds");
 	printf("%-34s %6d %11.2f   (the very first also seals the program's copy)\n",
-	       "bx_spawn+free, first call", 1, first);
-	struct stats sb = summarize(bx, n), sf = summarize(fe, n), sw = summarize(bw, n);
-	row("bx_spawn + noop job + free", sb);
+	       "bx_spawn+free, first cold call", 1, first);
+	struct stats sc = summarize(cold, n), sz = summarize(warm, n), sf = summarize(fe, n),
+		     sw = summarize(bw, n);
+	row("bx_spawn cold + noop job + free", sc);
+	if (zygote)
+		row("bx_spawn zygote + noop job + free", sz);
+	else
+		printf("%-34s unavailable: %s\n", "bx_spawn zygote + noop job + free", zwhy);
 	if (have_bwrap)
 		row("bwrap --unshare-all /bin/true", sw);
 	else
 		printf("%-34s unavailable: %s\n", "bwrap --unshare-all /bin/true", why);
 	row("fork+exec /bin/true (no sandbox)", sf);
-	printf("(bx_spawn: the strict default policy, ready and verified from outside; bwrap: "
-	       "/usr read-only, /proc /dev /tmp, waited)\n");
+	printf("(bx_spawn: the strict default policy, ready and verified from outside; cold: a "
+	       "fresh execution of this program, zygote: forked by its zygote; bwrap: /usr "
+	       "read-only, /proc /dev /tmp, waited)\n");
 	if (have_bwrap)
-		ratio("spawn_cold_vs_bwrap", sb.median / sw.median);
+		ratio("spawn_cold_vs_bwrap", sc.median / sw.median);
 	else
 		ratio_na("spawn_cold_vs_bwrap", why);
-	ratio_na("spawn_warm_vs_bwrap",
-		 "no zygote yet: the pool's warm acquisition is not a spawn, "
-		 "see the pool part");
-	free(bx);
+	if (have_bwrap && zygote)
+		ratio("spawn_warm_vs_bwrap", sz.median / sw.median);
+	else
+		ratio_na("spawn_warm_vs_bwrap", have_bwrap ? zwhy : why);
+	free(cold);
+	free(warm);
 	free(bw);
 	free(fe);
 }
@@ -575,6 +627,7 @@ static void part_rate(const struct cfg *c)
 
 	header("spawn rate: two threads each create and reap one sandbox per round",
 	       "sandboxes per second");
+	printf("(bx_spawn: the default start, through the zygote when this process has one)\n");
 	struct stats sb = summarize(bx, n), sw = summarize(bw, n);
 	row("bx_spawn + free, 2 in parallel", sb);
 	if (have_bwrap) {
