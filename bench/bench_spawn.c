@@ -14,10 +14,14 @@
  *               [--many N]
  *
  * LIST is a comma-separated subset of the parts (default: all of them):
- *   spawn    bx_spawn + one no-op job + free, vs bwrap /bin/true (and fork+exec)
- *   rate     the same two created and reaped by two threads in parallel, per second
+ *   spawn    bx_spawn + one no-op job + free, cold (a fresh execution) and through
+ *            the zygote, vs bwrap /bin/true (and fork+exec)
+ *   rate     bx_spawn + free (the default start: through the zygote) by two
+ *            threads in parallel, sandboxes per second
  *   rtt      a no-op job on a warm worker (also with three fds passed) vs a
  *            64-byte socketpair ping-pong with a child process
+ *   pipeline noop jobs per second on one worker from 1, 2, 4, 8 threads (their
+ *            requests pipelined: several in flight); no target
  *   stream   1 GiB through a job's stdin->stdout vs the same copy loop in a
  *            plain child process, both between the same two pipes
  *   seccomp  ns per getppid() under `beambox exec --policy FILE` vs none
@@ -369,15 +373,42 @@ static int bwrap_probe(char *why, size_t why_len)
 
 /* ---------------------------------------------------------------- beambox operations */
 
-static bx_worker *spawn_worker(void)
+/* A worker under the default policy, started as start says (enum bx_spawn_start). */
+static bx_worker *spawn_worker_as(int start)
 {
+	bx_spawn_opts opts;
 	bx_worker *w;
 	bx_error err;
 
+	bx_spawn_opts_init(&opts);
+	opts.start = start;
 	bx_error_clear(&err);
-	if (bx_spawn(NULL, &w, &err) < 0)
+	if (bx_spawn(&opts, &w, &err) < 0)
 		bench_fail("bx_spawn", err.text);
 	return w;
+}
+
+static bx_worker *spawn_worker(void)
+{
+	return spawn_worker_as(BX_SPAWN_START_AUTO);
+}
+
+/* Whether this process has a zygote to start workers through (bx_spawn_init made one). */
+static bool have_zygote(char *why, size_t len)
+{
+	bx_spawn_opts opts;
+	bx_worker *w;
+	bx_error err;
+
+	bx_spawn_opts_init(&opts);
+	opts.start = BX_SPAWN_START_ZYGOTE;
+	bx_error_clear(&err);
+	if (bx_spawn(&opts, &w, &err) < 0) {
+		snprintf(why, len, "no zygote: %.200s", err.text);
+		return false;
+	}
+	bx_worker_free(w);
+	return true;
 }
 
 /* Runs a set-up job; fails the benchmark unless its status is 0. */
@@ -433,10 +464,10 @@ static void run_echo(bx_worker *w)
 /* ---------------------------------------------------------------- part: spawn */
 
 /* bx_spawn to ready and verified, one no-op job, bx_worker_free. */
-static double time_cold_spawn(void)
+static double time_spawn(int start)
 {
 	double t0 = now_us();
-	bx_worker *w = spawn_worker();
+	bx_worker *w = spawn_worker_as(start);
 
 	run_noop(w, NULL);
 	bx_worker_free(w);
@@ -450,41 +481,64 @@ static void time_baselines(bool have_bwrap, char *const true_argv[], double *bw,
 	*fe = time_prog(true_argv);
 }
 
+/*
+ * Cold (a fresh execution of the program), warm (through the zygote) and the
+ * baselines, interleaved: cold warm base, base warm cold, ...
+ */
 static void part_spawn(const struct cfg *c)
 {
 	char *true_argv[] = {TRUE_PATH, NULL};
 	long n = c->samples;
-	double *bx = samples(n), *bw = samples(n), *fe = samples(n), first;
-	char why[REASON_MAX];
+	double *cold = samples(n), *warm = samples(n), *bw = samples(n), *fe = samples(n), first;
+	char why[REASON_MAX], zwhy[REASON_MAX];
 	bool have_bwrap = bwrap_probe(why, sizeof(why)) == 0;
+	bool zygote = have_zygote(zwhy, sizeof(zwhy));
 
 	first = now_us();
-	bx_worker_free(spawn_worker()); /* also seals this program's in-memory copy */
+	bx_worker_free(spawn_worker_as(BX_SPAWN_START_COLD)); /* also seals the program's copy */
 	first = now_us() - first;
 	time_prog(true_argv); /* warm-up: page cache, dentries */
-	for (long i = 0; i < n; i++)
-		INTERLEAVE(i, bx[i] = time_cold_spawn(),
-			   time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]));
+	for (long i = 0; i < n; i++) {
+		if (i % 2 == 0) {
+			cold[i] = time_spawn(BX_SPAWN_START_COLD);
+			if (zygote)
+				warm[i] = time_spawn(BX_SPAWN_START_ZYGOTE);
+			time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]);
+		} else {
+			time_baselines(have_bwrap, true_argv, &bw[i], &fe[i]);
+			if (zygote)
+				warm[i] = time_spawn(BX_SPAWN_START_ZYGOTE);
+			cold[i] = time_spawn(BX_SPAWN_START_COLD);
+		}
+	}
 	header("start-up: a throwaway sandbox, from nothing to reaped", "microseconds");
 	printf("%-34s %6d %11.2f   (the very first also seals the program's copy)\n",
-	       "bx_spawn+free, first call", 1, first);
-	struct stats sb = summarize(bx, n), sf = summarize(fe, n), sw = summarize(bw, n);
-	row("bx_spawn + noop job + free", sb);
+	       "bx_spawn+free, first cold call", 1, first);
+	struct stats sc = summarize(cold, n), sz = summarize(warm, n), sf = summarize(fe, n),
+		     sw = summarize(bw, n);
+	row("bx_spawn cold + noop job + free", sc);
+	if (zygote)
+		row("bx_spawn zygote + noop job + free", sz);
+	else
+		printf("%-34s unavailable: %s\n", "bx_spawn zygote + noop job + free", zwhy);
 	if (have_bwrap)
 		row("bwrap --unshare-all /bin/true", sw);
 	else
 		printf("%-34s unavailable: %s\n", "bwrap --unshare-all /bin/true", why);
 	row("fork+exec /bin/true (no sandbox)", sf);
-	printf("(bx_spawn: the strict default policy, ready and verified from outside; bwrap: "
-	       "/usr read-only, /proc /dev /tmp, waited)\n");
+	printf("(bx_spawn: the strict default policy, ready and verified from outside; cold: a "
+	       "fresh execution of this program, zygote: forked by its zygote; bwrap: /usr "
+	       "read-only, /proc /dev /tmp, waited)\n");
 	if (have_bwrap)
-		ratio("spawn_cold_vs_bwrap", sb.median / sw.median);
+		ratio("spawn_cold_vs_bwrap", sc.median / sw.median);
 	else
 		ratio_na("spawn_cold_vs_bwrap", why);
-	ratio_na("spawn_warm_vs_bwrap",
-		 "no zygote yet: the pool's warm acquisition is not a spawn, "
-		 "see the pool part");
-	free(bx);
+	if (have_bwrap && zygote)
+		ratio("spawn_warm_vs_bwrap", sz.median / sw.median);
+	else
+		ratio_na("spawn_warm_vs_bwrap", have_bwrap ? zwhy : why);
+	free(cold);
+	free(warm);
 	free(bw);
 	free(fe);
 }
@@ -573,6 +627,7 @@ static void part_rate(const struct cfg *c)
 
 	header("spawn rate: two threads each create and reap one sandbox per round",
 	       "sandboxes per second");
+	printf("(bx_spawn: the default start, through the zygote when this process has one)\n");
 	struct stats sb = summarize(bx, n), sw = summarize(bw, n);
 	row("bx_spawn + free, 2 in parallel", sb);
 	if (have_bwrap) {
@@ -702,6 +757,65 @@ static void part_rtt(const struct cfg *c)
 	free(fds_us);
 	free(echo_us);
 	free(pp);
+}
+
+/* ---------------------------------------------------------------- part: pipeline */
+
+/* K threads running noop jobs on one worker: its jobs are pipelined (beambox/2). */
+struct piper {
+	pthread_t th;
+	bx_worker *w;
+	long jobs;
+};
+
+static void *piper_main(void *arg)
+{
+	struct piper *p = arg;
+
+	for (long i = 0; i < p->jobs; i++)
+		run_noop(p->w, NULL);
+	return NULL;
+}
+
+/* Jobs per second with k client threads sharing one warm worker. */
+static double pipeline_round(bx_worker *w, int k, long jobs_each)
+{
+	struct piper p[8];
+	double t0 = now_us();
+
+	for (int i = 0; i < k; i++) {
+		p[i] = (struct piper){.w = w, .jobs = jobs_each};
+		if (pthread_create(&p[i].th, NULL, piper_main, &p[i]) != 0)
+			bench_fail("pthread_create", strerror(errno));
+	}
+	for (int i = 0; i < k; i++)
+		pthread_join(p[i].th, NULL);
+	return (double)k * (double)jobs_each / ((now_us() - t0) / 1e6);
+}
+
+static void part_pipeline(const struct cfg *c)
+{
+	static const int ks[] = {1, 2, 4, 8};
+	long n = c->quick ? 3 : 20, jobs_each = c->quick ? 20 : 400;
+	double *v[4];
+	bx_worker *w = spawn_worker();
+
+	for (int j = 0; j < 4; j++)
+		v[j] = samples(n);
+	run_noop(w, NULL);
+	for (long i = 0; i < n; i++)
+		for (int j = 0; j < 4; j++)
+			v[j][i] = pipeline_round(w, ks[j], jobs_each / ks[j]);
+	bx_worker_free(w);
+	header("noop jobs on one warm worker from K threads (K in flight, pipelined)",
+	       "jobs per second");
+	for (int j = 0; j < 4; j++) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "K = %d", ks[j]);
+		row(name, summarize(v[j], n));
+		free(v[j]);
+	}
 }
 
 /* ---------------------------------------------------------------- part: stream */
@@ -1227,7 +1341,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_spawn [--quick] [--samples N] [--only LIST] [--suffix S] "
 			"[--bwrap PATH] [--cli PATH --policy FILE --syscall-prog PATH] [--many N]\n"
-			"  LIST: spawn,rate,rtt,stream,seccomp,pool,pss,many\n");
+			"  LIST: spawn,rate,rtt,pipeline,stream,seccomp,pool,pss,many\n");
 	exit(2);
 }
 
@@ -1283,6 +1397,8 @@ int main(int argc, char **argv)
 		part_rate(&c);
 	if (part_wanted(&c, "rtt"))
 		part_rtt(&c);
+	if (part_wanted(&c, "pipeline"))
+		part_pipeline(&c);
 	if (part_wanted(&c, "stream"))
 		part_stream(&c);
 	if (part_wanted(&c, "seccomp"))

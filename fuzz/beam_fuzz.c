@@ -15,7 +15,10 @@
  *                   quarantine thread of src/util/quarantine.c);
  *            bit 5: the fds sent are sockets instead of pipes (which that
  *                   check refuses);
- *            bit 6: oversized frames are dropped (bx_beam_set_drop_oversized)
+ *            bit 6: oversized frames are dropped (bx_beam_set_drop_oversized);
+ *            bit 7: beambox's framing (bx_beam_set_multi_fds: up to 3 fds a
+ *                   frame, counted in the header, read ahead; bit 4 then
+ *                   does not apply)
  *   then chunks, each a control byte c followed by the chunk's bytes:
  *            bits 0-4: length: 0..23 as is, 24..31 mean 32 << (n - 24), i.e.
  *                      32..4096 (cut short at the end of the input);
@@ -28,7 +31,8 @@
  * reads until EOF or an error.
  *
  * Oracles besides ASan/UBSan/LeakSanitizer: frames respect the limit and are
- * NUL-terminated, received fds are open and close-on-exec, none arrives on a
+ * NUL-terminated, received fds are open and close-on-exec, a frame has at
+ * most one (BX_BEAM_FDS_MAX in beambox's framing, where nfds counts them), none arrives on a
  * connection that takes none, every one passed the check when there is one
  * (early ones too: they wait outside our fd table until a header asks),
  * errors are sticky, -EAGAIN never follows the peer's shutdown, no pipe or
@@ -68,6 +72,7 @@ struct rx {
 	bool drop;	 /* bx_beam_set_drop_oversized */
 	bool takes_none; /* BX_BEAM_FDS_NONE */
 	bool checked;	 /* only pipes pass */
+	bool multi;	 /* beambox's framing */
 	int done;	 /* 0 while the receiver is live, else its final return value + 1000 */
 };
 
@@ -179,6 +184,11 @@ static bool rx_step(struct rx *r, bool eof_sent)
 			abort();
 		if (f.fd >= 0 && !(fcntl(f.fd, F_GETFD) & FD_CLOEXEC))
 			abort();
+		if ((f.fd >= 0) != (f.nfds > 0) || f.nfds > (r->multi ? BX_BEAM_FDS_MAX : 1u))
+			abort(); /* nfds counts fd and more_fds */
+		for (size_t i = 1; i < f.nfds; i++)
+			if (!(fcntl(f.more_fds[i - 1], F_GETFD) & FD_CLOEXEC))
+				abort();
 		if (f.fd >= 0 && r->takes_none)
 			abort(); /* an fd on a connection that takes none */
 		if (f.fd >= 0 && r->checked) {
@@ -322,9 +332,12 @@ static void run(const uint8_t *data, size_t size)
 		(void)setsockopt(sv[0], SOL_SOCKET, 83 /* SO_PASSRIGHTS */, &on, sizeof(on));
 		r.takes_none = true;
 	}
-	if ((data[0] & 16) && (bx_beam_set_fd_check(r.b, only_pipes, NULL) < 0))
+	r.multi = (data[0] & 128) != 0;
+	if (r.multi && bx_beam_set_multi_fds(r.b, 1) < 0)
 		abort();
-	r.checked = (data[0] & 16) != 0;
+	if (!r.multi && (data[0] & 16) && (bx_beam_set_fd_check(r.b, only_pipes, NULL) < 0))
+		abort();
+	r.checked = !r.multi && (data[0] & 16) != 0;
 	send_sockets = (data[0] & 32) != 0;
 
 	while (pos < size && !r.done) {

@@ -31,6 +31,14 @@
  *                      /dev/null, or one end of a socketpair.
  * Everything the worker holds is closed when the script ends.
  *
+ * beambox/2 (one channel): an input that starts with the byte 0xB2 is the
+ * same script after it, but the proxy and the worker speak beambox/2: the
+ * request (with up to 3 passed fds) comes in beambox's framing on the main
+ * socket, and the script is written there, where the parent reads answers
+ * (cmd=[status, N] id=[1] ...; the job's id is 1). Fds attached there are
+ * refused (the parent's SO_PASSRIGHTS is off, or beam reads without a
+ * control buffer).
+ *
  * Oracles besides ASan/UBSan/LeakSanitizer: bx_job_run returns 0..255 or a
  * negative errno with a message, in bounded time, and no pipe or socket this
  * target made is still open afterwards (by identity, not by count).
@@ -106,7 +114,8 @@ static void check_no_made_fd_open(void)
 }
 
 struct worker {
-	int sock; /* the worker's end of the main socket (owned by the thread) */
+	int sock;    /* the worker's end of the main socket (owned by the thread) */
+	bool proto2; /* beambox/2: the script goes on the main socket */
 	const uint8_t *script;
 	size_t len;
 	int held[HELD_MAX]; /* fds the worker keeps until the script ends */
@@ -211,9 +220,11 @@ static void *worker_main(void *arg)
 		close(w->sock);
 		return NULL;
 	}
-	if (bx_beam_recv(main_b, &req, NULL) != 1 || req.fd < 0)
+	if (w->proto2 && bx_beam_set_multi_fds(main_b, 1) < 0)
+		abort();
+	if (bx_beam_recv(main_b, &req, NULL) != 1 || (req.fd < 0 && !w->proto2))
 		goto out;
-	chan = req.fd;
+	chan = w->proto2 ? w->sock : req.fd;
 	while (off < w->len) {
 		uint8_t c = w->script[off++];
 		unsigned n = c & 0x1f;
@@ -241,8 +252,9 @@ out:
 
 static void run(const uint8_t *data, size_t size)
 {
-	struct worker w = {.script = data + 1, .len = size - 1};
-	uint8_t flags = data[0];
+	bool proto2 = size >= 2 && data[0] == 0xB2;
+	struct worker w = {.script = data + 1 + proto2, .len = size - 1 - proto2, .proto2 = proto2};
+	uint8_t flags = data[proto2];
 	size_t limit = capture_limits[(flags >> 4) & 3];
 	bx_beam *main_b = NULL;
 	struct bx_remote_peer peer;
@@ -260,7 +272,8 @@ static void run(const uint8_t *data, size_t size)
 	w.sock = sv[1];
 	if (pthread_create(&th, NULL, worker_main, &w) != 0)
 		abort();
-	peer = (struct bx_remote_peer){.exit_fd = -1, .takes_fds = (flags & 64) != 0};
+	peer = (struct bx_remote_peer){
+	    .exit_fd = -1, .takes_fds = proto2 || (flags & 64) != 0, .one_channel = proto2};
 	if (bx_remote_proxy_new(main_b, &peer, &proxy) < 0 || bx_job_new(proxy, "fuzz", &job) < 0 ||
 	    bx_job_add_arg(job, "arg") < 0)
 		abort();

@@ -128,14 +128,33 @@
 /* Stop fds bx_beam_send_until polls besides the socket and its own wake-up. */
 #define BEAM_STOP_MAX 8
 
+/* Beambox's framing (bx_beam_set_multi_fds): count of fds in bits 30..29, length below. */
+_Static_assert(BX_BEAM_FDS_MAX == 3, "rxm_read's message says 3");
+#define BEAM_MULTI_LEN_MASK    0x1fffffffu
+#define BEAM_MULTI_COUNT_SHIFT 29
+#define BEAM_MULTI_COUNT_MASK  0x3u
+/* Its read-ahead buffer; a payload bigger than half of it is read straight into place. */
+#define BEAM_RBUF 16384
+/* Fds of reads whose header is not parsed yet: one read, and the next one. */
+#define BEAM_BATCHES 2
+
+/* The fds one read brought (multi), and the stream offsets that read covered. */
+struct rx_batch {
+	int fds[BX_BEAM_FDS_MAX];
+	size_t n;
+	size_t begin, end;
+};
+
 /* One frame waiting in the outbound queue, header included. */
 struct bx_outframe {
 	struct bx_outframe *next;
-	uint64_t seq; /* order of queueing; frames complete in this order */
-	size_t len;   /* header + payload */
-	size_t off;   /* bytes already written */
-	int fd;	      /* our duplicate; closed once it rode out with the first byte */
-	int waker;    /* eventfd of a sender waiting for this frame, or -1 (borrowed) */
+	uint64_t seq;		  /* order of queueing; frames complete in this order */
+	size_t len;		  /* header + payload */
+	size_t off;		  /* bytes already written */
+	int fds[BX_BEAM_FDS_MAX]; /* our duplicates; closed once they rode out with the first byte
+				   */
+	size_t nfds;
+	int waker; /* eventfd of a sender waiting for this frame, or -1 (borrowed) */
 	uint8_t bytes[];
 };
 
@@ -166,6 +185,14 @@ struct bx_beam {
 	bx_beam_fd_check_fn fd_check; /* an fd must pass this before it is installed */
 	void *fd_check_ctx;
 	uint8_t la[BEAM_LOOKAHEAD]; /* where a peek looks past the current frame */
+	/* bx_beam_set_multi_fds: beambox's framing, read ahead into rbuf (rx_multi). */
+	bool multi;
+	uint8_t *rbuf;		      /* BEAM_RBUF bytes; [rb_start, rb_end) not yet parsed */
+	size_t rb_start, rb_end;      /* rx_off is the stream offset of rb_end */
+	int cur_fds[BX_BEAM_FDS_MAX]; /* the current frame's fds (multi) */
+	size_t cur_nfds;
+	struct rx_batch batch[BEAM_BATCHES]; /* fds read, not yet claimed by their header */
+	size_t nbatch;
 
 	/* Send side: everything below is under tx_lock. */
 	pthread_mutex_t tx_lock;
@@ -213,6 +240,8 @@ BX_API int bx_beam_new(int sock, bx_beam **out)
 	b->fd_cur = -1;
 	b->fd_next = -1;
 	b->park[0] = b->park[1] = -1;
+	for (size_t i = 0; i < BX_BEAM_FDS_MAX; i++)
+		b->cur_fds[i] = -1;
 	*out = b;
 	return 0;
 }
@@ -259,7 +288,7 @@ BX_API int bx_beam_set_fd_policy(bx_beam *b, int policy)
 
 BX_API int bx_beam_set_fd_check(bx_beam *b, bx_beam_fd_check_fn check, void *ctx)
 {
-	if (!b)
+	if (!b || (check && b->multi))
 		return -EINVAL;
 	b->fd_check = check;
 	b->fd_check_ctx = ctx;
@@ -274,6 +303,9 @@ BX_API void bx_frame_clear(bx_frame *f)
 	f->data = NULL;
 	f->len = 0;
 	f->dropped = 0;
+	for (size_t i = 0; i + 1 < f->nfds && i < BX_BEAM_FDS_MAX - 1; i++)
+		bx_close_and_reset(&f->more_fds[i]);
+	f->nfds = 0;
 	bx_close_and_reset(&f->fd);
 }
 
@@ -292,6 +324,14 @@ static void rx_drop(bx_beam *b)
 	b->dropped = 0;
 	bx_close_and_reset(&b->fd_cur);
 	bx_close_and_reset(&b->fd_next);
+	for (size_t i = 0; i < b->cur_nfds; i++)
+		bx_close_and_reset(&b->cur_fds[i]);
+	b->cur_nfds = 0;
+	for (size_t k = 0; k < b->nbatch; k++)
+		for (size_t i = 0; i < b->batch[k].n; i++)
+			close(b->batch[k].fds[i]);
+	b->nbatch = 0;
+	b->rb_start = b->rb_end = 0;
 	/* What waits in the park is in flight: closing it releases those fds unopened. */
 	bx_close_and_reset(&b->park[0]);
 	bx_close_and_reset(&b->park[1]);
@@ -828,6 +868,356 @@ static BEAM_MUST_CHECK int rx_step(bx_beam *b, bool *eof, bx_error *err)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ beambox's framing */
+
+/*
+ * bx_beam_set_multi_fds: reads go into rbuf, as much as has come, and
+ * frames are parsed out of it. The kernel hands over the fds of one
+ * fd-carrying sk_buff per read, the last one the read touches (it stops
+ * there); a sender attaches a frame's fds to the sk_buff that starts with
+ * the frame's header. So the fds of a read belong to the one header that
+ * starts in that read and announces fds: each batch remembers the stream
+ * offsets its read covered, and a header claims the oldest batch only if it
+ * starts inside them and announces exactly that count. A payload too big
+ * for the buffer is read straight into place without a control buffer (no
+ * header starts there, so any fd there is -EPROTO, dropped unopened).
+ */
+
+static void rxm_close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		bx_close_and_reset(&fds[i]);
+}
+
+/*
+ * One recvmsg of at most len bytes into dst; with take_fds, room for
+ * exactly BX_BEAM_FDS_MAX fds, which become a batch. *got: bytes, 0 at EOF.
+ */
+static BEAM_MUST_CHECK int rxm_read(bx_beam *b, void *dst, size_t len, bool take_fds, bool nowait,
+				    size_t *got, bx_error *err)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(BX_BEAM_FDS_MAX * sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = dst, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	int fds[BX_BEAM_FDS_MAX];
+	size_t nfds = 0;
+	bool bad = false;
+	ssize_t n;
+
+	*got = 0;
+	take_fds = take_fds && b->fd_policy == BX_BEAM_FDS_ANNOUNCED;
+	if (take_fds) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		/* CMSG_LEN, not CMSG_SPACE: its padding must not make room for one more. */
+		msg.msg_controllen = CMSG_LEN(BX_BEAM_FDS_MAX * sizeof(int));
+	}
+	n = recvmsg(b->sock, &msg, MSG_CMSG_CLOEXEC | (nowait ? MSG_DONTWAIT : 0));
+	if (n < 0) {
+		int e = errno;
+
+		if (e == EAGAIN || e == EWOULDBLOCK)
+			return bx_fail(err, -EAGAIN, b->rx_off, "recvmsg: no complete frame yet");
+		if (e == EINTR)
+			return bx_fail(err, -EINTR, b->rx_off, "recvmsg: interrupted");
+		return rx_fatal(
+		    b, bx_fail(err, -e, b->rx_off, "recvmsg(beam socket): %s", strerror(e)));
+	}
+	for (struct cmsghdr *c = take_fds ? CMSG_FIRSTHDR(&msg) : NULL; c;
+	     c = CMSG_NXTHDR(&msg, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0)) {
+			bad = true;
+			continue;
+		}
+		k = ((size_t)c->cmsg_len - (size_t)CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (nfds < BX_BEAM_FDS_MAX)
+				fds[nfds++] = fd;
+			else {
+				close(fd); /* cannot happen: the buffer holds no more */
+				bad = true;
+			}
+		}
+	}
+	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
+		rxm_close_fds(fds, nfds);
+		return rx_fatal(
+		    b, bx_fail(err, -EPROTO, b->rx_off,
+			       bad ? "recvmsg: unexpected control message"
+			       : take_fds
+				   ? "recvmsg: more than 3 fds in one "
+				     "message (MSG_CTRUNC); the rest dropped unopened"
+				   : "recvmsg: fds or other control data on bytes that take none "
+				     "(MSG_CTRUNC); dropped unopened"));
+	}
+	if (nfds > 0) {
+		struct rx_batch *bt;
+
+		if (n == 0 || b->nbatch >= BEAM_BATCHES) {
+			rxm_close_fds(fds, nfds);
+			return rx_fatal(b, bx_fail(err, -EPROTO, b->rx_off,
+						   "fds arrived before the header that claims the "
+						   "ones before them"));
+		}
+		bt = &b->batch[b->nbatch++];
+		memcpy(bt->fds, fds, nfds * sizeof(int));
+		bt->n = nfds;
+		bt->begin = b->rx_off;
+		bt->end = b->rx_off + (size_t)n;
+	}
+	b->rx_off += (size_t)n;
+	*got = (size_t)n;
+	return 0;
+}
+
+/* Stream offset of the first byte in rbuf not yet parsed. */
+static size_t rxm_parse_off(const bx_beam *b)
+{
+	return b->rx_off - (b->rb_end - b->rb_start);
+}
+
+/* A header was read (at frame_off): check it, claim its fds, allocate its payload. */
+static BEAM_MUST_CHECK int rxm_header(bx_beam *b, uint32_t h, bx_error *err)
+{
+	size_t len = (size_t)(h & BEAM_MULTI_LEN_MASK);
+	size_t n =
+	    (h & BEAM_FD_BIT) ? ((h >> BEAM_MULTI_COUNT_SHIFT) & BEAM_MULTI_COUNT_MASK) + 1 : 0;
+	size_t at = b->frame_off;
+
+	if (!(h & BEAM_FD_BIT) && ((h >> BEAM_MULTI_COUNT_SHIFT) & BEAM_MULTI_COUNT_MASK))
+		return rx_fatal(
+		    b, bx_fail(err, -EPROTO, at, "frame header has a count of fds but no fd bit"));
+	if (n > BX_BEAM_FDS_MAX)
+		return rx_fatal(b, bx_fail(err, -EPROTO, at,
+					   "frame header announces %zu fds, more than %d", n,
+					   BX_BEAM_FDS_MAX));
+	if (b->nbatch > 0 && b->batch[0].end <= at)
+		return rx_fatal(b, bx_fail(err, -EPROTO, at,
+					   "%zu fd(s) arrived with bytes where no header claims "
+					   "them; closed",
+					   b->batch[0].n));
+	if (n > 0) {
+		struct rx_batch *bt = &b->batch[0];
+
+		if (b->fd_policy == BX_BEAM_FDS_NONE)
+			return rx_fatal(b, bx_fail(err, -EPROTO, at,
+						   "frame header announces fds on a connection "
+						   "that takes none"));
+		if (b->nbatch == 0 || bt->begin > at)
+			return rx_fatal(b, bx_fail(err, -EPROTO, at,
+						   "frame header announces %zu fd(s) but none "
+						   "arrived with it",
+						   n));
+		if (bt->n != n)
+			return rx_fatal(b, bx_fail(err, -EPROTO, at,
+						   "frame header announces %zu fd(s) but %zu "
+						   "arrived with it; closed",
+						   n, bt->n));
+		memcpy(b->cur_fds, bt->fds, n * sizeof(int));
+		b->cur_nfds = n;
+		b->nbatch--;
+		memmove(&b->batch[0], &b->batch[1], b->nbatch * sizeof(b->batch[0]));
+	}
+	if (len > b->limit && !b->drop_oversized)
+		return rx_fatal(b,
+				bx_fail(err, -EMSGSIZE, at,
+					"frame header announces %zu bytes, over the limit of %zu",
+					len, b->limit));
+	if (len > b->limit) {
+		b->drop_left = len;
+		b->dropped = len;
+		len = 0;
+	}
+	b->payload = malloc(len + 1);
+	if (!b->payload)
+		return rx_fatal(b,
+				bx_fail(err, -ENOMEM, at, "cannot allocate a %zu-byte frame", len));
+	b->payload[len] = '\0';
+	b->need = len;
+	b->got = 0;
+	return 0;
+}
+
+/* Reads more into rbuf (moving what is unparsed to its start first). */
+static BEAM_MUST_CHECK int rxm_fill(bx_beam *b, bool nowait, bool *eof, bx_error *err)
+{
+	size_t got;
+	int r;
+
+	if (b->rb_start > 0) {
+		memmove(b->rbuf, b->rbuf + b->rb_start, b->rb_end - b->rb_start);
+		b->rb_end -= b->rb_start;
+		b->rb_start = 0;
+	}
+	r = rxm_read(b, b->rbuf + b->rb_end, BEAM_RBUF - b->rb_end, true, nowait, &got, err);
+	if (r < 0)
+		return r;
+	b->rb_end += got;
+	*eof = got == 0;
+	return 0;
+}
+
+static int rxm_eof(bx_beam *b, bx_error *err)
+{
+	if (!b->payload && b->rb_end == b->rb_start) {
+		if (b->nbatch > 0)
+			return rx_fatal(b, bx_fail(err, -EPROTO, b->rx_off,
+						   "EOF with %zu fd(s) that no frame claimed",
+						   b->batch[0].n));
+		return 0;
+	}
+	if (!b->payload)
+		return rx_fatal(b, bx_fail(err, -EBADMSG, rxm_parse_off(b),
+					   "EOF inside a frame header (%zu of %u bytes)",
+					   b->rb_end - b->rb_start, BEAM_HDR_LEN));
+	return rx_fatal(b, bx_fail(err, -EBADMSG, b->frame_off,
+				   "EOF inside a frame payload (%zu of %zu bytes)",
+				   b->dropped ? b->dropped - b->drop_left : b->got,
+				   b->dropped ? b->dropped : b->need));
+}
+
+static int rx_multi(bx_beam *b, bx_frame *out, bool nowait, bx_error *err)
+{
+	for (;;) {
+		size_t avail = b->rb_end - b->rb_start, left;
+		bool eof = false;
+		int r;
+
+		if (!b->payload) {
+			if (avail >= BEAM_HDR_LEN) {
+				const uint8_t *p = b->rbuf + b->rb_start;
+				uint32_t h = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+					     (uint32_t)p[2] << 8 | (uint32_t)p[3];
+
+				b->frame_off = rxm_parse_off(b);
+				b->rb_start += BEAM_HDR_LEN;
+				r = rxm_header(b, h, err);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			r = rxm_fill(b, nowait, &eof, err);
+			if (r < 0)
+				return r;
+			if (eof)
+				return rxm_eof(b, err);
+			continue;
+		}
+		left = b->dropped ? b->drop_left : b->need - b->got;
+		if (avail > 0 && left > 0) {
+			size_t k = avail < left ? avail : left;
+
+			if (b->dropped) {
+				b->drop_left -= k;
+			} else {
+				memcpy(b->payload + b->got, b->rbuf + b->rb_start, k);
+				b->got += k;
+			}
+			b->rb_start += k;
+			left -= k;
+		}
+		if (left == 0) {
+			out->data = b->payload;
+			b->payload = NULL;
+			out->len = b->need;
+			out->dropped = b->dropped;
+			out->nfds = b->cur_nfds;
+			out->fd = b->cur_nfds > 0 ? b->cur_fds[0] : -1;
+			for (size_t i = 1; i < b->cur_nfds; i++)
+				out->more_fds[i - 1] = b->cur_fds[i];
+			for (size_t i = 0; i < BX_BEAM_FDS_MAX; i++)
+				b->cur_fds[i] = -1;
+			b->cur_nfds = 0;
+			b->dropped = 0;
+			b->need = b->got = 0;
+			if (b->rb_start == b->rb_end)
+				b->rb_start = b->rb_end = 0;
+			return 1;
+		}
+		if (left > BEAM_RBUF / 2) {
+			/* Straight into place (or a sink), no control buffer: no header starts
+			 * here. */
+			uint8_t sink[4096];
+			size_t got,
+			    want = b->dropped ? (left < sizeof(sink) ? left : sizeof(sink)) : left;
+
+			r = rxm_read(b, b->dropped ? sink : b->payload + b->got, want, false,
+				     nowait, &got, err);
+			if (r < 0)
+				return r;
+			if (got == 0)
+				return rxm_eof(b, err);
+			if (b->dropped)
+				b->drop_left -= got;
+			else
+				b->got += got;
+			continue;
+		}
+		r = rxm_fill(b, nowait, &eof, err);
+		if (r < 0)
+			return r;
+		if (eof)
+			return rxm_eof(b, err);
+	}
+}
+
+BX_API int bx_beam_set_multi_fds(bx_beam *b, int on)
+{
+	if (!b)
+		return -EINVAL;
+	if (b->rx_error)
+		return b->rx_error;
+	if ((on != 0) == b->multi)
+		return 0;
+	if (on && b->fd_check)
+		return -EINVAL; /* its fds are installed before any check could run */
+	if (b->payload || b->parked || b->fd_cur >= 0 || b->fd_next >= 0 ||
+	    (b->multi && (b->rb_end > b->rb_start || b->nbatch)))
+		return -EBUSY;
+	if (on) {
+		if (!b->rbuf) {
+			b->rbuf = malloc(BEAM_RBUF);
+			if (!b->rbuf)
+				return -ENOMEM;
+		}
+		/* Bytes of the next header already read move into the buffer. */
+		memcpy(b->rbuf, b->hdr, b->hdr_got);
+		b->rb_start = 0;
+		b->rb_end = b->hdr_got;
+		b->hdr_got = 0;
+		b->carried = 0;
+	}
+	b->multi = on != 0;
+	return 0;
+}
+
+BX_API size_t bx_beam_rx_buffered(const bx_beam *b)
+{
+	return b && b->multi ? b->rb_end - b->rb_start : 0;
+}
+
+BX_API int bx_beam_recv_nowait(bx_beam *b, bx_frame *out, bx_error *err)
+{
+	if (!b || !out)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "bx_beam_recv_nowait: NULL argument");
+	if (!b->multi)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "bx_beam_recv_nowait: only with bx_beam_set_multi_fds");
+	if (b->rx_error)
+		return bx_fail(err, b->rx_error, b->rx_off,
+			       "connection unusable after an earlier receive error");
+	return rx_multi(b, out, true, err);
+}
+
 BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 {
 	if (!b || !out)
@@ -835,6 +1225,8 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 	if (b->rx_error)
 		return bx_fail(err, b->rx_error, b->rx_off,
 			       "connection unusable after an earlier receive error");
+	if (b->multi)
+		return rx_multi(b, out, false, err);
 
 	for (;;) {
 		bool eof = false;
@@ -851,6 +1243,7 @@ BX_API int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err)
 			b->payload = NULL;
 			out->len = b->need;
 			out->fd = bx_steal_fd(&b->fd_cur);
+			out->nfds = out->fd >= 0 ? 1 : 0;
 			out->dropped = b->dropped;
 			b->dropped = 0;
 			b->fd_cur = bx_steal_fd(&b->fd_next);
@@ -880,18 +1273,19 @@ static int64_t mono_ms(void)
 }
 
 /*
- * Writes iov[0..cnt) without waiting, advancing it. *fd (if >= 0) rides with
- * the first byte written and is then set to -1 (not closed: the caller owns
- * it). Returns 0 when all is written, -EAGAIN when the socket is full, or
- * another -errno. *sent counts the bytes written, also on failure, so the
- * caller knows if a frame was cut.
+ * Writes iov[0..cnt) without waiting, advancing it. fds[0..*nfds) ride with
+ * the first byte written, and *nfds is then set to 0 (they are not closed:
+ * the caller owns them). Returns 0 when all is written, -EAGAIN when the
+ * socket is full, or another -errno. *sent counts the bytes written, also on
+ * failure, so the caller knows if a frame was cut.
  */
-static BEAM_MUST_CHECK int tx_iov(int sock, struct iovec *iov, size_t cnt, int *fd, size_t *sent)
+static BEAM_MUST_CHECK int tx_iov(int sock, struct iovec *iov, size_t cnt, const int *fds,
+				  size_t *nfds, size_t *sent)
 {
 	while (cnt > 0) {
 		union {
 			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
+			char buf[CMSG_SPACE(BX_BEAM_FDS_MAX * sizeof(int))];
 		} ctl;
 		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = cnt};
 		ssize_t n;
@@ -902,17 +1296,17 @@ static BEAM_MUST_CHECK int tx_iov(int sock, struct iovec *iov, size_t cnt, int *
 			cnt--;
 			continue;
 		}
-		if (*fd >= 0) {
+		if (*nfds > 0) {
 			struct cmsghdr *c;
 
 			memset(&ctl, 0, sizeof(ctl));
 			msg.msg_control = ctl.buf;
-			msg.msg_controllen = sizeof(ctl.buf);
+			msg.msg_controllen = CMSG_SPACE(*nfds * sizeof(int));
 			c = CMSG_FIRSTHDR(&msg);
 			c->cmsg_level = SOL_SOCKET;
 			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), fd, sizeof(int));
+			c->cmsg_len = CMSG_LEN(*nfds * sizeof(int));
+			memcpy(CMSG_DATA(c), fds, *nfds * sizeof(int));
 		}
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
@@ -926,7 +1320,7 @@ static BEAM_MUST_CHECK int tx_iov(int sock, struct iovec *iov, size_t cnt, int *
 		}
 		if (n == 0)
 			return -EIO; /* a stream socket never takes 0 of a non-empty write */
-		*fd = -1;
+		*nfds = 0;
 		left = (size_t)n;
 		*sent += left;
 		while (left > 0) {
@@ -953,11 +1347,18 @@ static void wake(int efd)
 	}
 }
 
+static void outframe_close_fds(struct bx_outframe *f)
+{
+	for (size_t i = 0; i < f->nfds; i++)
+		bx_close_and_reset(&f->fds[i]);
+	f->nfds = 0;
+}
+
 static void outframe_free(struct bx_outframe *f)
 {
 	if (!f)
 		return;
-	bx_close_and_reset(&f->fd);
+	outframe_close_fds(f);
 	free(f);
 }
 
@@ -984,13 +1385,12 @@ static BEAM_MUST_CHECK int tx_drain_locked(bx_beam *b)
 	while (b->outq_head) {
 		struct bx_outframe *f = b->outq_head;
 		struct iovec iov = {.iov_base = f->bytes + f->off, .iov_len = f->len - f->off};
-		int pass = f->fd;
-		size_t sent = 0;
+		size_t pass = f->nfds, sent = 0;
 		int r;
 
-		r = tx_iov(b->sock, &iov, 1, &pass, &sent);
-		if (pass < 0)
-			bx_close_and_reset(&f->fd); /* the kernel holds its own reference now */
+		r = tx_iov(b->sock, &iov, 1, f->fds, &pass, &sent);
+		if (pass == 0)
+			outframe_close_fds(f); /* the kernel holds its own references now */
 		f->off += sent;
 		b->outq_bytes -= sent;
 		if (r < 0) {
@@ -1014,9 +1414,12 @@ static BEAM_MUST_CHECK int tx_drain_locked(bx_beam *b)
 	return 0;
 }
 
-static void make_header(uint8_t hdr[BEAM_HDR_LEN], size_t len, int fd)
+static void make_header(uint8_t hdr[BEAM_HDR_LEN], size_t len, size_t nfds, bool multi)
 {
-	uint32_t h = (uint32_t)len | (fd >= 0 ? BEAM_FD_BIT : 0);
+	uint32_t h = (uint32_t)len | (nfds > 0 ? BEAM_FD_BIT : 0);
+
+	if (multi && nfds > 0)
+		h |= (uint32_t)(nfds - 1) << BEAM_MULTI_COUNT_SHIFT;
 
 	hdr[0] = (uint8_t)(h >> 24);
 	hdr[1] = (uint8_t)(h >> 16);
@@ -1026,7 +1429,8 @@ static void make_header(uint8_t hdr[BEAM_HDR_LEN], size_t len, int fd)
 
 /* A queue entry for header+payload, of which skip bytes are already written. */
 static BEAM_MUST_CHECK int outframe_new(const uint8_t hdr[BEAM_HDR_LEN], const void *buf,
-					size_t len, size_t skip, int fd, struct bx_outframe **out)
+					size_t len, size_t skip, const int *fds, size_t nfds,
+					struct bx_outframe **out)
 {
 	struct bx_outframe *f;
 	size_t total, size;
@@ -1041,17 +1445,18 @@ static BEAM_MUST_CHECK int outframe_new(const uint8_t hdr[BEAM_HDR_LEN], const v
 	f->seq = 0;
 	f->len = total;
 	f->off = skip;
-	f->fd = -1;
+	f->nfds = 0;
 	f->waker = -1;
-	if (fd >= 0) {
+	for (size_t i = 0; i < nfds; i++) {
 		/* Never 0..2: a process that closed stdio must not get our fd there. */
-		f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (f->fd < 0) {
+		f->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (f->fds[i] < 0) {
 			int r = -errno;
 
-			free(f);
+			outframe_free(f);
 			return r;
 		}
+		f->nfds = i + 1;
 	}
 	memcpy(f->bytes, hdr, BEAM_HDR_LEN);
 	if (len > 0)
@@ -1126,14 +1531,40 @@ static int tx_give_up_locked(bx_beam *b, uint64_t seq, int code, int *cut)
 	return code;
 }
 
+/* Checks a frame to send; 0 or -errno. */
+static int tx_check(const bx_beam *b, size_t len, const int *fds, size_t nfds)
+{
+	if (nfds > (b->multi ? BX_BEAM_FDS_MAX : 1u) || (nfds > 0 && !fds))
+		return -EINVAL;
+	if (len > (b->multi ? BX_BEAM_MULTI_WIRE_MAX : BX_BEAM_WIRE_MAX))
+		return -EMSGSIZE;
+	for (size_t i = 0; i < nfds; i++)
+		if (fds[i] < 0)
+			return -EBADF;
+	return 0;
+}
+
 BX_API int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd, int64_t deadline_ms,
 			      const int *stop_fds, size_t nstop, int *cut)
+{
+	if (fd < -1) {
+		if (cut)
+			*cut = 0;
+		return -EBADF;
+	}
+	return bx_beam_send_fds_until(b, buf, len, &fd, fd >= 0 ? 1 : 0, deadline_ms, stop_fds,
+				      nstop, cut);
+}
+
+BX_API int bx_beam_send_fds_until(bx_beam *b, const void *buf, size_t len, const int *fds,
+				  size_t nfds, int64_t deadline_ms, const int *stop_fds,
+				  size_t nstop, int *cut)
 {
 	uint8_t hdr[BEAM_HDR_LEN];
 	struct iovec iov[2];
 	struct bx_outframe *f = NULL;
-	int pass = fd, r, waker = -1, dummy = 0;
-	size_t sent = 0;
+	int r, waker = -1, dummy = 0;
+	size_t sent = 0, pass = nfds;
 	uint64_t seq;
 
 	if (!cut)
@@ -1141,11 +1572,10 @@ BX_API int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd, i
 	*cut = 0;
 	if (!b || (!buf && len > 0) || (nstop > 0 && !stop_fds) || nstop > BEAM_STOP_MAX)
 		return -EINVAL;
-	if (len > BX_BEAM_WIRE_MAX)
-		return -EMSGSIZE;
-	if (fd < -1)
-		return -EBADF;
-	make_header(hdr, len, fd);
+	r = tx_check(b, len, fds, nfds);
+	if (r < 0)
+		return r;
+	make_header(hdr, len, nfds, b->multi);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)buf;
@@ -1155,7 +1585,7 @@ BX_API int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd, i
 	r = b->tx_error;
 	if (r == 0 && !b->outq_head) {
 		/* Nothing queued: write straight from the caller's buffer. */
-		r = tx_iov(b->sock, iov, 2, &pass, &sent);
+		r = tx_iov(b->sock, iov, 2, fds, &pass, &sent);
 		if (r < 0 && r != -EAGAIN && sent > 0) {
 			b->tx_error = r;
 			*cut = 1;
@@ -1165,7 +1595,7 @@ BX_API int bx_beam_send_until(bx_beam *b, const void *buf, size_t len, int fd, i
 	}
 	if (r == -EAGAIN) {
 		/* The rest waits in the queue; whoever finds the socket writable advances it. */
-		r = outframe_new(hdr, buf, len, sent, pass, &f);
+		r = outframe_new(hdr, buf, len, sent, fds, pass, &f);
 		if (r == 0 && f) {
 			f->waker = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 			if (f->waker < 0) {
@@ -1267,16 +1697,18 @@ BX_API int bx_beam_queue(bx_beam *b, const void *buf, size_t len, int fd)
 {
 	uint8_t hdr[BEAM_HDR_LEN];
 	struct bx_outframe *f = NULL;
+	size_t nfds = fd >= 0 ? 1 : 0;
 	int r;
 
 	if (!b || (!buf && len > 0))
 		return -EINVAL;
-	if (len > BX_BEAM_WIRE_MAX)
-		return -EMSGSIZE;
 	if (fd < -1)
 		return -EBADF;
-	make_header(hdr, len, fd);
-	r = outframe_new(hdr, buf, len, 0, fd, &f);
+	r = tx_check(b, len, &fd, nfds);
+	if (r < 0)
+		return r;
+	make_header(hdr, len, nfds, b->multi);
+	r = outframe_new(hdr, buf, len, 0, &fd, nfds, &f);
 	if (r < 0)
 		return r;
 
@@ -1352,6 +1784,7 @@ BX_API void bx_beam_free(bx_beam *b)
 	if (!b)
 		return;
 	rx_drop(b);
+	free(b->rbuf);
 	tx_drop_queue_locked(b);
 	pthread_mutex_destroy(&b->tx_lock);
 	bx_close_and_reset(&b->sock);

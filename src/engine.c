@@ -350,6 +350,16 @@ void bx_job_set_output(bx_job *job, int stream, char *buf, size_t len, int trunc
 	s->truncated = truncated;
 }
 
+int bx_job_lend_stream(bx_job *job, int stream, int fd)
+{
+	if (!job || stream < 0 || stream > 2 || fd < 0)
+		return -EINVAL;
+	stream_reset(&job->streams[stream]);
+	job->streams[stream].kind = BX_STREAM_FD;
+	job->streams[stream].fd = fd;
+	return 0;
+}
+
 int bx_job_adopt_stream(bx_job *job, int stream, int fd)
 {
 	if (!job || stream < 0 || stream > 2 || fd < 0)

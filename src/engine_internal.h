@@ -67,6 +67,12 @@ void *bx_engine_catchall_ctx(const bx_engine *eng);
  */
 void bx_engine_set_on_free(bx_engine *eng, void (*fn)(bx_engine *eng, void *ctx), void *ctx);
 
+/*
+ * Gives the job an fd it borrows (never closes), as stream 0, 1 or 2: a
+ * worker's own /dev/null for a stream the parent did not pass.
+ */
+int bx_job_lend_stream(bx_job *job, int stream, int fd) __attribute__((warn_unused_result));
+
 /* Gives the job an fd it will own and close, as stream 0, 1 or 2 (worker side). */
 int bx_job_adopt_stream(bx_job *job, int stream, int fd) __attribute__((warn_unused_result));
 

@@ -188,6 +188,8 @@ static __attribute__((noreturn)) void sandbox_main(struct sandbox *sb)
 	    .become = sb->become,
 	    .uid = sb->uid,
 	    .gid = sb->gid,
+	    /* The waiter outside holds the notes' read end. */
+	    .parent_fd = sb->note_w,
 	    .learn_sock = sb->learn_sock,
 	    .chdir = sb->x ? sb->x->chdir : NULL, /* --chdir */
 	};

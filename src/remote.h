@@ -9,7 +9,7 @@
  *   (one end of a fresh socketpair) attached:
  *     cmd=[NAME, ARGS...]  env=[encoded env map]  *fds=[stdin,stdout,stderr]
  *   * main socket, worker -> parent, once, before any job:
- *     cmd=[ready] pid=[PID] proto=[beambox/1]   or   cmd=[error, TEXT]
+ *     cmd=[ready] pid=[PID] proto=[beambox/1] (jobs=[beambox/2])   or   cmd=[error, TEXT]
  *   * job channel, parent -> worker, before the request, one per name in fds:
  *     cmd=[fd, stdin|stdout|stderr] with that fd attached (the caller's own fd)
  *   job channel, worker -> parent:
@@ -22,6 +22,30 @@
  * config frame, see spawn.c). To an original parent it is a Go worker: no
  * `ready`, and a failure is its text and a newline on the job's stderr (the
  * original's job.Errorf), then status 1.
+ *
+ * * beambox/2, one channel: offered by the parent in its config frame
+ * (jobs=[beambox/2]) and accepted in the worker's hello (jobs=[beambox/2]).
+ * Then everything travels on the main socket in beambox's framing
+ * (bx_beam_set_multi_fds: a frame carries up to 3 fds, counted in its
+ * header), with no job channel:
+ *   parent -> worker, a request, its passed fds in the same message:
+ *     cmd=[NAME, ARGS...] env=[encoded env map] id=[ID] fds=[NAMES...]
+ *     (queued=[1])
+ *   fds names the streams passed, in the order their fds ride (as many as
+ *   the header counts; stdin, stdout, stderr each at most once); a stream
+ *   not named is the worker's own /dev/null. ID is the parent's decimal
+ *   job number (1..2^63). queued=[1]: the request was sent while another was
+ *   in flight, so it may be withdrawn until the worker starts it:
+ *     cmd=[withdraw] id=[ID]
+ *   which the parent sends only when it knows the worker has not finished
+ *   the job before it; a worker reads everything that has come before it
+ *   starts a queued request, and skips a withdrawn one (no answer).
+ *   worker -> parent, one frame per job, data only (the parent takes no fds
+ *   at all: BX_BEAM_FDS_NONE, SO_PASSRIGHTS off):
+ *     cmd=[status, N] id=[ID] (error=[TEXT] errno=[1..4095])
+ *   An answer for an id not in flight (never asked, answered already,
+ *   withdrawn), or anything else, is a protocol violation: the worker is
+ *   killed and every job in flight on it fails.
  */
 #ifndef BX_REMOTE_H
 #define BX_REMOTE_H
@@ -32,9 +56,16 @@
 #include <sys/types.h>
 
 #include <beambox/beam.h>
+#include <beambox/data.h>
 #include <beambox/engine.h>
 
 #define BX_REMOTE_PROTO "beambox/1"
+/* The one-channel job protocol (top of this file). */
+#define BX_REMOTE_PROTO2 "beambox/2"
+/* beambox/2: requests sent and not answered yet, per worker (each with up to 3 fds). */
+#define BX_REMOTE_INFLIGHT_MAX 4
+/* beambox/2: a request bigger than this goes out only to an idle worker (it is never queued). */
+#define BX_REMOTE_PIPELINE_REQ_MAX ((size_t)16 * 1024)
 /* Job channel frames are tiny; anything bigger is hostile. */
 #define BX_REMOTE_CHANNEL_LIMIT ((size_t)64 * 1024)
 /* How long output pipes may stay open after the status arrived. */
@@ -61,6 +92,8 @@ struct bx_remote_peer {
 	void *ctx;
 	/* The worker said it is a beambox worker: it takes passed fds. */
 	int takes_fds;
+	/* It accepted beambox/2 (the parent offered it): jobs on the main socket. */
+	int one_channel;
 };
 
 struct bx_remote;
@@ -87,6 +120,8 @@ struct bx_remote_serve_opts {
 	 * which gets the original's vocabulary only (see the top of this file).
 	 */
 	bool beambox_parent;
+	/* The parent offered beambox/2 (bx_remote_config_take_offer): serve it. */
+	bool one_channel;
 };
 
 /*
@@ -104,6 +139,7 @@ int bx_remote_serve(bx_beam *main, bx_engine *eng) __attribute__((warn_unused_re
 /* What a worker says when it is ready (beambox extension of the original). */
 struct bx_remote_hello {
 	int takes_fds;	     /* it speaks beambox/1 and takes passed fds */
+	int one_channel;     /* it serves beambox/2 (the parent offered it) */
 	pid_t pid;	     /* the serving process, as the parent's /proc sees it (0: unknown) */
 	uint32_t namespaces; /* enum bx_ns bits in effect */
 	char report[2048];   /* what confinement was applied, one line a step */
@@ -122,5 +158,16 @@ int bx_remote_send_setup_error(bx_beam *main, const char *text) __attribute__((w
  */
 int bx_remote_read_hello(bx_beam *main, struct bx_remote_hello *hello, bx_error *err)
     __attribute__((warn_unused_result));
+
+/*
+ * beambox/2 negotiation in the config frame (spawn.c): the parent's side adds
+ * the offer (jobs=[beambox/2]) unless bx_remote_offer_proto2 is false; the
+ * worker's side takes the key out (the policy decoder refuses unknown keys)
+ * and says whether beambox/2 was among the offers: 1 or 0.
+ */
+int bx_remote_config_offer(bx_msg *config) __attribute__((warn_unused_result));
+int bx_remote_config_take_offer(bx_msg *config) __attribute__((warn_unused_result));
+/* Whether bx_spawn offers beambox/2 (default true; tests turn it off to drive beambox/1). */
+extern bool bx_remote_offer_proto2;
 
 #endif

@@ -51,6 +51,8 @@
 #include "spawn/init.h"
 #include "spawn/program.h"
 #include "spawn/violation.h"
+#include "spawn/worker.h"
+#include "spawn/zygote.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
@@ -62,12 +64,8 @@
 #define MFD_EXEC 0x0010U
 #endif
 
-#define BX_SPAWN_ENV_MAX 256
-/* Set by bx_spawn: a config frame (policy + compiled filter) comes first on fd 3. */
-#define BX_SPAWN_CONFIG_ENV	"BEAMBOX_CONFIG"
+#define BX_SPAWN_ENV_MAX	256
 #define BX_WORKER_EXIT_GRACE_MS 2000
-/* Where a worker finds init's notes (write end), between its exec and confinement. */
-#define BX_SPAWN_NOTE_FD 4
 /* The capabilities a worker carries over exec, valid only in its own user namespace. */
 #define SETUP_CAPS	((1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_SETPCAP))
 #define ROOT_SETUP_CAPS (SETUP_CAPS | (1ULL << CAP_SETUID) | (1ULL << CAP_SETGID))
@@ -83,6 +81,7 @@ struct bx_worker {
 	bool reaped;
 	int exit_code; /* CLD_*: the serving process's end as init saw it, else pid's own */
 	int exit_status;
+	bool warm;	   /* started by the zygote */
 	pid_t serving_pid; /* the serving process (pid 2 under init), as we see it */
 	int serving_pidfd; /* -1 when it is pid itself */
 	char *report;
@@ -95,8 +94,6 @@ struct bx_worker {
 };
 
 static bool init_called;
-static bx_installer_fn worker_installer;
-static void *worker_installer_ctx;
 
 BX_API void bx_spawn_opts_init(bx_spawn_opts *opts)
 {
@@ -114,383 +111,20 @@ static long ms_since(const struct timespec *t0)
 	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* enum bx_ns bits <-> clone flags, for the two namespaces a clone makes. */
-static uint64_t clone_flags_for(uint32_t ns)
-{
-	return ((ns & BX_NS_USER) ? (uint64_t)CLONE_NEWUSER : 0) |
-	       ((ns & BX_NS_PID) ? (uint64_t)CLONE_NEWPID : 0);
-}
-
-static uint32_t ns_for_clone_flags(uint64_t flags)
-{
-	return ((flags & CLONE_NEWUSER) ? (uint32_t)BX_NS_USER : 0) |
-	       ((flags & CLONE_NEWPID) ? (uint32_t)BX_NS_PID : 0);
-}
-
-/* ================================================================ worker side */
-
-/* Reports a setup failure to the parent (if the connection works) and exits 1. */
-static __attribute__((noreturn)) void worker_die(bx_beam *main, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void worker_die(bx_beam *main, const char *fmt, ...)
-{
-	char text[BX_ERROR_TEXT_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (main)
-		bx_ignore(bx_remote_send_setup_error(main, text));
-	else
-		dprintf(STDERR_FILENO, "beambox worker: %s\n", text);
-	_exit(1);
-}
-
-/* What the parent told the worker besides its policy (all absent for an original Go parent). */
-struct worker_config {
-	bool from_beambox; /* the parent sent a config (it is bx_spawn) */
-	struct bx_policy *policy;
-	int bpf_fd;
-	uint32_t cloned;  /* namespaces the clone made (enum bx_ns bits) */
-	bool become;	  /* switch to policy->uid/gid after exec (the parent is root) */
-	int note_fd;	  /* init's notes, or -1 */
-	int exec_fd;	  /* a foreign worker: the program's fd, or -1 */
-	char **exec_argv; /* ... its argv and environment */
-	char **exec_envp;
-	struct bx_dynuid uid; /* a worker started by a Go parent allocates its own */
-};
-
-static void free_strv(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* A list value of the config as a NULL-terminated vector of copies (no embedded NULs). */
-static int config_strv(const bx_msg *m, const char *key, char ***out)
-{
-	const bx_bytes *v;
-	size_t n;
-	char **vec;
-
-	if (bx_msg_get(m, key, &v, &n) < 0)
-		return -EBADMSG;
-	vec = calloc(n + 1, sizeof(*vec));
-	if (!vec)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (memchr(v[i].p, 0, v[i].len) || !(vec[i] = strndup(v[i].p, v[i].len))) {
-			free_strv(vec);
-			return -EBADMSG;
-		}
-	}
-	*out = vec;
-	return 0;
-}
-
-static int config_number(const bx_msg *m, const char *key, uint64_t max, uint64_t *out)
-{
-	bx_bytes v;
-
-	if (bx_msg_get_one(m, key, &v) < 0)
-		return -EBADMSG;
-	return bx_parse_u64(v.p, v.len, max, out);
-}
-
-/* Takes the keys that are not the policy's out of the config message. */
-static int config_take_extras(bx_msg *m, struct worker_config *c, bx_error *err)
-{
-	uint64_t v;
-
-	if (config_number(m, "cloned", BX_NS_USER | BX_NS_PID, &v) < 0)
-		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'cloned'");
-	c->cloned = (uint32_t)v;
-	if (config_number(m, "become", 1, &v) < 0)
-		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'become'");
-	c->become = v == 1;
-	if (config_number(m, "note", INT32_MAX, &v) < 0)
-		return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'note'");
-	c->note_fd = v ? (int)v : -1;
-	bx_ignore(bx_msg_del(m, "cloned"));
-	bx_ignore(bx_msg_del(m, "become"));
-	bx_ignore(bx_msg_del(m, "note"));
-	if (config_number(m, "exec_fd", INT32_MAX, &v) == 0) {
-		c->exec_fd = (int)v;
-		if (config_strv(m, "exec_argv", &c->exec_argv) < 0 ||
-		    config_strv(m, "exec_env", &c->exec_envp) < 0 || !c->exec_argv[0])
-			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad exec_argv/exec_env");
-		bx_ignore(bx_msg_del(m, "exec_fd"));
-		bx_ignore(bx_msg_del(m, "exec_argv"));
-		bx_ignore(bx_msg_del(m, "exec_env"));
-	}
-	return 0;
-}
-
-/*
- * The policy: from the parent's config frame (bx_spawn sends one, with the
- * compiled filter attached), or the built-in default for a parent that does
- * not know beambox (the original Go parent sends none). c->from_beambox says
- * which: only a parent that announced beambox is sent beambox's extensions.
- */
-static int worker_config(bx_beam *main, struct worker_config *c, char *why, size_t len)
-{
-	const char *config = getenv(BX_SPAWN_CONFIG_ENV);
-	bx_frame f = {.fd = -1};
-	bx_msg *m = NULL;
-	bx_bytes cmd;
-	bx_error err;
-	int r;
-
-	if (!config || strcmp(config, "1") != 0) {
-		r = bx_policy_default(&c->policy);
-		if (r < 0)
-			snprintf(why, len, "default policy: %s", strerror(-r));
-		return r;
-	}
-	unsetenv(BX_SPAWN_CONFIG_ENV);
-	c->from_beambox = true;
-	bx_error_clear(&err);
-	r = bx_beam_recv(main, &f, &err);
-	if (r == 1)
-		r = bx_msg_decode(f.data, f.len, 0, &m, &err);
-	else if (r == 0)
-		r = bx_fail(&err, -EPIPE, BX_NO_OFFSET, "EOF");
-	if (r == 0 &&
-	    (bx_msg_get_one(m, "cmd", &cmd) < 0 || strcmp(cmd.p, "config") != 0 || f.fd < 0))
-		r = bx_fail(&err, -EPROTO, BX_NO_OFFSET, "not a config frame with a filter");
-	if (r == 0)
-		r = config_take_extras(m, c, &err);
-	if (r == 0)
-		r = bx_policy_from_msg(m, &c->policy, &err);
-	if (r == 0)
-		c->bpf_fd = bx_steal_fd(&f.fd);
-	else
-		snprintf(why, len, "reading the config: %.200s", err.text);
-	bx_msg_free(m);
-	bx_frame_clear(&f);
-	return r;
-}
-
-/*
- * A worker started by a parent that does not know beambox (the original Go
- * parent): it makes its own namespaces the way bx_spawn would, by starting
- * pid 1 of them (in this very process's image: it is single-threaded and
- * fresh), and stays outside as a monitor that ends as the serving process
- * did. A root parent's worker takes a dynamic or the policy's uid.
- */
-static void worker_start_own_namespaces(struct worker_config *c)
-{
-	const struct bx_policy *p = c->policy;
-	struct bx_child_spec spec;
-	struct bx_child child;
-	bx_error err;
-	int note[2], r;
-
-	c->become = geteuid() == 0;
-	if (c->become && p->uid_dynamic) {
-		bx_error_clear(&err);
-		if (bx_dynuid_acquire(&c->uid, &err) < 0)
-			worker_die(NULL, "%s", err.text);
-		c->policy->uid = c->uid.uid;
-		c->policy->gid = (gid_t)c->uid.uid;
-	}
-	if (!(p->namespaces & (BX_NS_USER | BX_NS_PID))) {
-		/* Nothing would stay outside to hold the uid's lock for this worker's life. */
-		if (c->uid.lock_fd >= 0)
-			worker_die(NULL, "uid = dynamic needs a user or pid namespace here");
-		return;
-	}
-	if (pipe2(note, O_CLOEXEC) < 0)
-		worker_die(NULL, "pipe2: %m");
-	spec = (struct bx_child_spec){
-	    .ns_flags = clone_flags_for(p->namespaces),
-	    .ns_optional = clone_flags_for(p->namespaces_optional),
-	    .uid = c->become ? p->uid : geteuid(),
-	    .gid = c->become ? p->gid : getegid(),
-	    .as_root = c->become,
-	    .exec_fd = -1,
-	};
-	bx_error_clear(&err);
-	r = bx_child_start(&spec, &child, &err);
-	if (r < 0)
-		worker_die(NULL, "starting the namespaces: %s", err.text);
-	if (r == 0) {
-		close(note[1]);
-		bx_init_monitor(child.pid, child.pidfd, note[0], &c->uid);
-	}
-	/* pid 1 of the new namespaces (when the policy has a pid namespace). */
-	close(note[0]);
-	c->uid.lock_fd = -1; /* the monitor holds it */
-	c->cloned = ns_for_clone_flags(child.ns);
-	c->note_fd = note[1];
-}
-
-/*
- * The confinement step: the whole sequence of src/confine/. With split (pid 1
- * of a pid namespace), every step but the loading of the filters, which
- * the serving process and init each do for their own after the fork.
- */
-static int worker_confine(struct worker_config *c, int exec_pipe[2],
-			  struct bx_confine_filters *split, struct bx_confine_report *rep,
-			  char *why, size_t len)
-{
-	struct bx_confine_opts opts = {
-	    .keep_fds = {BX_SPAWN_BEAM_FD, c->note_fd, exec_pipe[0], exec_pipe[1], -1, -1},
-	    .exec_fd = c->exec_fd,
-	    .note_fd = c->note_fd,
-	    .init_read_fd = exec_pipe[0],
-	    .split = split,
-	    .bpf_fd = c->bpf_fd,
-	    .cloned_ns = c->cloned,
-	    .become = c->become,
-	    .uid = c->policy->uid,
-	    .gid = c->policy->gid,
-	    .learn_sock = -1,
-	};
-	bx_error err;
-	int r;
-
-	bx_error_clear(&err);
-	r = bx_confine_self(c->policy, &opts, rep, &err);
-	bx_close_and_reset(&c->bpf_fd);
-	if (r < 0)
-		snprintf(why, len, "confinement failed: %.200s", err.text);
-	return r;
-}
-
-/*
- * A foreign worker's serving process: the program, with fd 3 (made to
- * survive the exec before the fork) and its stdio. Its filter allows this
- * execveat and the note of its failure.
- */
-static __attribute__((noreturn)) void worker_exec_foreign(const struct worker_config *c,
-							  const struct bx_init_opts *io)
-{
-	syscall(SYS_execveat, c->exec_fd, "", c->exec_argv, c->exec_envp, AT_EMPTY_PATH);
-	bx_init_exec_failed(io, errno, c->exec_argv[0]);
-}
-
-static __attribute__((noreturn)) void worker_main(void)
-{
-	struct worker_config c = {.bpf_fd = -1, .note_fd = -1, .exec_fd = -1, .uid = {0, -1}};
-	struct bx_init_opts io = {
-	    .note_fd = -1, .close_in_init = {-1, -1, -1, -1}, .exec_pipe = {-1, -1}};
-	struct bx_confine_report rep;
-	struct bx_confine_filters filters;
-	bx_beam *main = NULL;
-	bx_engine *eng = NULL;
-	int type = 0, r;
-	socklen_t tlen = sizeof(type);
-	char why[BX_ERROR_TEXT_MAX];
-	struct bx_remote_serve_opts serve = {.beambox_parent = false};
-	bx_beam *reply;
-
-	/* Grandchildren must not mistake themselves for workers. */
-	unsetenv(BX_SPAWN_MARKER);
-
-	if (getsockopt(BX_SPAWN_BEAM_FD, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 ||
-	    type != SOCK_STREAM)
-		worker_die(NULL, "fd %d is not a stream socket", BX_SPAWN_BEAM_FD);
-	if (fcntl(BX_SPAWN_BEAM_FD, F_SETFD, FD_CLOEXEC) < 0)
-		worker_die(NULL, "fcntl(fd 3): %m");
-	r = bx_beam_new(BX_SPAWN_BEAM_FD, &main);
-	if (r < 0)
-		worker_die(NULL, "fd 3: %s", strerror(-r));
-
-	r = worker_config(main, &c, why, sizeof(why));
-	/* An original parent reads nothing on main: it is not sent beambox's messages. */
-	serve.beambox_parent = c.from_beambox;
-	reply = c.from_beambox ? main : NULL;
-	if (r < 0 || !c.policy)
-		worker_die(reply, "%s", r < 0 ? why : "no policy");
-	if (!c.from_beambox)
-		worker_start_own_namespaces(&c);
-	/*
-	 * A parent that stops reading a job's pipes must not kill the worker
-	 * (and every later job): writes get EPIPE instead, as in a Go worker.
-	 * Set here, in the process that confines itself and serves (a clone
-	 * above resets every handler).
-	 */
-	signal(SIGPIPE, SIG_IGN);
-	/* Notes come from an init only: without one nothing may write there. */
-	if (!(c.cloned & BX_NS_PID))
-		bx_close_and_reset(&c.note_fd);
-	if (c.note_fd >= 0 && fcntl(c.note_fd, F_SETFD, FD_CLOEXEC) < 0)
-		worker_die(reply, "fcntl(note): %m");
-	if (c.exec_fd >= 0 && pipe2(io.exec_pipe, O_CLOEXEC) < 0)
-		worker_die(reply, "pipe2: %m");
-
-	/* Confinement comes before any handler code exists in this process. */
-	bx_confine_filters_init(&filters);
-	r = worker_confine(&c, io.exec_pipe, (c.cloned & BX_NS_PID) ? &filters : NULL, &rep, why,
-			   sizeof(why));
-	if (r < 0)
-		worker_die(reply, "%s", why);
-
-	/*
-	 * pid 1 of its namespace: fork the serving process, stay behind as init;
-	 * each loads its own filter right after the fork.
-	 */
-	if (c.cloned & BX_NS_PID) {
-		bx_error err;
-
-		/* fd 3 is a foreign program's connection: it survives that exec (the note does
-		 * not). */
-		if (c.exec_fd >= 0 && fcntl(BX_SPAWN_BEAM_FD, F_SETFD, 0) < 0)
-			worker_die(reply, "fcntl(fd 3): %m");
-		io.note_fd = c.note_fd;
-		io.close_in_init[0] = BX_SPAWN_BEAM_FD;
-		io.close_in_init[1] = c.exec_fd;
-		io.report = &rep;
-		io.filters = &filters;
-		bx_error_clear(&err);
-		if (bx_init_fork(&io, &err) < 0)
-			worker_die(reply, "%s", err.text);
-		if (c.exec_fd < 0)
-			bx_close_and_reset(&c.note_fd);
-	}
-	if (c.exec_fd >= 0)
-		worker_exec_foreign(&c, &io);
-
-	r = bx_engine_new(&eng);
-	if (r < 0)
-		worker_die(reply, "engine: %s", strerror(-r));
-	if (worker_installer) {
-		r = worker_installer(eng, worker_installer_ctx);
-		if (r < 0)
-			worker_die(reply, "installer failed: %s", strerror(-r));
-	}
-	{
-		struct bx_remote_hello hello;
-
-		memset(&hello, 0, sizeof(hello));
-		/* Under init the parent finds this process itself (our pid here is not its). */
-		hello.pid = (c.cloned & BX_NS_PID) ? 0 : rep.host_pid;
-		hello.namespaces = rep.namespaces;
-		snprintf(hello.report, sizeof(hello.report), "%s", rep.text);
-		bx_policy_free(c.policy);
-		c.policy = NULL;
-		r = serve.beambox_parent ? bx_remote_send_ready(main, &hello) : 0;
-	}
-	if (r < 0)
-		_exit(1); /* the parent is gone */
-	r = bx_remote_serve_with(main, eng, &serve);
-	bx_engine_free(eng);
-	bx_beam_free(main);
-	exit(r < 0 ? 1 : 0);
-}
-
 BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx)
 {
 	const char *marker = getenv(BX_SPAWN_MARKER);
 
 	init_called = true;
-	worker_installer = installer;
-	worker_installer_ctx = ctx;
-	if (marker && strcmp(marker, "1") == 0)
-		worker_main();
+	if (marker && strcmp(marker, "1") == 0) {
+		const char *zygote = getenv(BX_ZYGOTE_MARKER);
+
+		if (zygote && strcmp(zygote, "1") == 0)
+			bx_zygote_main(installer, ctx);
+		bx_worker_side_main(installer, ctx);
+	}
+	/* Early enough (the main thread, no other thread yet): a zygote; else cold starts only. */
+	bx_ignore(bx_zygote_init());
 	return 0;
 }
 
@@ -540,6 +174,13 @@ static void make_exe_copy(void)
 }
 
 /* ================================================================ starting a worker */
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
 
 /* ENGINESPAWN=1 [BEAMBOX_CONFIG=1] plus NAME=value for each kept name present in environ. */
 static int build_env(const bx_spawn_opts *opts, char ***out)
@@ -810,7 +451,35 @@ struct verify_want {
 	uid_t uid;	     /* every uid field */
 	gid_t gid;	     /* every gid field */
 	uint32_t namespaces; /* must differ from ours */
+	/* ours (device, inode), index as ns_files[], read once per verification */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} own[sizeof(ns_files) / sizeof(ns_files[0])];
 };
+
+/* Our own namespaces' identities, for the ones in want->namespaces. */
+static int own_namespaces(const bx_worker *w, struct verify_want *want, bx_error *err)
+{
+	_cleanup_fd_ int self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (self < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET,
+			       "verifying worker %d: open /proc/self: %m", (int)w->pid);
+	for (size_t i = 0; i < sizeof(ns_files) / sizeof(ns_files[0]); i++) {
+		struct stat st;
+
+		if (!(want->namespaces & ns_files[i].bit))
+			continue;
+		if (fstatat(self, ns_files[i].name, &st, 0) < 0)
+			return bx_fail(err, -errno, BX_NO_OFFSET,
+				       "verifying worker %d: stat /proc/self/%s: %m", (int)w->pid,
+				       ns_files[i].name);
+		want->own[i].dev = st.st_dev;
+		want->own[i].ino = st.st_ino;
+	}
+	return 0;
+}
 
 /*
  * Verify, don't trust, and pin: one /proc/<pid> directory fd for every read
@@ -833,15 +502,14 @@ static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct 
 	    {"CapAmb", "0000000000000000"},
 	};
 	char path[32], text[4096], val[64], ids[64];
-	_cleanup_fd_ int dir = -1, self = -1, fd = -1;
+	_cleanup_fd_ int dir = -1, fd = -1;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
 	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0 || self < 0)
+	if (dir < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: open %s: %m",
-			       (int)w->pid, dir < 0 ? path : "/proc/self");
+			       (int)w->pid, path);
 	fd = openat(dir, "status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || (n = read(fd, text, sizeof(text) - 1)) <= 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "verifying worker %d: %s/status: %m",
@@ -880,16 +548,15 @@ static int verify_pinned(const bx_worker *w, pid_t pid, int pidfd, const struct 
 			       "verifying worker %d: pid %d runs as gid %s, want %u", (int)w->pid,
 			       (int)pid, val, (unsigned)want->gid);
 	for (size_t i = 0; i < sizeof(ns_files) / sizeof(ns_files[0]); i++) {
-		struct stat a, b;
+		struct stat b;
 
 		if (!(want->namespaces & ns_files[i].bit))
 			continue;
-		if (fstatat(self, ns_files[i].name, &a, 0) < 0 ||
-		    fstatat(dir, ns_files[i].name, &b, 0) < 0)
+		if (fstatat(dir, ns_files[i].name, &b, 0) < 0)
 			return bx_fail(err, -errno, BX_NO_OFFSET,
 				       "verifying worker %d: stat %s/%s: %m", (int)w->pid, path,
 				       ns_files[i].name);
-		if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		if (want->own[i].ino == b.st_ino && want->own[i].dev == b.st_dev)
 			return bx_fail(err, -EPERM, BX_NO_OFFSET,
 				       "verifying worker %d: pid %d shares our %s namespace",
 				       (int)w->pid, (int)pid, ns_files[i].name + 3);
@@ -989,6 +656,9 @@ static int verify_worker(bx_worker *w, const struct bx_policy *policy, uint32_t 
 		return bx_fail(err, -EPERM, BX_NO_OFFSET,
 			       "verifying worker %d: namespaces %#x in effect, policy requires %#x",
 			       (int)w->pid, namespaces, required);
+	r = own_namespaces(w, &want, err);
+	if (r < 0)
+		return r;
 	if (!w->has_init) {
 		w->serving_pid = w->pid;
 		return verify_pinned(w, w->pid, w->pidfd, &want, err);
@@ -1019,20 +689,15 @@ struct foreign {
  * The config frame for a worker: the policy's settings (with the host ids it
  * runs as), how it was started, and its compiled filter as a sealed memfd.
  */
-static int send_config(bx_worker *w, const struct bx_policy *policy, const struct bx_bpf *bpf,
-		       uint32_t cloned, bool become, uid_t uid, gid_t gid, const struct foreign *fx,
-		       bx_error *err)
+static int send_config(bx_worker *w, const struct bx_policy *policy, int bpf_fd, uint32_t cloned,
+		       bool become, uid_t uid, gid_t gid, const struct foreign *fx, bx_error *err)
 {
-	_cleanup_fd_ int bpf_fd = bx_seccomp_export_fd(bpf);
 	_cleanup_free_ char *buf = NULL;
 	char num[24];
 	bx_msg *m = NULL;
 	size_t len = 0;
 	int r;
 
-	if (bpf_fd < 0)
-		return bx_fail(err, bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
-			       strerror(-bpf_fd));
 	r = bx_msg_new(&m);
 	if (r == 0)
 		r = bx_policy_to_msg(policy, m);
@@ -1063,6 +728,8 @@ static int send_config(bx_worker *w, const struct bx_policy *policy, const struc
 		for (size_t i = 0; r == 0 && fx->envp[i]; i++)
 			r = bx_msg_add(m, "exec_env", fx->envp[i]);
 	}
+	if (r == 0 && !fx)
+		r = bx_remote_config_offer(m);
 	if (r == 0)
 		r = bx_msg_encode(m, &buf, &len);
 	bx_msg_free(m);
@@ -1240,6 +907,122 @@ static int join_cgroup_leaf(pid_t pid, void *ctx)
 	return r;
 }
 
+/*
+ * A policy as a worker gets it: its compiled filter as a sealed memfd and,
+ * for the zygote, its wire form. The built-in default is prepared once for
+ * the process's life (parsing it costs half a millisecond), others per spawn.
+ */
+struct prepared {
+	const struct bx_policy *policy;
+	int bpf_fd;
+	char *wire;
+	size_t wire_len;
+	bool shared; /* the default's: nothing here is the caller's to free */
+};
+
+static struct prepared default_prep = {.bpf_fd = -1};
+static int default_err;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+
+static int policy_wire(const struct bx_policy *p, char **wire, size_t *len)
+{
+	bx_msg *m = NULL;
+	int r = bx_msg_new(&m);
+
+	if (r == 0)
+		r = bx_policy_to_msg(p, m);
+	if (r == 0)
+		r = bx_msg_encode(m, wire, len);
+	bx_msg_free(m);
+	return r;
+}
+
+/* Fills pr for p (and the foreign program's exec allowance, if fx). */
+static int prepare(const struct bx_policy *p, const struct foreign *fx, bool want_wire,
+		   struct prepared *pr, bx_error *err)
+{
+	struct bx_bpf bpf = {0};
+	int r;
+
+	*pr = (struct prepared){.policy = p, .bpf_fd = -1};
+	/* Compiled here, once (cached per policy); the worker only loads it. */
+	if (fx) {
+		/* The program's exec and the note of its failure; nothing of a worker's runtime. */
+		struct bx_seccomp_extra extra = {
+		    .exec_fd = fx->fd_no,
+		    .runtime = BX_RUNTIME_EXEC,
+		    .note_fd = BX_SPAWN_NOTE_FD,
+		    /* hook (violation.c): refused calls named, the listener sent on this fd */
+		    .violations = true,
+		    .violation_fd = bx_notify_channel_fd(fx->fd_no),
+		};
+
+		r = bx_seccomp_compile(p, &extra, &bpf, err);
+	} else {
+		r = bx_filter_cached(p, &bpf, err);
+	}
+	if (r < 0)
+		return r;
+	pr->bpf_fd = bx_seccomp_export_fd(&bpf);
+	bx_bpf_free(&bpf);
+	if (pr->bpf_fd < 0)
+		return bx_fail(err, pr->bpf_fd, BX_NO_OFFSET, "exporting the filter: %s",
+			       strerror(-pr->bpf_fd));
+	r = want_wire ? policy_wire(p, &pr->wire, &pr->wire_len) : 0;
+	if (r < 0) {
+		bx_close_and_reset(&pr->bpf_fd);
+		return bx_fail(err, r, BX_NO_OFFSET, "encoding the policy: %s", strerror(-r));
+	}
+	return 0;
+}
+
+static void prepared_free(struct prepared *pr)
+{
+	if (pr->shared)
+		return;
+	bx_close_and_reset(&pr->bpf_fd);
+	free(pr->wire);
+	pr->wire = NULL;
+}
+
+static void prepare_default(void)
+{
+	struct bx_policy *p = NULL;
+
+	default_err = bx_policy_default(&p);
+	if (default_err == 0)
+		default_err = prepare(p, NULL, true, &default_prep, NULL);
+	if (default_err < 0) {
+		bx_policy_free(p);
+		return;
+	}
+	default_prep.shared = true;
+}
+
+/* Names in env_keep that the C library or the dynamic loader read at start-up only. */
+static bool env_needs_exec(const bx_spawn_opts *opts)
+{
+	static const char *const prefixes[] = {"LD_", "GLIBC_", "MALLOC_"};
+
+	for (size_t i = 0; opts->env_keep && opts->env_keep[i]; i++)
+		for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
+			if (strncmp(opts->env_keep[i], prefixes[k], strlen(prefixes[k])) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Whether this start can go through the zygote: not a foreign program (it
+ * needs its own exec), a policy with user and pid namespaces (the zygote's
+ * children are born in them), no variable that would act only at an exec.
+ */
+static bool zygote_fits(const bx_spawn_opts *opts, const struct bx_policy *p,
+			const struct foreign *fx)
+{
+	return !fx && (p->namespaces & (BX_NS_USER | BX_NS_PID)) == (BX_NS_USER | BX_NS_PID) &&
+	       !env_needs_exec(opts);
+}
+
 static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker **out,
 			bx_error *err)
 {
@@ -1253,11 +1036,10 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	bx_worker *w = NULL;
 	struct bx_remote_peer peer;
 	struct startup *su = NULL;
-	struct bx_policy *own_policy = NULL;
+	struct prepared prep = {.bpf_fd = -1};
 	const struct bx_policy *policy;
-	struct bx_bpf bpf = {0};
 	struct timespec t0;
-	bool root = geteuid() == 0;
+	bool root = geteuid() == 0, warm = false, try_zygote;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int timeout, r;
@@ -1272,41 +1054,33 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		bx_spawn_opts_init(&defaults);
 		opts = &defaults;
 	}
+	if (opts->start < BX_SPAWN_START_AUTO || opts->start > BX_SPAWN_START_ZYGOTE)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "bx_spawn: bad start %d", opts->start);
 	timeout = opts->ready_timeout_ms > 0 ? opts->ready_timeout_ms : 10000;
-	pthread_once(&exe_once, make_exe_copy);
-	if (exe_fd < 0)
-		return bx_fail(err, exe_err, BX_NO_OFFSET, "copying /proc/self/exe: %s",
-			       strerror(-exe_err));
 	policy = opts->policy;
 	if (!policy) {
-		r = bx_policy_default(&own_policy);
+		pthread_once(&default_once, prepare_default);
+		if (default_err < 0)
+			return bx_fail(err, default_err, BX_NO_OFFSET, "default policy: %s",
+				       strerror(-default_err));
+		policy = default_prep.policy;
+	}
+	try_zygote = opts->start != BX_SPAWN_START_COLD && zygote_fits(opts, policy, fx);
+	if (opts->start == BX_SPAWN_START_ZYGOTE && !try_zygote)
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "bx_spawn: the zygote starts only workers of this program, under a "
+			       "policy with user and pid namespaces, with no LD_*, GLIBC_* or "
+			       "MALLOC_* variable kept");
+	if (fx && !(policy->namespaces & BX_NS_PID))
+		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+			       "a foreign worker needs a pid namespace (its init reports its end)");
+	if (opts->policy) {
+		r = prepare(policy, fx, try_zygote, &prep, err);
 		if (r < 0)
-			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
-		policy = own_policy;
-	}
-	if (fx && !(policy->namespaces & BX_NS_PID)) {
-		r = bx_fail(err, -EINVAL, BX_NO_OFFSET,
-			    "a foreign worker needs a pid namespace (its init reports its end)");
-		goto fail;
-	}
-	/* Compiled here, once (cached per policy); the worker only loads it. */
-	if (fx) {
-		/* The program's exec and the note of its failure; nothing of a worker's runtime. */
-		struct bx_seccomp_extra extra = {
-		    .exec_fd = fx->fd_no,
-		    .runtime = BX_RUNTIME_EXEC,
-		    .note_fd = BX_SPAWN_NOTE_FD,
-		    /* hook (violation.c): refused calls named, the listener sent on this fd */
-		    .violations = true,
-		    .violation_fd = bx_notify_channel_fd(fx->fd_no),
-		};
-
-		r = bx_seccomp_compile(policy, &extra, &bpf, err);
+			goto fail;
 	} else {
-		r = bx_filter_cached(policy, &bpf, err);
+		prep = default_prep;
 	}
-	if (r < 0)
-		goto fail;
 	r = build_env(opts, &envp);
 	if (r < 0) {
 		r = bx_fail(err, r, BX_NO_OFFSET, "building the worker's environment: %s",
@@ -1335,42 +1109,93 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		r = bx_fail(err, r, BX_NO_OFFSET, "cgroup (required): no leaf: %s", w->cgroup.why);
 		goto fail;
 	}
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(note, O_CLOEXEC) < 0 || fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
 		r = bx_fail(err, -errno, BX_NO_OFFSET, "setting up the worker's fds: %m");
 		goto fail;
 	}
 	w->note_fd = bx_steal_fd(&note[0]);
-	spec = (struct bx_child_spec){
-	    .ns_flags = clone_flags_for(policy->namespaces),
-	    .ns_optional = clone_flags_for(policy->namespaces_optional),
-	    .uid = uid,
-	    .gid = gid,
-	    .as_root = root,
-	    .fds = {{devnull, STDIN_FILENO, false},
-		    {devnull, STDOUT_FILENO, false},
-		    {opts->stderr_fd >= 0 ? opts->stderr_fd : devnull, STDERR_FILENO, false},
-		    {sv[1], BX_SPAWN_BEAM_FD, false},
-		    {note[1], BX_SPAWN_NOTE_FD, false}},
-	    .nfds = 5,
-	    .exec_fd = exe_fd,
-	    .argv = argv,
-	    .envp = envp,
-	    .ambient = root ? ROOT_SETUP_CAPS : SETUP_CAPS,
-	    .timeout_ms = timeout,
-	    .before_release = w->cgroup.made ? join_cgroup_leaf : NULL,
-	    .ctx = &join,
-	};
-	if (fx)
-		spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
-	r = bx_child_start(&spec, &child, err);
-	if (r < 0 && join.error)
-		r = bx_fail(err, -join.error, BX_NO_OFFSET,
-			    "cgroup: moving the worker into its leaf %s: %s", w->cgroup.name,
-			    strerror(join.error));
-	if (r < 0)
-		goto fail;
+	if (try_zygote) {
+		/* envp[0..1] are the markers of a fresh execution: the zygote's child has none. */
+		struct bx_zygote_spawn zs = {
+		    .wire = prep.wire,
+		    .wire_len = prep.wire_len,
+		    .bpf_fd = prep.bpf_fd,
+		    .ns_flags = bx_clone_flags_for(policy->namespaces),
+		    .ns_optional = bx_clone_flags_for(policy->namespaces_optional),
+		    .uid = uid,
+		    .gid = gid,
+		    .as_root = root,
+		    .envp = envp + 2,
+		    .beam_fd = &sv[1],
+		    .note_fd = &note[1],
+		    .app_beam_fd = sv[0],
+		    .stderr_fd = opts->stderr_fd,
+		    .cgroup = &w->cgroup,
+		    .timeout_ms = timeout,
+		};
+
+		r = bx_zygote_spawn(&zs, &child, err);
+		if (r == -EAGAIN && opts->start == BX_SPAWN_START_ZYGOTE)
+			r = bx_fail(err, -ENOTSUP, BX_NO_OFFSET,
+				    "bx_spawn: no zygote in this process (see bx_spawn_init)");
+		if (r < 0 && r != -EAGAIN)
+			goto fail;
+		warm = r == 0;
+		/* The request went out and the zygote is gone: a cold start, on fds of its own. */
+		if (!warm && sv[1] < 0) {
+			bx_close_and_reset(&sv[0]);
+			bx_close_and_reset(&w->note_fd);
+			bx_close_and_reset(&note[1]);
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+			    pipe2(note, O_CLOEXEC) < 0 || fcntl(note[0], F_SETFL, O_NONBLOCK) < 0) {
+				r = bx_fail(err, -errno, BX_NO_OFFSET,
+					    "setting up the worker's fds: %m");
+				goto fail;
+			}
+			w->note_fd = bx_steal_fd(&note[0]);
+		}
+	}
+	if (!warm) {
+		pthread_once(&exe_once, make_exe_copy);
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (exe_fd < 0 || devnull < 0) {
+			r = exe_fd < 0 ? bx_fail(err, exe_err, BX_NO_OFFSET,
+						 "copying /proc/self/exe: %s", strerror(-exe_err))
+				       : bx_fail(err, -errno, BX_NO_OFFSET, "/dev/null: %m");
+			goto fail;
+		}
+		spec = (struct bx_child_spec){
+		    .ns_flags = bx_clone_flags_for(policy->namespaces),
+		    .ns_optional = bx_clone_flags_for(policy->namespaces_optional),
+		    .uid = uid,
+		    .gid = gid,
+		    .as_root = root,
+		    .fds = {{devnull, STDIN_FILENO, false},
+			    {devnull, STDOUT_FILENO, false},
+			    {opts->stderr_fd >= 0 ? opts->stderr_fd : devnull, STDERR_FILENO,
+			     false},
+			    {sv[1], BX_SPAWN_BEAM_FD, false},
+			    {note[1], BX_SPAWN_NOTE_FD, false}},
+		    .nfds = 5,
+		    .exec_fd = exe_fd,
+		    .argv = argv,
+		    .envp = envp,
+		    .ambient = root ? ROOT_SETUP_CAPS : SETUP_CAPS,
+		    .timeout_ms = timeout,
+		    .before_release = w->cgroup.made ? join_cgroup_leaf : NULL,
+		    .ctx = &join,
+		};
+		if (fx)
+			spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
+		r = bx_child_start(&spec, &child, err);
+		if (r < 0 && join.error)
+			r = bx_fail(err, -join.error, BX_NO_OFFSET,
+				    "cgroup: moving the worker into its leaf %s: %s",
+				    w->cgroup.name, strerror(join.error));
+		if (r < 0)
+			goto fail;
+	}
 	w->pid = child.pid;
 	w->pidfd = child.pidfd;
 	w->has_init = (child.ns & CLONE_NEWPID) != 0;
@@ -1387,7 +1212,10 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		r = bx_fail(err, -errno, BX_NO_OFFSET, "fcntl: %m");
 		goto fail;
 	}
-	r = send_config(w, policy, &bpf, ns_for_clone_flags(child.ns), root, uid, gid, fx, err);
+	/* A zygote's child has its configuration already. */
+	r = warm ? 0
+		 : send_config(w, policy, prep.bpf_fd, bx_ns_for_clone_flags(child.ns), root, uid,
+			       gid, fx, err);
 	if (r < 0)
 		goto fail;
 	r = wait_started(w, fx != NULL, &t0, timeout, su, err);
@@ -1409,18 +1237,19 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	    .kill = peer_kill,
 	    .ctx = w,
 	    .takes_fds = fx ? 0 : su->hello.takes_fds,
+	    .one_channel = fx ? 0 : su->hello.one_channel,
 	};
 	r = bx_remote_proxy_new(w->main, &peer, &w->proxy);
 	if (r < 0) {
 		r = bx_fail(err, r, BX_NO_OFFSET, "proxy engine: %s", strerror(-r));
 		goto fail;
 	}
+	w->warm = warm;
 	bx_audit_spawned(opts->audit_fd, w, w->proxy, w->pid, w->serving_pid, policy->name,
 			 w->report, audit_t0); /* hook (audit.c) */
-	bx_bpf_free(&bpf);
+	prepared_free(&prep);
 	free_strv(envp);
 	free(su);
-	bx_policy_free(own_policy);
 	*out = w;
 	return 0;
 
@@ -1430,10 +1259,9 @@ fail:
 	bx_close_and_reset(&sv[1]);
 	bx_close_and_reset(&note[0]);
 	bx_close_and_reset(&note[1]);
-	bx_bpf_free(&bpf);
+	prepared_free(&prep);
 	free_strv(envp);
 	free(su);
-	bx_policy_free(own_policy);
 	if (w) {
 		if (w->pidfd >= 0 && !w->reaped) {
 			bx_ignore(bx_worker_kill(w, SIGKILL));
@@ -1453,7 +1281,6 @@ BX_API int bx_spawn_exec(const bx_spawn_opts *opts, const char *path, char *cons
 			 char *const envp[], bx_worker **out, bx_error *err)
 {
 	static char *const no_env[] = {NULL};
-	struct bx_policy *own_policy = NULL;
 	bx_spawn_opts o;
 	struct foreign fx;
 	char **env = NULL;
@@ -1487,12 +1314,13 @@ BX_API int bx_spawn_exec(const bx_spawn_opts *opts, const char *path, char *cons
 	else
 		bx_spawn_opts_init(&o);
 	if (!o.policy) {
-		r = bx_policy_default(&own_policy);
-		if (r < 0) {
+		pthread_once(&default_once, prepare_default);
+		if (default_err < 0) {
 			free(env);
-			return bx_fail(err, r, BX_NO_OFFSET, "default policy: %s", strerror(-r));
+			return bx_fail(err, default_err, BX_NO_OFFSET, "default policy: %s",
+				       strerror(-default_err));
 		}
-		o.policy = own_policy;
+		o.policy = default_prep.policy;
 	}
 	fx = (struct foreign){.prog_fd = -1, .argv = argv, .envp = env};
 	fx.fd_no = bx_exec_fd_number(o.policy);
@@ -1511,6 +1339,5 @@ out:
 	if (fx.prog_fd >= 0)
 		close(fx.prog_fd);
 	free(env);
-	bx_policy_free(own_policy);
 	return r;
 }

@@ -411,6 +411,13 @@ static void test_before_exec(void **state)
 
 struct spawn_arg {
 	const struct bx_policy *policy;
+	int start; /* enum bx_spawn_start */
+	/*
+	 * >= 0: the thread writes a byte to done_fd once bx_spawn returned,
+	 * then waits for EOF on hold_fd before it ends (a worker dies with the
+	 * thread that started it: its parent-death signal).
+	 */
+	int hold_fd, done_fd;
 	bx_worker *w;
 	int r;
 	char error[256];
@@ -427,11 +434,20 @@ static void *spawn_thread(void *p)
 	bx_spawn_opts_init(&opts);
 	opts.env_keep = keep;
 	opts.policy = a->policy;
+	opts.start = a->start;
 	opts.ready_timeout_ms = 60000;
 	bx_error_clear(&err);
 	a->r = bx_spawn(&opts, &a->w, &err);
 	if (a->r < 0)
 		snprintf(a->error, sizeof(a->error), "%.200s", err.text);
+	if (a->hold_fd >= 0) {
+		char byte = 'd';
+
+		if (write(a->done_fd, &byte, 1) != 1)
+			a->r = -EIO;
+		while (read(a->hold_fd, &byte, 1) < 0 && errno == EINTR)
+			;
+	}
 	return NULL;
 }
 
@@ -444,7 +460,8 @@ static void test_after_exec_before_identity(void **state)
 	struct tally t;
 	pid_t pid;
 	FILE *f;
-	int fd;
+	int fd, hold[2], done[2];
+	char byte;
 	(void)state;
 
 	if (skip_unless_root())
@@ -456,7 +473,11 @@ static void test_after_exec_before_identity(void **state)
 	snprintf(path, sizeof(path), "%s/go", dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	setenv("BX_ATTACK_PAUSE", dir, 1);
-	sa = (struct spawn_arg){.policy = p};
+	assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(done, O_CLOEXEC), 0);
+	/* A fresh execution: a zygote's child runs no main() (it is the zygote's copy). */
+	sa = (struct spawn_arg){
+	    .policy = p, .start = BX_SPAWN_START_COLD, .hold_fd = hold[0], .done_fd = done[1]};
 	assert_int_equal(pthread_create(&th, NULL, spawn_thread, &sa), 0);
 	/* The worker's main() writes its host pid, then waits for us. */
 	snprintf(path, sizeof(path), "%s/ready", dir);
@@ -474,17 +495,26 @@ static void test_after_exec_before_identity(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "g", 1), 1);
 	close(fd);
-	pthread_join(th, NULL);
-	unsetenv("BX_ATTACK_PAUSE");
+	/* Until bx_spawn returned in the thread, which then stays. */
+	assert_int_equal(read(done[0], &byte, 1), 1);
+	close(done[0]);
+	close(done[1]);
 	snprintf(path, sizeof(path), "%s/ready", dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/go", dir);
 	unlink(path);
 	rmdir(dir);
-	if (sa.r < 0)
+	if (sa.r < 0) {
+		close(hold[1]);
+		pthread_join(th, NULL);
+		close(hold[0]);
 		fail_msg("bx_spawn: %s", sa.error);
+	}
 	assert_int_equal(host_uid_of(bx_worker_serving_pid(sa.w)), NOBODY);
 	bx_worker_free(sa.w);
+	close(hold[1]);
+	pthread_join(th, NULL);
+	close(hold[0]);
 	bx_policy_free(p);
 	expect_all_refused("after exec, before the identity step", &t, 1);
 }
@@ -592,7 +622,11 @@ static void test_during_setup_race(void **state)
 	 * one of ours, alive or not yet reaped, never a recycled one.
 	 */
 	for (int i = 0; i < RACE_SPAWNS; i++) {
-		struct spawn_arg sa = {.policy = p};
+		/* Cold and zygote starts in turn; the zygote itself (our child, root) is a target
+		 * too. */
+		struct spawn_arg sa = {.policy = p,
+				       .start = i % 2 ? BX_SPAWN_START_ZYGOTE : BX_SPAWN_START_COLD,
+				       .hold_fd = -1};
 
 		spawn_thread(&sa);
 		if (sa.r < 0)
@@ -657,11 +691,11 @@ static bool job_stdin_arrived(pid_t pid, const char *secret_path)
 	return false;
 }
 
-static void job_phase(const struct bx_policy *p, uid_t attacker_uid, const char *label)
+static void job_phase(const struct bx_policy *p, int start, uid_t attacker_uid, const char *label)
 {
 	char secret_path[64];
 	int secret = root_only_file(secret_path, sizeof(secret_path));
-	struct spawn_arg sa = {.policy = p};
+	struct spawn_arg sa = {.policy = p, .start = start, .hold_fd = -1};
 	struct job_arg ja;
 	struct tally t1, t2;
 	pthread_t th;
@@ -699,10 +733,14 @@ static void test_while_a_job_runs(void **state)
 	if (skip_unless_root())
 		skip();
 	fixed = fixed_uid_policy(NOBODY);
-	job_phase(fixed, NOBODY, "job running, uid 65534 (fixed, shared)");
+	/* A fresh execution, then a child of the zygote (no exec: the zygote's memory). */
+	job_phase(fixed, BX_SPAWN_START_COLD, NOBODY, "job running, uid 65534 (fixed, shared)");
+	job_phase(fixed, BX_SPAWN_START_ZYGOTE, NOBODY,
+		  "job running, uid 65534 (fixed, shared), zygote");
 	bx_policy_free(fixed);
 	/* The shipped default: a dynamic uid, attacked by a process of that very uid. */
-	job_phase(NULL, (uid_t)-1, "job running, dynamic uid");
+	job_phase(NULL, BX_SPAWN_START_COLD, (uid_t)-1, "job running, dynamic uid");
+	job_phase(NULL, BX_SPAWN_START_ZYGOTE, (uid_t)-1, "job running, dynamic uid, zygote");
 }
 
 /* ---------------------------------------------------------------- e. beambox exec's program */

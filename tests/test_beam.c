@@ -2043,6 +2043,265 @@ static void test_drop_oversized(void **state)
 	}
 }
 
+/* ------------------------------------------------------------------ beambox's framing */
+
+/* A header of beambox's framing: nfds fds (0..4 as asked), len bytes. */
+static void multi_header(uint8_t h[4], size_t len, unsigned nfds)
+{
+	uint32_t v = (uint32_t)len | (nfds ? 0x80000000u | (uint32_t)(nfds - 1) << 29 : 0);
+
+	h[0] = (uint8_t)(v >> 24);
+	h[1] = (uint8_t)(v >> 16);
+	h[2] = (uint8_t)(v >> 8);
+	h[3] = (uint8_t)v;
+}
+
+/*
+ * Frames with 0..3 fds, each in one sendmsg, round trip: the header counts
+ * them (bytes checked), every fd arrives in order and is the file sent.
+ */
+static void test_multi_fds_round_trip(void **state)
+{
+	int sv[2], p[3][2], fds[3];
+	bx_beam *a, *b;
+	uint8_t wire[64];
+	(void)state;
+
+	mkpair(sv);
+	a = wrap(sv[0]);
+	b = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_multi_fds(a, 1), 0);
+	assert_int_equal(bx_beam_set_multi_fds(b, 1), 0);
+	for (int i = 0; i < 3; i++) {
+		mkpipe(p[i]);
+		fds[i] = p[i][0];
+	}
+	/* The bytes on the wire: header 0xC0000003 for 3 fds and "abc". */
+	{
+		int raw[2];
+		bx_beam *ra;
+		size_t off = 0;
+
+		mkpair(raw);
+		ra = wrap(raw[0]);
+		assert_int_equal(bx_beam_set_multi_fds(ra, 1), 0);
+		assert_int_equal(bx_beam_send_fds_until(ra, "abc", 3, fds, 3, -1, NULL, 0, NULL),
+				 0);
+		assert_int_equal(raw_read(raw[1], wire, 7, &off), 3);
+		assert_int_equal(off, 0);
+		assert_memory_equal(wire,
+				    "\xc0\x00\x00\x03"
+				    "abc",
+				    7);
+		bx_beam_free(ra);
+		close(raw[1]);
+	}
+	for (unsigned n = 0; n <= 3; n++) {
+		char payload[8];
+		bx_frame f = {.fd = -1};
+
+		snprintf(payload, sizeof(payload), "n=%u", n);
+		assert_int_equal(
+		    bx_beam_send_fds_until(a, payload, strlen(payload), fds, n, -1, NULL, 0, NULL),
+		    0);
+		assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+		assert_int_equal(f.len, strlen(payload));
+		assert_memory_equal(f.data, payload, f.len);
+		assert_int_equal(f.nfds, n);
+		for (unsigned i = 0; i < n; i++)
+			assert_same_file(i == 0 ? f.fd : f.more_fds[i - 1], fds[i]);
+		if (n == 0)
+			assert_int_equal(f.fd, -1);
+		bx_frame_clear(&f);
+	}
+	/* Several small frames in one write: one read takes them all. */
+	{
+		uint8_t buf[3 * 8];
+		bx_frame f = {.fd = -1};
+
+		for (int i = 0; i < 3; i++) {
+			multi_header(buf + 8 * i, 4, 0);
+			memcpy(buf + 8 * i + 4, "many", 4);
+		}
+		assert_int_equal(send(sv[0], buf, sizeof(buf), MSG_NOSIGNAL), (ssize_t)sizeof(buf));
+		assert_int_equal(bx_beam_recv(b, &f, NULL), 1);
+		bx_frame_clear(&f);
+		assert_int_equal(bx_beam_rx_buffered(b), 16);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(bx_beam_recv_nowait(b, &f, NULL), 1);
+			assert_memory_equal(f.data, "many", 4);
+			bx_frame_clear(&f);
+		}
+		assert_int_equal(bx_beam_rx_buffered(b), 0);
+		assert_int_equal(bx_beam_recv_nowait(b, &f, NULL), -EAGAIN);
+	}
+	/* Refused before anything is written. */
+	assert_int_equal(bx_beam_send_fds_until(a, "x", 1, fds, 4, -1, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(bx_beam_send_fds_until(a, "x", (size_t)BX_BEAM_MULTI_WIRE_MAX + 1, NULL, 0,
+						-1, NULL, 0, NULL),
+			 -EMSGSIZE);
+	assert_int_equal(bx_beam_set_multi_fds(a, 0), 0);
+	assert_int_equal(bx_beam_send_fds_until(a, "x", 1, fds, 2, -1, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(bx_beam_recv_nowait(a, &(bx_frame){.fd = -1}, NULL), -EINVAL);
+	for (int i = 0; i < 3; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	bx_beam_free(a);
+	bx_beam_free(b);
+}
+
+/* What a receiver in beambox's framing refuses: every case -EPROTO, nothing left installed. */
+struct multi_bad {
+	const char *name;
+	int policy;	   /* enum bx_beam_fds */
+	unsigned announce; /* the header's count */
+	size_t sent;	   /* fds attached to the sendmsg */
+	size_t len;	   /* payload length */
+	bool split;	   /* the fds ride on the middle of the payload instead */
+	bool second;	   /* a second announcing header in the same sendmsg */
+	const char *what;
+};
+
+static const struct multi_bad multi_bads[] = {
+    {"fewer than announced", BX_BEAM_FDS_ANNOUNCED, 2, 1, 4, false, false, "but 1 arrived"},
+    {"more than announced", BX_BEAM_FDS_ANNOUNCED, 1, 2, 4, false, false, "but 2 arrived"},
+    {"none announced", BX_BEAM_FDS_ANNOUNCED, 0, 1, 4, false, false, "claim"},
+    {"more than 3", BX_BEAM_FDS_ANNOUNCED, 3, 4, 4, false, false, "MSG_CTRUNC"},
+    {"announced, none came", BX_BEAM_FDS_ANNOUNCED, 1, 0, 4, false, false, "none arrived"},
+    {"four announced", BX_BEAM_FDS_ANNOUNCED, 4, 0, 4, false, false, "more than 3"},
+    {"on a big payload", BX_BEAM_FDS_ANNOUNCED, 0, 1, 100000, true, false, "MSG_CTRUNC"},
+    {"two headers, one batch", BX_BEAM_FDS_ANNOUNCED, 1, 1, 4, false, true, "none arrived"},
+    {"takes none", BX_BEAM_FDS_NONE, 1, 1, 4, false, false, "MSG_CTRUNC"},
+    {"takes none, announced", BX_BEAM_FDS_NONE, 1, 0, 4, false, false, "takes none"},
+};
+
+static void test_multi_fds_refused(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < sizeof(multi_bads) / sizeof(multi_bads[0]); k++) {
+		const struct multi_bad *c = &multi_bads[k];
+		uint8_t *buf = calloc(1, c->len + 16);
+		int sv[2], p[2], before, r;
+		size_t n = 4 + c->len;
+		bx_frame f = {.fd = -1};
+		bx_error err;
+		bx_beam *b;
+
+		assert_non_null(buf);
+		mkpair(sv);
+		mkpipe(p);
+		b = wrap(sv[1]);
+		assert_int_equal(bx_beam_set_fd_policy(b, c->policy), 0);
+		assert_int_equal(bx_beam_set_multi_fds(b, 1), 0);
+		assert_int_equal(bx_beam_set_fd_policy(b, c->policy), 0);
+		multi_header(buf, c->len, c->announce);
+		if (c->second) {
+			multi_header(buf + n, 0, c->announce);
+			n += 4;
+		}
+		before = bx_test_count_fds();
+		if (c->policy == BX_BEAM_FDS_NONE && c->sent > 0) {
+			/* SO_PASSRIGHTS off (6.16+): the kernel refuses at the sender; else
+			 * dropped. */
+			union {
+				struct cmsghdr align;
+				char b[CMSG_SPACE(sizeof(int))];
+			} ctl = {0};
+			struct iovec iov = {.iov_base = buf, .iov_len = n};
+			struct msghdr m = {.msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = ctl.b,
+					   .msg_controllen = sizeof(ctl.b)};
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &p[0], sizeof(int));
+			if (sendmsg(sv[0], &m, MSG_NOSIGNAL) < 0) {
+				assert_int_equal(errno, EPERM);
+				print_message("%s: refused at the sender (EPERM)\n", c->name);
+				goto next;
+			}
+		} else if (c->split) {
+			raw_send(sv[0], buf, 4 + c->len / 2, -1, 0);
+			raw_send(sv[0], buf + 4 + c->len / 2, n - 4 - c->len / 2, p[0], c->sent);
+		} else {
+			raw_send(sv[0], buf, n, p[0], c->sent);
+		}
+		close(sv[0]);
+		sv[0] = -1;
+		bx_error_clear(&err);
+		while ((r = bx_beam_recv(b, &f, &err)) == 1)
+			bx_frame_clear(&f);
+		print_message("%s: %d '%s'\n", c->name, r, err.text);
+		assert_int_equal(r, -EPROTO);
+		assert_non_null(strstr(err.text, c->what));
+		/* Every fd that came was closed (or never installed). */
+		assert_int_equal(bx_test_count_fds(), before - 1);
+	next:
+		if (sv[0] >= 0)
+			close(sv[0]);
+		bx_beam_free(b);
+		close(p[0]);
+		close(p[1]);
+		free(buf);
+	}
+}
+
+/*
+ * A connection that takes none in beambox's framing (the parent's main
+ * socket): fds of a file the parent holds a POSIX lock on, sent every way,
+ * are never installed, so the lock holds.
+ */
+static void test_multi_takes_none_keeps_locks(void **state)
+{
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path)), sv[2];
+	uint8_t buf[8];
+	bx_frame f = {.fd = -1};
+	bx_beam *b;
+	(void)state;
+
+	assert_true(lock >= 0);
+	mkpair(sv);
+	b = wrap(sv[1]);
+	assert_int_equal(bx_beam_set_fd_policy(b, BX_BEAM_FDS_NONE), 0);
+	assert_int_equal(bx_beam_set_multi_fds(b, 1), 0);
+	for (unsigned announce = 0; announce <= 3; announce++) {
+		int fds[3] = {lock, lock, lock};
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(3 * sizeof(int))];
+		} ctl = {0};
+		struct iovec iov = {.iov_base = buf, .iov_len = 8};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = ctl.b,
+				   .msg_controllen = sizeof(ctl.b)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+		multi_header(buf, 4, announce);
+		memcpy(buf + 4, "lock", 4);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		if (sendmsg(sv[0], &m, MSG_NOSIGNAL) < 0)
+			assert_int_equal(errno, EPERM); /* SO_PASSRIGHTS off */
+	}
+	assert_int_equal(send(sv[0], "\x00\x00\x00\x00", 4, MSG_NOSIGNAL), 4);
+	close(sv[0]);
+	while (bx_beam_recv(b, &f, NULL) == 1)
+		bx_frame_clear(&f);
+	bx_beam_free(b);
+	assert_int_equal(bx_test_fd_open_on(path), 1);
+	assert_int_equal(bx_test_lock_held(path), 1);
+	unlink(path);
+	close(lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2067,6 +2326,9 @@ int main(void)
 	    bx_fd_test(test_kernel_drops_fds_without_control_buffer),
 	    bx_fd_test(test_unasked_fds_never_installed),
 	    bx_fd_test(test_fd_check_before_install),
+	    bx_fd_test(test_multi_fds_round_trip),
+	    bx_fd_test(test_multi_fds_refused),
+	    bx_fd_test(test_multi_takes_none_keeps_locks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Hostile workers: a handler that turns on its parent. It finds its job
- * channel among its fds (the one socket that is not the main socket, fd 3)
- * and writes what no honest worker would: truncated frames, absurd lengths,
+ * channel among its fds (the one socket that is not the main socket, fd 3;
+ * under beambox/2 there is none and it writes on the main socket, where the
+ * parent reads the answers of every job) and writes what no honest worker
+ * would: truncated frames, absurd lengths,
  * headers promising fds that never come, hundreds of fds in one message,
  * fds of every kind, statuses nobody asked for, nothing at all, one byte at
  * a time, endless valid-looking frames; or it scribbles on the main socket.
@@ -12,6 +14,10 @@
  * the parent, never leak an fd (the count is checked after every test) or
  * memory (the ASan build), and never hold up another worker: a well-behaved
  * worker runs jobs from another thread all the while, and they must finish.
+ *
+ * Every test runs twice: against beambox/1 workers (the job channel) and
+ * against beambox/2 workers (one channel, the default), where the expected
+ * error differs only in naming the main socket.
  */
 #define _GNU_SOURCE
 #include "tests_common.h"
@@ -21,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +60,21 @@ static int find_channel(void)
 	return -1;
 }
 
+/* Jobs this worker process has run (each handler counts its own): a beambox/2 job's id. */
+static unsigned jobs_run;
+
+/*
+ * Where a handler writes to its parent: its job channel (beambox/1), or the
+ * main socket when there is none (beambox/2: *v2 set).
+ */
+static int parent_sock(bool *v2)
+{
+	int ch = find_channel();
+
+	*v2 = ch < 0;
+	return ch < 0 ? 3 : ch;
+}
+
 static void put_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -73,6 +95,25 @@ static const char *cmd_msg(char *out, size_t size, const char *verb, const char 
 
 	snprintf(list, sizeof(list), "%zu:%s,%zu:%s,", strlen(verb), verb, strlen(arg), arg);
 	snprintf(out, size, "000;3:cmd,%zu:%s,", strlen(list), list);
+	return out;
+}
+
+/*
+ * A status: {cmd: [status, N]}, under beambox/2 with id: [ID] (the job's
+ * number on this worker, or another to lie about).
+ */
+static const char *status_msg(char *out, size_t size, const char *status, bool v2, unsigned id)
+{
+	char num[16], list[48];
+	size_t n;
+
+	cmd_msg(out, size, "status", status);
+	if (!v2)
+		return out;
+	snprintf(num, sizeof(num), "%u", id);
+	snprintf(list, sizeof(list), "%zu:%s,", strlen(num), num);
+	n = strlen(out);
+	snprintf(out + n, size - n, "2:id,%zu:%s,", strlen(list), list);
 	return out;
 }
 
@@ -169,22 +210,30 @@ static int h_hostile(bx_job *job, void *ctx)
 {
 	const char *how = bx_job_arg(job, 0);
 	const char *arg = bx_job_argc(job) > 1 ? bx_job_arg(job, 1) : "";
-	int ch = find_channel();
+	unsigned id = ++jobs_run;
+	bool v2;
+	int ch = parent_sock(&v2);
 	char buf[512], m[160];
 	size_t n;
 
 	(void)ctx;
-	if (ch < 0)
-		return 99; /* the parent sees status 99: the test fails, loudly */
 	if (strcmp(how, "truncated") == 0) {
 		/* A header promising 100 bytes, 10 of them, then the end of the stream. */
-		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+		n = frame(buf, status_msg(m, sizeof(m), "0", v2, id), false);
 		buf[3] = 100;
 		put_all(ch, buf, 14);
 		shutdown(ch, SHUT_WR);
 	} else if (strcmp(how, "huge") == 0) {
-		/* 2^31 - 1 bytes promised, with and without the fd bit. */
-		put_all(ch, strcmp(arg, "fd") == 0 ? "\xff\xff\xff\xf0" : "\x7f\xff\xff\xff", 4);
+		/*
+		 * 2^31 - 1 bytes promised, with and without the fd bit (beambox/2:
+		 * 4 fds, and fd-count bits without the fd bit); "limit": 2^29 - 1
+		 * bytes, a length beambox/2 can express, over the parent's limit.
+		 */
+		put_all(ch,
+			strcmp(arg, "fd") == 0	    ? "\xff\xff\xff\xf0"
+			: strcmp(arg, "limit") == 0 ? "\x1f\xff\xff\xff"
+						    : "\x7f\xff\xff\xff",
+			4);
 	} else if (strcmp(how, "fd_promised") == 0) {
 		/* A well-formed frame whose header says an fd is attached; none is. */
 		n = frame(buf, cmd_msg(m, sizeof(m), "log", "stdout"), true);
@@ -205,14 +254,17 @@ static int h_hostile(bx_job *job, void *ctx)
 
 		if (fd < 0)
 			return 97;
-		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), true);
+		n = frame(buf, status_msg(m, sizeof(m), "0", v2, id), true);
 		if (send_with_fds(ch, buf, n, &fd, 1) < 0)
 			return refused(job);
 	} else if (strcmp(how, "extra_status") == 0) {
-		/* A status, then answers to jobs nobody asked for, in one write. */
-		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
-		n += frame(buf + n, cmd_msg(m, sizeof(m), "status", "7"), false);
-		n += frame(buf + n, cmd_msg(m, sizeof(m), "status", "255"), false);
+		/*
+		 * A status, then answers to jobs nobody asked for, in one write
+		 * (beambox/2: this job's again, then job 999's).
+		 */
+		n = frame(buf, status_msg(m, sizeof(m), "0", v2, id), false);
+		n += frame(buf + n, status_msg(m, sizeof(m), "7", v2, id), false);
+		n += frame(buf + n, status_msg(m, sizeof(m), "255", v2, 999), false);
 		put_all(ch, buf, n);
 	} else if (strcmp(how, "silent") == 0) {
 		/* Nothing at all. */
@@ -291,8 +343,10 @@ static int h_attack(bx_job *job, void *ctx)
 {
 	const char *how = bx_job_arg(job, 0);
 	const char *arg = bx_job_argc(job) > 1 ? bx_job_arg(job, 1) : "";
+	unsigned id = ++jobs_run;
 	char buf[256], m[160];
 	size_t n;
+	bool v2;
 
 	(void)ctx;
 	if (!how)
@@ -303,14 +357,40 @@ static int h_attack(bx_job *job, void *ctx)
 		 * the main socket, is this very handler, so the worker stops
 		 * reading its main socket with the parent none the wiser.
 		 */
-		int ch = find_channel();
+		int ch = parent_sock(&v2);
 
-		if (ch < 0)
-			return 99;
-		n = frame(buf, cmd_msg(m, sizeof(m), "status", "0"), false);
+		n = frame(buf, status_msg(m, sizeof(m), "0", v2, id), false);
 		put_all(ch, buf, n);
 		for (;;)
 			pause();
+	}
+	if (strcmp(how, "answer") == 0) {
+		/*
+		 * beambox/2: after ARG ms, the answers "ID:STATUS ..." (args 2 on)
+		 * in one write, whatever jobs they name; then never return.
+		 */
+		int ch = parent_sock(&v2);
+
+		sleep_ms(atol(arg));
+		n = 0;
+		for (size_t i = 2; i < bx_job_argc(job); i++) {
+			char st[8];
+			unsigned aid = 0;
+
+			if (sscanf(bx_job_arg(job, i), "%u:%7s", &aid, st) != 2)
+				return 91;
+			n += frame(buf + n, status_msg(m, sizeof(m), st, v2, aid), false);
+		}
+		put_all(ch, buf, n);
+		for (;;)
+			pause();
+	}
+	if (strcmp(how, "count") == 0) {
+		/* How many "count" jobs this worker has run, this one included. */
+		static unsigned counted;
+
+		bx_job_printf(job, "%u\n", ++counted);
+		return 0;
 	}
 	if (strcmp(how, "sleep") == 0) {
 		/* An honest slow job. */
@@ -324,15 +404,13 @@ static int h_attack(bx_job *job, void *ctx)
 		 * back in every place the parent asks for none. If the parent ever
 		 * installed it, its close would release the lock.
 		 */
-		int fd = bx_job_stdin(job), ch = find_channel();
+		int fd = bx_job_stdin(job), ch = parent_sock(&v2);
 		char f1[64], f2[64];
 		const char *r[7];
 
-		if (ch < 0)
-			return 99;
-		n = frame(f1, cmd_msg(m, sizeof(m), "status", "0"), true);
+		n = frame(f1, status_msg(m, sizeof(m), "0", v2, id), true);
 		r[0] = try_send(ch, f1, n, fd); /* a status announcing an fd */
-		n = frame(f1, cmd_msg(m, sizeof(m), "status", "0"), false);
+		n = frame(f1, status_msg(m, sizeof(m), "0", v2, id), false);
 		r[1] = try_send(ch, f1, n, fd); /* a status announcing none */
 		n = frame(f2, cmd_msg(m, sizeof(m), "error", "x"), false);
 		r[2] = try_send(ch, f2, 1, fd); /* the header's first byte only */
@@ -411,6 +489,7 @@ static int h_attack(bx_job *job, void *ctx)
 static int h_echo(bx_job *job, void *ctx)
 {
 	(void)ctx;
+	jobs_run++;
 	bx_job_printf(job, "%s\n", bx_job_argc(job) ? bx_job_arg(job, 0) : "");
 	return 0;
 }
@@ -429,6 +508,15 @@ static int install(bx_engine *eng, void *ctx)
 }
 
 /* ---------------------------------------------------------------- helpers */
+
+/* This group's protocol: beambox/2 workers (bx_spawn's default) or beambox/1 ones. */
+static bool proto2;
+
+/* Where the parent reads what a hostile handler writes: its error names it. */
+static const char *where(void)
+{
+	return proto2 ? "main socket" : "job channel";
+}
 
 static int64_t now_ms(void)
 {
@@ -569,9 +657,8 @@ static void run_hostile(const char *how, const char *arg, const struct expect *x
 /* No child process may be left (running or zombie) after a test. */
 static void assert_no_children(void)
 {
-	errno = 0;
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
+	/* No child but the zygote (see tests_common.h). */
+	bx_test_assert_no_children();
 }
 
 static int setup(void **state)
@@ -591,29 +678,31 @@ static int teardown(void **state)
 
 static void test_truncated_frame(void **state)
 {
-	const struct expect x = {-EPROTO, "job channel", NULL, 10000, false, true};
+	const struct expect x = {-EPROTO, where(), NULL, 10000, false, true};
 	(void)state;
 	run_hostile("truncated", NULL, &x);
 }
 
 static void test_huge_length(void **state)
 {
-	const struct expect x = {-EPROTO, "job channel", NULL, 10000, false, true};
+	const struct expect x = {-EPROTO, where(), NULL, 10000, false, true};
 	(void)state;
 	run_hostile("huge", NULL, &x);
 	run_hostile("huge", "fd", &x);
+	if (proto2)
+		run_hostile("huge", "limit", &x);
 }
 
 static void test_fd_promised_none_sent(void **state)
 {
-	const struct expect x = {-EPROTO, "job channel", NULL, 10000, false, true};
+	const struct expect x = {-EPROTO, where(), NULL, 10000, false, true};
 	(void)state;
 	run_hostile("fd_promised", NULL, &x);
 }
 
 static void test_hundreds_of_fds(void **state)
 {
-	const struct expect x = {-EPROTO, "job channel", "refused: EPERM\n", 10000, false, true};
+	const struct expect x = {-EPROTO, where(), "refused: EPERM\n", 10000, false, true};
 	(void)state;
 	run_hostile("many_fds", NULL, &x);
 }
@@ -627,17 +716,48 @@ static void test_hundreds_of_fds(void **state)
 static void test_fds_of_every_kind(void **state)
 {
 	static const char *const kinds[] = {"dir", "socket", "main", "proc", "memfd"};
-	const struct expect x = {-EPROTO, "job channel", "refused: EPERM\n", 10000, false, true};
+	const struct expect x = {-EPROTO, where(), "refused: EPERM\n", 10000, false, true};
 	(void)state;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		run_hostile("fd_kind", kinds[i], &x);
 }
 
+/*
+ * beambox/1: statuses after the status fail the job. beambox/2: the first
+ * answers the job (status 0, as any answer a handler forges would), the
+ * second (the same id again) kills the worker: the next job finds it dead.
+ */
 static void test_unasked_statuses(void **state)
 {
 	const struct expect x = {-EPROTO, "frame after the status", NULL, 10000, false, true};
+	const struct expect x2 = {0, "", "", 10000, false, false};
+	bx_worker *w;
+	bx_job *job = NULL;
+	bx_error err;
+	int r;
+
 	(void)state;
-	run_hostile("extra_status", NULL, &x);
+	if (!proto2) {
+		run_hostile("extra_status", NULL, &x);
+		return;
+	}
+	(void)x2;
+	w = spawn_or_fail();
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "hostile", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "extra_status"), 0);
+	bx_job_set_timeout(job, 10000);
+	r = bx_job_run(job, &err);
+	bx_job_free(job);
+	assert_int_equal(r, 0);
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "echo", &job), 0);
+	bx_job_set_timeout(job, 10000);
+	r = bx_job_run(job, &err);
+	print_message("after a duplicate answer: %d '%s'\n", r, err.text);
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(err.text, "not in flight"));
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	bx_job_free(job);
+	bx_worker_free(w);
 }
 
 static void test_never_answers(void **state)
@@ -654,14 +774,20 @@ static void test_one_byte_at_a_time(void **state)
 	run_hostile("slow", NULL, &x);
 }
 
+/* beambox/2: the first frame that is not an answer ends it (an answer has one shape). */
 static void test_flood_of_valid_frames(void **state)
 {
 	const struct expect x = {-ETIMEDOUT, "timed out after 1500 ms", NULL, 1500, true, true};
+	const struct expect x2 = {-EPROTO, "unexpected 'error'", NULL, 1500, false, true};
 	(void)state;
-	run_hostile("flood", NULL, &x);
+	run_hostile("flood", NULL, proto2 ? &x2 : &x);
 }
 
-/* Garbage on the main socket: this job and the next either work or fail cleanly. */
+/*
+ * Garbage on the main socket: beambox/1's parent never reads it after
+ * ready, so this job and the next work; beambox/2's reads every answer
+ * there, so the job fails, the worker is killed, and the next job says so.
+ */
 static void test_garbage_on_main_socket(void **state)
 {
 	bx_worker *w = spawn_or_fail();
@@ -674,6 +800,17 @@ static void test_garbage_on_main_socket(void **state)
 	assert_int_equal(bx_job_add_arg(job, "main_garbage"), 0);
 	assert_int_equal(bx_job_capture_stdout(job, 4096), 0);
 	bx_job_set_timeout(job, 10000);
+	if (proto2) {
+		r = bx_job_run(job, &err);
+		print_message("garbage on main: %d '%s'\n", r, err.text);
+		assert_int_equal(r, -EPROTO);
+		assert_non_null(strstr(err.text, "main socket"));
+		assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+		bx_job_free(job);
+		assert_true(echo_once(w, "after") < 0);
+		bx_worker_free(w);
+		return;
+	}
 	assert_int_equal(bx_job_run(job, &err), 0);
 	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "scribbled\n");
 	bx_job_free(job);
@@ -905,6 +1042,216 @@ static void test_slow_job_keeps_other_timeouts(void **state)
 	bx_job_free(big);
 	bx_job_free(slow);
 	bx_worker_free(w);
+}
+
+/* ---------------------------------------------------------------- beambox/2: jobs in flight */
+
+/* A job "attack ARGS..." (NULL-terminated) with a timeout, its stdout captured. */
+static bx_job *attack_job(bx_worker *w, int timeout_ms, ...)
+{
+	bx_job *job = NULL;
+	const char *a;
+	va_list ap;
+
+	assert_int_equal(bx_job_new(bx_worker_engine(w), "attack", &job), 0);
+	va_start(ap, timeout_ms);
+	while ((a = va_arg(ap, const char *)) != NULL)
+		assert_int_equal(bx_job_add_arg(job, a), 0);
+	va_end(ap);
+	assert_int_equal(bx_job_capture_stdout(job, 256), 0);
+	bx_job_set_timeout(job, timeout_ms);
+	return job;
+}
+
+/* How many "count" jobs w has run: the output of one more, minus it. */
+static int count_jobs_run(bx_worker *w)
+{
+	bx_job *job = attack_job(w, 10000, "count", (char *)NULL);
+	bx_error err;
+	int n = -1;
+
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_int_equal(sscanf(bx_job_output(job, 1, NULL, NULL), "%d", &n), 1);
+	bx_job_free(job);
+	return n - 1;
+}
+
+/*
+ * A job sent behind a slow one (queued) whose time runs out, or that is
+ * cancelled, before the worker starts it: it is withdrawn and fails alone,
+ * on time; the slow job finishes; the worker never runs the withdrawn job
+ * (its count stays) and serves on.
+ */
+static void withdrawn_case(bool cancel)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *slow = attack_job(w, 30000, "sleep", "1500", (char *)NULL);
+	bx_job *queued = attack_job(w, cancel ? 0 : 400, "count", (char *)NULL);
+	struct runner rs, rq;
+	int64_t cancelled_at = 0;
+
+	start_runner(&rs, slow);
+	sleep_ms(200);
+	start_runner(&rq, queued);
+	if (cancel) {
+		sleep_ms(300);
+		cancelled_at = now_ms();
+		bx_job_cancel(queued);
+	}
+	pthread_join(rq.th, NULL);
+	pthread_join(rs.th, NULL);
+	print_message("queued job %s: %d '%s' after %lld ms; the slow one: %d after %lld ms\n",
+		      cancel ? "cancelled" : "timed out", rq.rc, rq.err.text,
+		      (long long)(rq.end - rq.start), rs.rc, (long long)(rs.end - rs.start));
+	assert_int_equal(rq.rc, cancel ? -ECANCELED : -ETIMEDOUT);
+	assert_non_null(strstr(rq.err.text, "withdrawn before it started"));
+	assert_null(strstr(rq.err.text, "killed"));
+	assert_true(rq.end < rs.end);
+	if (cancel)
+		assert_true(rq.end - cancelled_at <= 1000);
+	else
+		assert_true(rq.end - rq.start <= 400 + 1000);
+	assert_int_equal(rs.rc, 0);
+	assert_string_equal(bx_job_output(slow, 1, NULL, NULL), "slept 1500 ms\n");
+	/* The withdrawn job never ran: this is the worker's first "count". */
+	assert_int_equal(count_jobs_run(w), 0);
+	assert_int_equal(echo_once(w, "still here"), 0);
+	bx_job_free(queued);
+	bx_job_free(slow);
+	bx_worker_free(w);
+}
+
+static void test_v2_queued_job_withdrawn_on_timeout(void **state)
+{
+	(void)state;
+	withdrawn_case(false);
+}
+
+static void test_v2_queued_job_withdrawn_on_cancel(void **state)
+{
+	(void)state;
+	withdrawn_case(true);
+}
+
+/*
+ * Answers matched by id, not by order: job 1's handler answers job 2 (queued
+ * behind it) first, then itself; each job gets its own answer.
+ */
+static void test_v2_answers_out_of_order(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *first = attack_job(w, 10000, "answer", "500", "2:7", "1:5", (char *)NULL);
+	bx_job *second = attack_job(w, 10000, "count", (char *)NULL);
+	struct runner r1, r2;
+
+	(void)state;
+	start_runner(&r1, first);
+	sleep_ms(150);
+	start_runner(&r2, second);
+	pthread_join(r1.th, NULL);
+	pthread_join(r2.th, NULL);
+	print_message("out of order: job 1 %d '%s', job 2 %d '%s'\n", r1.rc, r1.err.text, r2.rc,
+		      r2.err.text);
+	assert_int_equal(r1.rc, 5);
+	assert_int_equal(r2.rc, 7);
+	bx_job_free(first);
+	bx_job_free(second);
+	bx_worker_free(w); /* its handler never returns: freeing kills it */
+}
+
+/*
+ * More jobs than places behind a slow one: the first three are sent ahead,
+ * the rest wait in the parent and are let go as places free. All run out of
+ * time before the worker gets to them: each fails alone (withdrawn, or
+ * never sent), the slow job is unharmed, and none of them ever ran.
+ */
+static void test_v2_more_jobs_than_places(void **state)
+{
+	enum { N = 7 };
+	bx_worker *w = spawn_or_fail();
+	bx_job *slow = attack_job(w, 30000, "sleep", "1500", (char *)NULL), *jobs[N];
+	struct runner rs, r[N];
+
+	(void)state;
+	start_runner(&rs, slow);
+	sleep_ms(200);
+	for (int i = 0; i < N; i++) {
+		jobs[i] = attack_job(w, 500 + 50 * i, "count", (char *)NULL);
+		start_runner(&r[i], jobs[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(r[i].th, NULL);
+		print_message("job %d: %d '%s' after %lld ms\n", i, r[i].rc, r[i].err.text,
+			      (long long)(r[i].end - r[i].start));
+		assert_int_equal(r[i].rc, -ETIMEDOUT);
+		assert_true(strstr(r[i].err.text, "withdrawn before it started") ||
+			    strstr(r[i].err.text, "nothing was sent"));
+		assert_null(strstr(r[i].err.text, "killed"));
+		bx_job_free(jobs[i]);
+	}
+	pthread_join(rs.th, NULL);
+	assert_int_equal(rs.rc, 0);
+	assert_int_equal(count_jobs_run(w), 0);
+	bx_job_free(slow);
+	bx_worker_free(w);
+}
+
+/* An answer for a job never asked: -EPROTO, the worker killed, the next job told. */
+static void test_v2_answer_for_unknown_job(void **state)
+{
+	bx_worker *w = spawn_or_fail();
+	bx_job *job = attack_job(w, 10000, "answer", "0", "999:0", (char *)NULL);
+	bx_error err;
+	int r;
+
+	(void)state;
+	r = bx_job_run(job, &err);
+	print_message("unknown id: %d '%s'\n", r, err.text);
+	assert_int_equal(r, -EPROTO);
+	assert_non_null(strstr(err.text, "answer for job 999, which is not in flight"));
+	assert_non_null(strstr(err.text, "killed by signal 9 (SIGKILL)"));
+	bx_job_free(job);
+	assert_true(echo_once(w, "after") < 0);
+	bx_worker_free(w);
+}
+
+/*
+ * A worker that stopped reading, with requests in flight from three threads:
+ * the first (sent to a worker the parent thought idle) may be running, so
+ * its timeout kills the worker; the two queued behind it time out earlier
+ * and are withdrawn, alone and on time. No thread is held up.
+ */
+static void test_v2_stopped_reading_with_requests_in_flight(void **state)
+{
+	int threads = count_threads();
+	bx_worker *w = worker_that_stopped_reading();
+	bx_job *jobs[3];
+	struct runner r[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(bx_job_new(bx_worker_engine(w), "echo", &jobs[i]), 0);
+		assert_int_equal(bx_job_add_arg(jobs[i], "in flight"), 0);
+		bx_job_set_timeout(jobs[i], i == 0 ? 1500 : 500);
+		start_runner(&r[i], jobs[i]);
+		sleep_ms(50);
+	}
+	for (int i = 0; i < 3; i++) {
+		pthread_join(r[i].th, NULL);
+		print_message("in flight %d: %d '%s' after %lld ms\n", i, r[i].rc, r[i].err.text,
+			      (long long)(r[i].end - r[i].start));
+		assert_int_equal(r[i].rc, -ETIMEDOUT);
+		assert_true(r[i].end - r[i].start <= (i == 0 ? 1500 : 500) + 1000);
+		if (i == 0) {
+			assert_non_null(strstr(r[i].err.text, "killed by signal 9 (SIGKILL)"));
+		} else {
+			assert_non_null(strstr(r[i].err.text, "withdrawn before it started"));
+			assert_true(r[i].end < r[0].end);
+		}
+		bx_job_free(jobs[i]);
+	}
+	bx_worker_free(w);
+	assert_int_equal(count_threads(), threads);
 }
 
 /* ---------------------------------------------------------------- the parent's locks (#11, 2) */
@@ -1374,7 +1721,7 @@ int main(void)
 	}
 	bx_worker_free(warm);
 
-	const struct CMUnitTest tests[] = {
+	static const struct CMUnitTest tests[] = {
 	    T(test_truncated_frame),
 	    T(test_huge_length),
 	    T(test_fd_promised_none_sent),
@@ -1395,5 +1742,23 @@ int main(void)
 	    T(test_terminal_passed_on_request),
 	    T(test_relay_ends_with_the_job),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	static const struct CMUnitTest tests2[] = {
+	    T(test_v2_queued_job_withdrawn_on_timeout),
+	    T(test_v2_queued_job_withdrawn_on_cancel),
+	    T(test_v2_more_jobs_than_places),
+	    T(test_v2_answers_out_of_order),
+	    T(test_v2_answer_for_unknown_job),
+	    T(test_v2_stopped_reading_with_requests_in_flight),
+	};
+	int failed;
+
+	/* The same attacks on beambox/1 workers (the job channel), then on beambox/2 ones. */
+	bx_remote_offer_proto2 = false;
+	proto2 = false;
+	failed = cmocka_run_group_tests_name("beambox/1", tests, NULL, NULL);
+	bx_remote_offer_proto2 = true;
+	proto2 = true;
+	failed += cmocka_run_group_tests_name("beambox/2", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("beambox/2, jobs in flight", tests2, NULL, NULL);
+	return failed;
 }

@@ -2009,6 +2009,480 @@ static void test_process_attach_beambox_worker(void **state)
 	assert_int_equal(si.si_status, 0);
 }
 
+/* ---------------------------------------------------------------- beambox/2 (one channel) */
+
+/* A real worker's serve loop (beambox/2) on a thread, and a proxy to it on the other end. */
+struct v2_rig {
+	struct worker w; /* the serving side */
+	bx_beam *pmain;
+	bx_engine *proxy;
+	_Atomic int kills;
+};
+
+static int v2_sleep_handler(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	usleep((useconds_t)atoi(bx_job_arg(job, 0)) * 1000);
+	return 0;
+}
+
+static _Atomic int v2_counted;
+
+static int v2_count_handler(bx_job *job, void *ctx)
+{
+	(void)ctx;
+	bx_job_printf(job, "%d\n", ++v2_counted);
+	return 0;
+}
+
+/* cat: stdin to stdout, "done" on stderr; status = its first arg. */
+static int v2_cat_handler(bx_job *job, void *ctx)
+{
+	char buf[4096];
+	ssize_t n;
+
+	(void)ctx;
+	while ((n = read(bx_job_stdin(job), buf, sizeof(buf))) > 0)
+		if (write(bx_job_stdout(job), buf, (size_t)n) != n)
+			return 1;
+	bx_job_eprintf(job, "done\n");
+	return bx_job_argc(job) ? atoi(bx_job_arg(job, 0)) : 0;
+}
+
+static void v2_kill(void *ctx)
+{
+	struct v2_rig *rig = ctx;
+
+	rig->kills++;
+}
+
+static void v2_rig_start(struct v2_rig *rig)
+{
+	struct bx_remote_peer peer = {
+	    .exit_fd = -1, .kill = v2_kill, .ctx = rig, .takes_fds = 1, .one_channel = 1};
+	int sv[2];
+
+	memset(rig, 0, sizeof(*rig));
+	rig->w.opts.beambox_parent = true;
+	rig->w.opts.one_channel = true;
+	mkpair(sv);
+	assert_int_equal(bx_engine_new(&rig->w.eng), 0);
+	assert_int_equal(bx_engine_register(rig->w.eng, "echo", echo_handler, "bar"), 0);
+	assert_int_equal(bx_engine_register(rig->w.eng, "fail_errno", fail_errno_handler, NULL), 0);
+	assert_int_equal(bx_engine_register(rig->w.eng, "sleep", v2_sleep_handler, NULL), 0);
+	assert_int_equal(bx_engine_register(rig->w.eng, "count", v2_count_handler, NULL), 0);
+	assert_int_equal(bx_engine_register(rig->w.eng, "cat", v2_cat_handler, NULL), 0);
+	assert_int_equal(bx_beam_new(sv[1], &rig->w.main), 0);
+	rig->w.parent = -1;
+	rig->w.rc = -1;
+	assert_int_equal(pthread_create(&rig->w.th, NULL, serve_thread, &rig->w), 0);
+	assert_int_equal(bx_beam_new(sv[0], &rig->pmain), 0);
+	assert_int_equal(bx_remote_proxy_new(rig->pmain, &peer, &rig->proxy), 0);
+}
+
+static void v2_rig_stop(struct v2_rig *rig)
+{
+	bx_remote_proxy_free(rig->proxy);
+	bx_beam_free(rig->pmain); /* the worker sees EOF */
+	assert_int_equal(pthread_join(rig->w.th, NULL), 0);
+	assert_int_equal(rig->w.rc, 0);
+	bx_beam_free(rig->w.main);
+	bx_engine_free(rig->w.eng);
+}
+
+/* Jobs with args, env, stdin from a buffer and from a pipe, captures, statuses, errors. */
+static void test_v2_jobs(void **state)
+{
+	struct v2_rig rig;
+	bx_job *job = NULL;
+	bx_error err;
+	int p[2];
+	char buf[64];
+	(void)state;
+
+	v2_rig_start(&rig);
+	assert_int_equal(bx_job_new(rig.proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "one"), 0);
+	assert_int_equal(bx_job_add_arg(job, "two"), 0);
+	assert_int_equal(bx_job_add_env(job, "FOO", "bar"), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "one two\n");
+	bx_job_free(job);
+
+	/* The handler checks FOO: a job without it gets status 3 (its env really travels). */
+	assert_int_equal(bx_job_new(rig.proxy, "echo", &job), 0);
+	assert_int_equal(bx_job_run(job, &err), 3);
+	bx_job_free(job);
+
+	assert_int_equal(bx_job_new(rig.proxy, "cat", &job), 0);
+	assert_int_equal(bx_job_add_arg(job, "9"), 0);
+	assert_int_equal(bx_job_set_stdin_buf(job, "from a buffer", 13), 0);
+	assert_int_equal(bx_job_capture_stdout(job, 5), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 9);
+	{
+		size_t len;
+		int truncated;
+
+		assert_string_equal(bx_job_output(job, 1, &len, &truncated), "from ");
+		assert_int_equal(truncated, 1);
+	}
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "done\n");
+	bx_job_free(job);
+
+	/* Passed fds: stdin and stdout are the caller's pipes, stderr left unset. */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(write(p[1], "piped", 5), 5);
+	close(p[1]);
+	{
+		int q[2];
+
+		assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+		assert_int_equal(bx_job_new(rig.proxy, "cat", &job), 0);
+		assert_int_equal(bx_job_set_stdin_fd(job, p[0]), 0);
+		assert_int_equal(bx_job_set_stdout_fd(job, q[1]), 0);
+		assert_int_equal(bx_job_run(job, &err), 0);
+		bx_job_free(job);
+		close(q[1]);
+		assert_int_equal(read_to_eof(q[0], buf, sizeof(buf)), 5);
+		assert_memory_equal(buf, "piped", 5);
+		close(q[0]);
+	}
+	close(p[0]);
+
+	/* A handler's errno travels with its text. */
+	assert_int_equal(bx_job_new(rig.proxy, "fail_errno", &job), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), -EIO);
+	assert_non_null(strstr(err.text, "disk on fire"));
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "partial\n");
+	bx_job_free(job);
+
+	assert_int_equal(bx_job_new(rig.proxy, "nosuch", &job), 0);
+	assert_int_equal(bx_job_capture_stderr(job, 64), 0);
+	assert_int_equal(bx_job_run(job, &err), 127);
+	assert_string_equal(bx_job_output(job, 2, NULL, NULL), "nosuch: command not found\n");
+	bx_job_free(job);
+
+	/* A request over the worker's limit is refused before anything is sent. */
+	{
+		size_t big = BX_REMOTE_REQUEST_MAX + 1;
+		char *arg = malloc(big);
+
+		assert_non_null(arg);
+		memset(arg, 'x', big - 1);
+		arg[big - 1] = '\0';
+		assert_int_equal(bx_job_new(rig.proxy, "echo", &job), 0);
+		assert_int_equal(bx_job_add_arg(job, arg), 0);
+		free(arg);
+		assert_int_equal(bx_job_run(job, &err), -E2BIG);
+		assert_non_null(strstr(err.text, "nothing was sent"));
+		bx_job_free(job);
+	}
+	assert_int_equal(rig.kills, 0);
+	v2_rig_stop(&rig);
+}
+
+struct v2_client {
+	pthread_t th;
+	bx_engine *proxy;
+	int n, id, bad;
+};
+
+static void *v2_client_main(void *arg)
+{
+	struct v2_client *c = arg;
+
+	for (int i = 0; i < c->n; i++) {
+		char word[32], want[40];
+		bx_job *job = NULL;
+		bx_error err;
+
+		snprintf(word, sizeof(word), "t%d-j%d", c->id, i);
+		snprintf(want, sizeof(want), "%s\n", word);
+		if (bx_job_new(c->proxy, i % 3 ? "echo" : "cat", &job) < 0) {
+			c->bad++;
+			continue;
+		}
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		if (i % 3) {
+			if (bx_job_add_arg(job, word) < 0 || bx_job_add_env(job, "FOO", "bar") < 0)
+				c->bad++;
+		} else if (bx_job_set_stdin_buf(job, want, strlen(want)) < 0) {
+			c->bad++;
+		}
+		if (bx_job_capture_stdout(job, 64) < 0 || bx_job_run(job, &err) != 0 ||
+		    strcmp(bx_job_output(job, 1, NULL, NULL), want) != 0)
+			c->bad++;
+		bx_job_free(job);
+	}
+	return NULL;
+}
+
+/*
+ * Eight threads' jobs pipelined on one worker (four in flight, the others
+ * waiting and let go by whoever frees a place): every answer reaches its own job.
+ */
+static void test_v2_pipelined_threads(void **state)
+{
+	enum { THREADS = 8, JOBS = 100 };
+	struct v2_client c[THREADS];
+	struct v2_rig rig;
+	(void)state;
+
+	v2_rig_start(&rig);
+	for (int i = 0; i < THREADS; i++) {
+		c[i] = (struct v2_client){.proxy = rig.proxy, .n = JOBS, .id = i};
+		assert_int_equal(pthread_create(&c[i].th, NULL, v2_client_main, &c[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(c[i].th, NULL), 0);
+		assert_int_equal(c[i].bad, 0);
+	}
+	assert_int_equal(rig.kills, 0);
+	v2_rig_stop(&rig);
+}
+
+/*
+ * The worker side, driven by a raw parent: a queued request that is
+ * withdrawn before its turn is skipped (no answer, its handler never runs),
+ * the others are answered in order; fds=[...] must match the fds that came.
+ */
+static void test_v2_worker_withdraw_and_fds(void **state)
+{
+	static const char req_sleep[] = "000;3:cmd,14:5:sleep,3:300,,2:id,4:1:1,,";
+	static const char req_count2[] = "000;3:cmd,8:5:count,,2:id,4:1:2,,6:queued,4:1:1,,";
+	static const char withdraw2[] = "000;3:cmd,11:8:withdraw,,2:id,4:1:2,,";
+	static const char req_count3[] = "000;3:cmd,8:5:count,,2:id,4:1:3,,6:queued,4:1:1,,";
+	/* fds names stdout, but no fd comes; then stdout named with one fd (a pipe). */
+	static const char req_nofd[] = "000;3:cmd,8:5:count,,2:id,4:1:4,,3:fds,9:6:stdout,,";
+	static const char req_fd[] = "000;3:cmd,8:5:count,,2:id,4:1:5,,3:fds,9:6:stdout,,";
+	struct worker w;
+	bx_beam *pb = NULL;
+	bx_frame f = {.fd = -1};
+	bx_msg *m = NULL;
+	bx_bytes v;
+	int sv[2], p[2];
+	char out[16];
+	(void)state;
+
+	memset(&w, 0, sizeof(w));
+	w.opts.beambox_parent = true;
+	w.opts.one_channel = true;
+	mkpair(sv);
+	assert_int_equal(bx_engine_new(&w.eng), 0);
+	assert_int_equal(bx_engine_register(w.eng, "sleep", v2_sleep_handler, NULL), 0);
+	assert_int_equal(bx_engine_register(w.eng, "count", v2_count_handler, NULL), 0);
+	assert_int_equal(bx_beam_new(sv[1], &w.main), 0);
+	w.parent = -1;
+	assert_int_equal(pthread_create(&w.th, NULL, serve_thread, &w), 0);
+	assert_int_equal(bx_beam_new(sv[0], &pb), 0);
+	assert_int_equal(bx_beam_set_multi_fds(pb, 1), 0);
+	v2_counted = 0;
+
+	assert_int_equal(bx_beam_send(pb, req_sleep, sizeof(req_sleep) - 1, -1), 0);
+	assert_int_equal(bx_beam_send(pb, req_count2, sizeof(req_count2) - 1, -1), 0);
+	assert_int_equal(bx_beam_send(pb, withdraw2, sizeof(withdraw2) - 1, -1), 0);
+	assert_int_equal(bx_beam_send(pb, req_count3, sizeof(req_count3) - 1, -1), 0);
+	for (int want = 1; want <= 3; want += 2) {
+		char id[4];
+
+		/* Both answers may come in one read (the framing reads ahead). */
+		if (bx_beam_rx_buffered(pb) == 0)
+			assert_int_equal(wait_readable(bx_beam_fd(pb)), 0);
+		assert_int_equal(bx_beam_recv(pb, &f, NULL), 1);
+		assert_int_equal(bx_msg_decode(f.data, f.len, 0, &m, NULL), 0);
+		assert_int_equal(bx_msg_get_one(m, "id", &v), 0);
+		snprintf(id, sizeof(id), "%d", want);
+		assert_string_equal(v.p, id);
+		bx_msg_free(m);
+		bx_frame_clear(&f);
+	}
+	assert_int_equal(v2_counted, 1); /* job 2 never ran */
+
+	/* fds=[stdout] without its fd: a job error, answered (71: EPROTO). */
+	assert_int_equal(bx_beam_send(pb, req_nofd, sizeof(req_nofd) - 1, -1), 0);
+	assert_int_equal(wait_readable(bx_beam_fd(pb)), 0);
+	assert_int_equal(bx_beam_recv(pb, &f, NULL), 1);
+	assert_int_equal(bx_msg_decode(f.data, f.len, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_get_one(m, "errno", &v), 0);
+	assert_string_equal(v.p, "71");
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+
+	/* With it: the count lands in our pipe. */
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(bx_beam_send(pb, req_fd, sizeof(req_fd) - 1, p[1]), 0);
+	close(p[1]);
+	assert_int_equal(wait_readable(bx_beam_fd(pb)), 0);
+	assert_int_equal(bx_beam_recv(pb, &f, NULL), 1);
+	assert_int_equal(bx_msg_decode(f.data, f.len, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_get_one(m, "id", &v), 0);
+	assert_string_equal(v.p, "5");
+	assert_int_equal(bx_msg_get_one(m, "errno", &v), -ENOENT);
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+	assert_int_equal(read_to_eof(p[0], out, sizeof(out)), 2);
+	assert_memory_equal(out, "2\n", 2);
+	close(p[0]);
+
+	bx_beam_free(pb);
+	assert_int_equal(pthread_join(w.th, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	bx_beam_free(w.main);
+	bx_engine_free(w.eng);
+}
+
+/* A fake beambox/2 worker: answers each request as its case says. */
+struct v2_fake {
+	pthread_t th;
+	bx_beam *b;
+	const char *how;
+	int lock_fd; /* "fd": an fd of the parent's locked file, sent back */
+	char failed[256];
+};
+
+static void *v2_fake_main(void *arg)
+{
+	struct v2_fake *fk = arg;
+	bx_frame f = {.fd = -1};
+	bx_msg *m = NULL;
+	bx_bytes idv;
+	char id[24], idkv[96], ans[256];
+	int n;
+
+	if (wait_readable(bx_beam_fd(fk->b)) < 0 || bx_beam_recv(fk->b, &f, NULL) != 1 ||
+	    bx_msg_decode(f.data, f.len, 0, &m, NULL) < 0 || bx_msg_get_one(m, "id", &idv) < 0) {
+		snprintf(fk->failed, sizeof(fk->failed), "no request");
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%s", idv.p);
+	{
+		char list[64];
+
+		snprintf(list, sizeof(list), "%zu:%s,", strlen(id), id);
+		snprintf(idkv, sizeof(idkv), "2:id,%zu:%s,", strlen(list), list);
+	}
+#define ANS(fmt, ...) n = snprintf(ans, sizeof(ans), fmt, __VA_ARGS__)
+	if (strcmp(fk->how, "dup") == 0)
+		ANS("000;3:cmd,13:6:status,1:0,,%s", idkv);
+	else if (strcmp(fk->how, "unknown") == 0)
+		ANS("%s", "000;3:cmd,13:6:status,1:0,,2:id,5:2:42,,");
+	else if (strcmp(fk->how, "garbage") == 0)
+		ANS("%s", "garbage");
+	else if (strcmp(fk->how, "no_id") == 0)
+		ANS("%s", "000;3:cmd,13:6:status,1:0,,");
+	else if (strcmp(fk->how, "bad_status") == 0)
+		ANS("000;3:cmd,15:6:status,3:256,,%s", idkv);
+	else if (strcmp(fk->how, "bad_errno") == 0)
+		ANS("000;3:cmd,13:6:status,1:1,,%s5:error,4:1:x,,5:errno,7:4:4096,,", idkv);
+	else if (strcmp(fk->how, "errno_alone") == 0)
+		ANS("000;3:cmd,13:6:status,1:1,,%s5:errno,4:1:5,,", idkv);
+	else if (strcmp(fk->how, "unknown_key") == 0)
+		ANS("000;3:cmd,13:6:status,1:0,,%s3:fds,9:6:stdout,,", idkv);
+	else if (strcmp(fk->how, "error") == 0)
+		ANS("000;3:cmd,13:6:status,1:1,,%s5:error,6:3:bad,,5:errno,4:1:5,,", idkv);
+	else /* "fd": a good answer with the locked file's fd on it */
+		ANS("000;3:cmd,13:6:status,1:0,,%s", idkv);
+#undef ANS
+	if (strcmp(fk->how, "fd") == 0) {
+		int r = bx_beam_send(fk->b, ans, (size_t)n, fk->lock_fd);
+
+		if (r < 0 && r != -EPERM)
+			snprintf(fk->failed, sizeof(fk->failed), "send: %s", strerror(-r));
+		if (r == -EPERM) /* SO_PASSRIGHTS (6.16+): refused here; answer honestly */
+			r = bx_beam_send(fk->b, ans, (size_t)n, -1);
+		goto out;
+	}
+	if (bx_beam_send(fk->b, ans, (size_t)n, -1) < 0 ||
+	    (strcmp(fk->how, "dup") == 0 && bx_beam_send(fk->b, ans, (size_t)n, -1) < 0))
+		snprintf(fk->failed, sizeof(fk->failed), "send failed");
+out:
+	bx_msg_free(m);
+	bx_frame_clear(&f);
+	/* Wait for the parent's end to close. */
+	while (wait_readable(bx_beam_fd(fk->b)) == 0 && bx_beam_recv(fk->b, &f, NULL) == 1)
+		bx_frame_clear(&f);
+	return NULL;
+}
+
+/*
+ * Answers the parent must refuse: each ends the job (or, for a duplicate,
+ * the next one) with -EPROTO and the worker killed; a good answer with an
+ * error and errno fails the job with that errno.
+ */
+static void test_v2_bad_answers(void **state)
+{
+	static const struct {
+		const char *how;
+		int rc;
+		const char *what;
+	} cases[] = {
+	    {"unknown", -EPROTO, "answer for job 42, which is not in flight"},
+	    {"garbage", -EPROTO, "undecodable answer"},
+	    {"no_id", -EPROTO, "without a valid id"},
+	    {"bad_status", -EPROTO, "bad status '256'"},
+	    {"bad_errno", -EPROTO, "bad errno"},
+	    {"errno_alone", -EPROTO, "bad errno"},
+	    {"unknown_key", -EPROTO, "unknown key 'fds'"},
+	    {"error", -EIO, "failed in the worker: bad"},
+	    {"dup", 0, ""},
+	    {"fd", 0, ""},
+	};
+	char path[64];
+	int lock = bx_test_lock_file(path, sizeof(path));
+	(void)state;
+
+	assert_true(lock >= 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct v2_rig rig = {0};
+		struct bx_remote_peer peer = {
+		    .exit_fd = -1, .kill = v2_kill, .ctx = &rig, .takes_fds = 1, .one_channel = 1};
+		struct v2_fake fk = {.how = cases[i].how, .lock_fd = lock};
+		bx_job *job = NULL;
+		bx_error err;
+		int sv[2], r;
+
+		mkpair(sv);
+		assert_int_equal(bx_beam_new(sv[1], &fk.b), 0);
+		assert_int_equal(bx_beam_set_multi_fds(fk.b, 1), 0);
+		assert_int_equal(bx_beam_new(sv[0], &rig.pmain), 0);
+		assert_int_equal(bx_remote_proxy_new(rig.pmain, &peer, &rig.proxy), 0);
+		assert_int_equal(pthread_create(&fk.th, NULL, v2_fake_main, &fk), 0);
+		assert_int_equal(bx_job_new(rig.proxy, "echo", &job), 0);
+		bx_job_set_timeout(job, JOB_TIMEOUT_MS);
+		bx_error_clear(&err);
+		r = bx_job_run(job, &err);
+		print_message("%s: %d '%s'\n", cases[i].how, r, err.text);
+		assert_int_equal(r, cases[i].rc);
+		assert_non_null(strstr(err.text, cases[i].what));
+		/* A duplicate may be read with the first answer: killed already, or next. */
+		if (strcmp(cases[i].how, "dup") != 0)
+			assert_int_equal(rig.kills, cases[i].rc == -EPROTO ? 1 : 0);
+		bx_job_free(job);
+		if (strcmp(cases[i].how, "dup") == 0) {
+			/* The duplicate broke the protocol: the next job is told. */
+			assert_int_equal(bx_job_new(rig.proxy, "echo", &job), 0);
+			r = bx_job_run(job, &err);
+			assert_int_equal(r, -EPROTO);
+			assert_non_null(strstr(err.text, "not in flight"));
+			assert_int_equal(rig.kills, 1);
+			bx_job_free(job);
+		}
+		bx_remote_proxy_free(rig.proxy);
+		bx_beam_free(rig.pmain);
+		assert_int_equal(pthread_join(fk.th, NULL), 0);
+		assert_string_equal(fk.failed, "");
+		bx_beam_free(fk.b);
+		/* Nothing the fake sent was installed here: the lock holds. */
+		assert_int_equal(bx_test_fd_open_on(path), 1);
+		assert_int_equal(bx_test_lock_held(path), 1);
+	}
+	unlink(path);
+	close(lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2038,6 +2512,10 @@ int main(void)
 	    bx_fd_test(test_process_attach_free_ends_worker),
 	    bx_fd_test(test_attach_refuses_non_sockets),
 	    bx_fd_test(test_process_attach_beambox_worker),
+	    bx_fd_test(test_v2_jobs),
+	    bx_fd_test(test_v2_pipelined_threads),
+	    bx_fd_test(test_v2_worker_withdraw_and_fds),
+	    bx_fd_test(test_v2_bad_answers),
 	};
 
 	/* In a worker started by test_process_original_parent, this never returns. */

@@ -8,6 +8,7 @@
 #include "tests_common.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,23 @@ static void test_hello_round_trip(void **state)
 	assert_int_equal(in.pid, 4242);
 	assert_int_equal(in.namespaces, 0x7f);
 	assert_int_equal(in.takes_fds, 1);
+	assert_int_equal(in.one_channel, 0);
 	assert_string_equal(in.report, out.report);
+
+	/* beambox/2 accepted (jobs=[beambox/2]), only on top of beambox/1's passed fds. */
+	out.one_channel = 1;
+	assert_int_equal(bx_remote_send_ready(w, &out), 0);
+	assert_int_equal(bx_remote_read_hello(p, &in, &err), 0);
+	assert_int_equal(in.one_channel, 1);
+	/* Without beambox/1 (proto), jobs=[beambox/2] means nothing. */
+	{
+		static const char hello[] = "000;3:cmd,8:5:ready,,4:jobs,12:9:beambox/2,,";
+
+		assert_int_equal(bx_beam_send(w, hello, sizeof(hello) - 1, -1), 0);
+		assert_int_equal(bx_remote_read_hello(p, &in, &err), 0);
+		assert_int_equal(in.takes_fds, 0);
+		assert_int_equal(in.one_channel, 0);
+	}
 
 	/* A setup failure comes back as the worker's own words. */
 	assert_int_equal(bx_remote_send_setup_error(w, "fs: mount(proc): Operation not permitted"),
@@ -242,6 +259,7 @@ static int h_cat(bx_job *job, void *ctx)
 struct server {
 	bx_beam *b;
 	bx_engine *eng;
+	struct bx_remote_serve_opts opts;
 	int result;
 };
 
@@ -249,26 +267,26 @@ static void *serve_thread(void *arg)
 {
 	struct server *s = arg;
 
-	s->result = bx_remote_serve(s->b, s->eng);
+	s->result = bx_remote_serve_with(s->b, s->eng, &s->opts);
 	return NULL;
 }
 
 /*
  * The proxy and the receive loop of beambox/1 (fds passed on the job
- * channel, no log pipes), each in its own thread of this process: what a
- * real worker runs where coverage and sanitizers see less.
+ * channel, no log pipes) or beambox/2 (one channel), each in its own thread
+ * of this process: what a real worker runs where coverage and sanitizers
+ * see less.
  */
-static void test_beambox_protocol_in_process(void **state)
+static void beambox_protocol_in_process(bool proto2)
 {
-	struct bx_remote_peer peer = {.exit_fd = -1, .takes_fds = 1};
-	struct server srv = {0};
+	struct bx_remote_peer peer = {.exit_fd = -1, .takes_fds = 1, .one_channel = proto2};
+	struct server srv = {.opts = {.beambox_parent = true, .one_channel = proto2}};
 	bx_beam *main_p;
 	bx_engine *proxy = NULL;
 	pthread_t th;
 	bx_job *job = NULL;
 	bx_error err;
 	size_t len = 0;
-	(void)state;
 
 	beam_pair(&main_p, &srv.b);
 	assert_int_equal(bx_engine_new(&srv.eng), 0);
@@ -308,12 +326,64 @@ static void test_beambox_protocol_in_process(void **state)
 	assert_string_equal(bx_job_output(job, 1, NULL, NULL), "cat\ncommands\necho\n");
 	bx_job_free(job);
 
+	/* Unset streams: the handler gets the worker's /dev/null (beambox/1: the parent's). */
+	assert_int_equal(bx_job_new(proxy, "cat", &job), 0);
+	assert_int_equal(bx_job_run(job, &err), 0);
+	bx_job_free(job);
+
 	bx_remote_proxy_free(proxy);
 	bx_beam_free(main_p); /* the loop sees EOF and returns 0 */
 	pthread_join(th, NULL);
 	assert_int_equal(srv.result, 0);
 	bx_engine_free(srv.eng);
 	bx_beam_free(srv.b);
+}
+
+static void test_beambox_protocol_in_process(void **state)
+{
+	(void)state;
+	beambox_protocol_in_process(false);
+}
+
+static void test_beambox2_protocol_in_process(void **state)
+{
+	(void)state;
+	beambox_protocol_in_process(true);
+}
+
+/*
+ * beambox/2 is offered in the config frame and taken out of it by the
+ * worker (the policy decoder refuses keys it does not know); a list with
+ * versions this worker does not know is fine; no offer, no beambox/2.
+ */
+static void test_config_offer(void **state)
+{
+	bx_msg *m = NULL;
+	const bx_bytes *v;
+	size_t n;
+	(void)state;
+
+	assert_int_equal(bx_msg_new(&m), 0);
+	assert_int_equal(bx_remote_config_offer(m), 0);
+	assert_int_equal(bx_msg_get(m, "jobs", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].p, BX_REMOTE_PROTO2);
+	assert_int_equal(bx_remote_config_take_offer(m), 1);
+	assert_int_equal(bx_msg_get(m, "jobs", &v, &n), -ENOENT);
+	assert_int_equal(bx_remote_config_take_offer(m), 0);
+
+	assert_int_equal(bx_msg_add(m, "jobs", "beambox/9"), 0);
+	assert_int_equal(bx_msg_add(m, "jobs", BX_REMOTE_PROTO2), 0);
+	assert_int_equal(bx_remote_config_take_offer(m), 1);
+	assert_int_equal(bx_msg_add(m, "jobs", "beambox/9"), 0);
+	assert_int_equal(bx_remote_config_take_offer(m), 0);
+	assert_int_equal(bx_msg_get(m, "jobs", &v, &n), -ENOENT);
+
+	bx_remote_offer_proto2 = false;
+	assert_int_equal(bx_remote_config_offer(m), 0);
+	assert_int_equal(bx_msg_get(m, "jobs", &v, &n), -ENOENT);
+	bx_remote_offer_proto2 = true;
+	bx_msg_free(m);
 }
 
 int main(void)
@@ -324,6 +394,8 @@ int main(void)
 	    bx_fd_test(test_hello_round_trip),
 	    bx_fd_test(test_bad_hellos),
 	    bx_fd_test(test_beambox_protocol_in_process),
+	    bx_fd_test(test_beambox2_protocol_in_process),
+	    bx_fd_test(test_config_offer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

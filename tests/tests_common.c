@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include <beambox/spawn.h>
+
+#include "spawn/zygote.h"
 
 int bx_test_count_fds(void)
 {
@@ -162,4 +166,62 @@ int bx_test_fd_open_on(const char *path)
 	}
 	closedir(d);
 	return found;
+}
+
+/* ---------------------------------------------------------------- children */
+
+int bx_test_stray_child(void)
+{
+	pid_t zygote = bx_zygote_pid();
+	siginfo_t si;
+	DIR *d;
+	struct dirent *e;
+	int stray = 0;
+
+	/* A dead child not reaped yet (WNOWAIT: it stays for whoever owns it). */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0 &&
+	    si.si_pid != zygote)
+		return si.si_pid;
+	/* Live ones: every thread's children (a worker is the child of the thread that made it). */
+	d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	while (!stray && (e = readdir(d)) != NULL) {
+		char path[64], buf[4096];
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (char *p = buf, *end; *p; p = end) {
+			long pid = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (pid > 0 && pid != zygote) {
+				stray = (int)pid;
+				break;
+			}
+		}
+	}
+	closedir(d);
+	return stray;
+}
+
+void bx_test_assert_no_children(void)
+{
+	int pid = bx_test_stray_child();
+
+	if (pid != 0)
+		fail_msg("a child is left: pid %d", pid);
 }

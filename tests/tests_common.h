@@ -59,4 +59,14 @@ void bx_test_spawn_opts(struct bx_spawn_opts *o);
 int bx_test_lock_file(char *path, size_t len);
 int bx_test_lock_held(const char *path);
 int bx_test_fd_open_on(const char *path);
+
+/*
+ * Whether this process has a child left, running or dead, other than its
+ * zygote (spawn/zygote.h: bx_spawn_init starts one, which lives as long as
+ * the process): 0 none, else the first such pid. Workers exit with no signal
+ * to their parent, hence __WALL.
+ */
+int bx_test_stray_child(void);
+/* Fails the current test if bx_test_stray_child() finds one. */
+void bx_test_assert_no_children(void);
 #endif

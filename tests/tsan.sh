@@ -7,9 +7,10 @@
 # (threads spawning and freeing workers while others are created and joined:
 # the clone3 child of a threaded parent), test_hostile (jobs queued on the
 # worker's turn from several threads, cancel and timeouts racing the send,
-# the relay's pumps), test_relay (bx_relay_stdio_fork's relay) and test_pool
+# the relay's pumps), test_relay (bx_relay_stdio_fork's relay), test_pool
 # (threads running jobs while the pool's thread replaces workers killed at
-# random). Any report fails the run (TSan exits 66).
+# random) and test_zygote (threads spawning through one zygote, the zygote
+# killed under them). Any report fails the run (TSan exits 66).
 #
 # Workers are re-executions of the test binary and run the TSan runtime too:
 # it starts no thread before the worker's unshare() calls (they succeed), the
@@ -34,7 +35,8 @@ else
 	chmod 755 "$build"
 	trap 'rm -rf "$build"' EXIT
 fi
-tests=(test_beam test_remote test_spawn test_audit test_stress test_hostile test_relay test_pool)
+tests=(test_beam test_remote test_spawn test_audit test_stress test_hostile test_relay test_pool
+	test_zygote)
 
 CC=clang cmake -S . -B "$build" -DBX_TSAN=ON -DBX_WERROR=ON \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null

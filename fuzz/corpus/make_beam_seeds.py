@@ -20,6 +20,7 @@ NO_FDS = 8  # BX_BEAM_FDS_NONE (SO_PASSRIGHTS left on)
 CHECKED = 16  # only pipes pass (the quarantine)
 SOCKETS = 32  # the fds sent are sockets
 DROP = 64  # oversized frames are dropped (bx_beam_set_drop_oversized)
+MULTI = 128  # beambox's framing (bx_beam_set_multi_fds)
 FDS = {0: 0, 1: 1 << 5, 2: 2 << 5, 9: 3 << 5}
 STEP = 0x80
 
@@ -50,6 +51,11 @@ def chunk(data, fds=0, step=False, fd_last=False):
 
 def hdr(length, fd=False):
     return struct.pack(">I", length | (0x80000000 if fd else 0))
+
+
+def mhdr(length, nfds=0):
+    """A header of beambox's framing: the fd bit and the count minus one in bits 30..29."""
+    return struct.pack(">I", length | ((0x80000000 | (nfds - 1) << 29) if nfds else 0))
 
 
 def frame(payload, fd=False):
@@ -138,6 +144,27 @@ SEEDS = {
         for i, b in enumerate(frame(b"hello", True) + frame(b"") + frame(b"!"))
     ),
     "big_frame_steps": bytes([LIMIT_DEFAULT]) + chunk(hdr(5000)) + chunk(b"x" * 2500, step=True) + chunk(b"x" * 2500, step=True),
+    # beambox's framing: up to 3 fds a frame, counted in the header, read ahead
+    "multi_one_fd": bytes([LIMIT_64 | MULTI]) + chunk(mhdr(5, 1) + b"hello", 1),
+    "multi_two_fds": bytes([LIMIT_64 | MULTI]) + chunk(mhdr(3, 2) + b"abc", 2) + chunk(mhdr(0)),
+    "multi_nine_ctrunc": bytes([LIMIT_64 | MULTI]) + chunk(mhdr(3, 3) + b"abc", 9),
+    "multi_count_mismatch": bytes([LIMIT_64 | MULTI]) + chunk(mhdr(3, 2) + b"abc", 1),
+    "multi_frames_one_read": bytes([LIMIT_64 | MULTI])
+    + chunk(mhdr(1, 1) + b"a" + mhdr(1) + b"b" + mhdr(0), 1)
+    + chunk(mhdr(2, 2) + b"cd", 2),
+    "multi_unclaimed": bytes([LIMIT_64 | MULTI]) + chunk(mhdr(1) + b"a", 1) + chunk(mhdr(1) + b"b"),
+    "multi_fd_on_big_payload": bytes([LIMIT_DEFAULT | MULTI])
+    + chunk(mhdr(16000))
+    + chunk(b"x" * 8000)
+    + chunk(b"x" * 8000, 1),
+    "multi_takes_none": bytes([LIMIT_64 | MULTI | NO_FDS]) + chunk(mhdr(3, 1) + b"abc", 1),
+    "multi_count_without_fd_bit": bytes([LIMIT_64 | MULTI]) + chunk(struct.pack(">I", 0x60000003) + b"abc"),
+    "multi_drop": bytes([LIMIT_8 | MULTI | DROP]) + chunk(mhdr(20, 1), 1) + chunk(b"x" * 20) + chunk(mhdr(3) + b"abc"),
+    "multi_byte_at_a_time": bytes([LIMIT_64 | MULTI])
+    + b"".join(
+        chunk(bytes([b]), 2 if i == 0 else 0, step=True)
+        for i, b in enumerate(mhdr(5, 2) + b"hello" + mhdr(0) + mhdr(1) + b"!")
+    ),
 }
 
 

@@ -78,6 +78,37 @@ remote = {
                             chunks(frame(msg(b"status", b"0")))),
 }
 
+
+def answer(status, ident=b"1", error=None, errno=None):
+    """A beambox/2 answer: cmd=[status, N] id=[ID] (error=[TEXT] errno=[N])."""
+    m = msg(b"status", status) + ns(b"id") + ns(ns(ident))
+    if error is not None:
+        m += ns(b"error") + ns(ns(error))
+    if errno is not None:
+        m += ns(b"errno") + ns(ns(errno))
+    return m
+
+
+# beambox/2: the byte 0xB2, then the flags; the script goes on the main socket
+remote2 = {
+    "v2_status": (0, chunks(frame(answer(b"0")))),
+    "v2_error_errno": (CAP_ERR, chunks(frame(answer(b"1", error=b"disk", errno=b"5")))),
+    "v2_streams": (CAP_OUT | CAP_ERR | STDIN_BUF | LIMIT_64, chunks(frame(answer(b"0")))),
+    "v2_relayed": (OUT_NULL | RELAYED, chunks(frame(answer(b"0")))),
+    "v2_duplicate": (0, chunks(frame(answer(b"0")) + frame(answer(b"0")))),
+    "v2_unknown_id": (0, chunks(frame(answer(b"0", b"7")))),
+    "v2_no_id": (0, chunks(frame(msg(b"status", b"0")))),
+    "v2_bad_errno": (0, chunks(frame(answer(b"1", error=b"x", errno=b"4096")))),
+    "v2_errno_alone": (0, chunks(frame(answer(b"1", errno=b"5")))),
+    "v2_fd_attached": (0, chunks(frame(answer(b"0")), DEVNULL)),
+    "v2_fd_bit": (0, chunks(frame(answer(b"0"), True))),
+    "v2_count_bits": (0, chunks(struct.pack(">I", 0x60000000))),
+    "v2_truncated": (0, chunks(frame(answer(b"0"))[:15])),
+    "v2_over_limit": (0, chunks(struct.pack(">I", 0x1fffffff))),
+    "v2_unexpected_verb": (0, chunks(frame(msg(b"log", b"stdout")))),
+    "v2_eof": (CAP_OUT, b""),
+}
+
 cli = {
     "help": [b"beambox", b"help"],
     "version": [b"beambox", b"--version"],
@@ -103,4 +134,5 @@ def write(name, files):
 
 
 write("remote_fuzz", {k: bytes([f]) + s for k, (f, s) in remote.items()})
+write("remote_fuzz", {k: b"\xb2" + bytes([f]) + s for k, (f, s) in remote2.items()})
 write("cli_args_fuzz", {k: b"\0".join(v) for k, v in cli.items()})

@@ -39,6 +39,10 @@ extern "C" {
 #define BX_BEAM_DEFAULT_LIMIT ((size_t)1024 * 1024)
 /* Fds that may wait in a connection's queue for the frame that claims them. */
 #define BX_BEAM_FDQ_MAX 4
+/* Most fds one frame carries on a connection with bx_beam_set_multi_fds (else 1). */
+#define BX_BEAM_FDS_MAX 3
+/* Largest payload a frame can express with bx_beam_set_multi_fds (two header bits count fds). */
+#define BX_BEAM_MULTI_WIRE_MAX 0x1fffffffu
 
 typedef struct bx_beam bx_beam;
 
@@ -50,12 +54,19 @@ typedef struct bx_beam bx_beam;
 typedef struct bx_frame {
 	uint8_t *data;
 	size_t len;
-	int fd;
+	int fd; /* the first (or only) fd, -1 if none */
 	/*
 	 * With bx_beam_set_drop_oversized: the announced length of a payload over
 	 * the limit, which was read and dropped (data is then empty, len 0). Else 0.
 	 */
 	size_t dropped;
+	/*
+	 * How many fds came with the frame: fd, then more_fds[0 .. nfds - 2]
+	 * (only bx_beam_set_multi_fds connections carry more than one). A frame
+	 * made by hand with {.fd = -1} has nfds 0 and no more_fds to close.
+	 */
+	size_t nfds;
+	int more_fds[BX_BEAM_FDS_MAX - 1];
 } bx_frame;
 
 /*
@@ -94,6 +105,43 @@ enum bx_beam_fds {
 
 /* Sets which fds bx_beam_recv takes (enum bx_beam_fds). 0, -EINVAL, -errno. */
 BX_API BX_MUST_CHECK int bx_beam_set_fd_policy(bx_beam *b, int policy);
+
+/*
+ * Beambox's own framing, for peers that both agreed to it (beambox/2 jobs;
+ * never for an original peer): a frame may carry 1..BX_BEAM_FDS_MAX fds in
+ * one sendmsg, and its header says how many. Header: the top bit says fds
+ * are attached, the next two bits hold their count minus one (zero when the
+ * top bit is clear), the low 29 bits the payload length (at most
+ * BX_BEAM_MULTI_WIRE_MAX). Both directions of the connection use it.
+ *
+ * Receiving reads ahead: one recvmsg takes whatever has come (several small
+ * frames, a frame and its fds), and frames are then parsed from that buffer
+ * without more system calls (bx_beam_rx_buffered says how much waits). On a
+ * connection that takes fds (BX_BEAM_FDS_ANNOUNCED) every read into that
+ * buffer has room for exactly BX_BEAM_FDS_MAX fds, no more (the kernel
+ * drops more, unopened, and the read is -EPROTO), and the fds that came with
+ * a read must be exactly those announced by the one header that starts in
+ * that read and announces any: a count that differs, a second announcing
+ * header, fds that no header in their read claims, or fds riding on the
+ * middle of a large payload (read without a control buffer) are -EPROTO,
+ * every fd received closed. With BX_BEAM_FDS_NONE no read has a control
+ * buffer and a header announcing fds is -EPROTO, as in the plain framing.
+ * The fds that came can be installed before their header is checked, so
+ * use it to take fds from a trusted peer only (a worker from its parent);
+ * a parent takes none from a worker (BX_BEAM_FDS_NONE). It excludes
+ * bx_beam_set_fd_check (-EINVAL either way round). Switch it on before the
+ * first frame in that framing arrives (bytes already read of a next header
+ * are kept). 0, -EINVAL, -EBUSY (a frame is half read), -ENOMEM.
+ */
+BX_API BX_MUST_CHECK int bx_beam_set_multi_fds(bx_beam *b, int on);
+
+/*
+ * With bx_beam_set_multi_fds: bytes read ahead and not yet returned as
+ * frames. A poll loop that finds 0 here may wait for the socket; otherwise
+ * call bx_beam_recv first (a whole frame may already be there). 0 for other
+ * connections (which read no further than the next header).
+ */
+BX_API size_t bx_beam_rx_buffered(const bx_beam *b);
 
 /*
  * A check every received fd must pass before it enters this process: 0 to
@@ -154,6 +202,16 @@ BX_API BX_MUST_CHECK int bx_beam_send_until(bx_beam *b, const void *buf, size_t 
 					    int *cut);
 
 /*
+ * bx_beam_send_until with nfds fds (0..BX_BEAM_FDS_MAX, borrowed) riding on
+ * the frame's first byte, all in one sendmsg: more than one needs
+ * bx_beam_set_multi_fds (else -EINVAL), as does a length over
+ * BX_BEAM_MULTI_WIRE_MAX on such a connection (-EMSGSIZE).
+ */
+BX_API BX_MUST_CHECK int bx_beam_send_fds_until(bx_beam *b, const void *buf, size_t len,
+						const int *fds, size_t nfds, int64_t deadline_ms,
+						const int *stop_fds, size_t nstop, int *cut);
+
+/*
  * Receives one frame. Works on blocking and non-blocking sockets: on a
  * non-blocking one, a partial frame is kept in the connection and -EAGAIN is
  * returned; call again when poll() says the socket is readable.
@@ -183,7 +241,14 @@ BX_API BX_MUST_CHECK int bx_beam_send_until(bx_beam *b, const void *buf, size_t 
  */
 BX_API BX_MUST_CHECK int bx_beam_recv(bx_beam *b, bx_frame *out, bx_error *err);
 
-/* Frees a frame's data and closes its fd; leaves it empty. NULL is fine. */
+/*
+ * bx_beam_recv that never waits for the peer, also on a blocking socket:
+ * -EAGAIN when no whole frame has come. Only with bx_beam_set_multi_fds
+ * (else -EINVAL).
+ */
+BX_API BX_MUST_CHECK int bx_beam_recv_nowait(bx_beam *b, bx_frame *out, bx_error *err);
+
+/* Frees a frame's data and closes its fds; leaves it empty. NULL is fine. */
 BX_API void bx_frame_clear(bx_frame *f);
 
 /*

@@ -70,7 +70,7 @@ BX_API BX_MUST_CHECK int bx_job_add_env(bx_job *job, const char *key, const char
  * to the worker as is, with no intermediate pipe) unless it is a terminal or
  * the caller asks for a relay (bx_job_set_fd_mode); the caller keeps
  * ownership and must keep it open until bx_job_run returns. Unset streams
- * are /dev/null.
+ * are /dev/null (a bx_spawn worker's own).
  *
  * What passing an fd gives the worker: the caller's open file description
  * itself, for good. The worker can keep a duplicate after the job and write
@@ -135,10 +135,12 @@ BX_API const char *bx_job_output(const bx_job *job, int stream, size_t *len, int
 /*
  * Milliseconds the job may take in a worker (0, the default, means no
  * limit), counted from the start of bx_job_run: waiting for the worker
- * (which runs one job at a time) and sending the request are part of it.
- * A job that runs out of time while waiting for its turn fails alone; one
- * whose request is partly sent, or that the worker is running, kills the
- * worker (its state is then unknown), and every other job on it fails too.
+ * (which runs one job at a time; a few more may wait in it, sent ahead) and
+ * sending the request are part of it. A job that runs out of time while
+ * waiting for its turn fails alone, also when its request was sent ahead
+ * and the worker has not started it (it is withdrawn); one whose request is
+ * partly sent, or that the worker may be running, kills the worker (its
+ * state is then unknown), and every other job on it fails too.
  */
 BX_API void bx_job_set_timeout(bx_job *job, int timeout_ms);
 
@@ -154,8 +156,8 @@ BX_API BX_MUST_CHECK int bx_job_run(bx_job *job, bx_error *err);
 
 /*
  * Cancels a running job from another thread: bx_job_run returns -ECANCELED.
- * A job still waiting for its turn on the worker is withdrawn and nothing
- * else happens. A job whose request is partly or wholly sent cannot be
+ * A job still waiting for its turn on the worker (not sent, or sent ahead
+ * and not started) is withdrawn and nothing else happens. A job whose request is partly or wholly sent cannot be
  * stopped in the worker without killing it, so the worker is killed (as on a
  * timeout).
  */

@@ -16,10 +16,31 @@
  * never write to or replace the binary on disk: runc CVE-2019-5736), with an
  * environment of ENGINESPAWN=1 plus what the caller lists, stdio on
  * /dev/null, its beam socket on fd 3, every other fd closed, in its own
- * session, and killed if the thread that spawned it exits (PR_SET_PDEATHSIG).
- * The parent never needs privileges. A root parent's workers each run as a
- * host uid of their own (policy `uid = dynamic`) in a user namespace that
- * root owns. Safe to call from any thread of a multi-threaded program.
+ * session, and killed when its parent dies (PR_SET_PDEATHSIG). The parent
+ * never needs privileges. A root parent's workers each run as a host uid of
+ * their own (policy `uid = dynamic`) in a user namespace that root owns.
+ * Safe to call from any thread of a multi-threaded program.
+ *
+ * Two ways to start one, confined the same way (same sequence, same checks
+ * from outside, same report):
+ *  - cold: a fresh execution of the program's sealed copy (exec, dynamic
+ *    loading, the policy sent and parsed), from the thread that calls
+ *    bx_spawn; it dies when that thread ends;
+ *  - through the zygote: a process bx_spawn_init starts, a fresh execution
+ *    of the program's sealed copy too, which forks workers on request with
+ *    their policy already parsed and their filter loaded in memory (about a
+ *    millisecond less per worker). It dies with this process, and its
+ *    workers die when the main thread ends. The default where there is one
+ *    (bx_spawn_opts.start).
+ * bx_spawn_init starts the zygote only when it is called early enough: on
+ * the main thread, while the process has no other thread (at the top of
+ * main(), as it should be), and BEAMBOX_NO_ZYGOTE is not set in the
+ * environment. Otherwise there is no zygote and every start is cold. Either way a worker is a child
+ * of this process (pidfd, wait status, kill as before), and an exec gives it SIGCHLD as exit
+ * signal: a program that waits for any child (wait(), waitpid(-1)) sees workers, and also the
+ * zygote, which lives as long as the process. What the zygote's workers share with each other
+ * (their address-space layout, the zygote's memory as it was when it forked them) and why that is
+ * acceptable: SECURITY.md.
  */
 #ifndef BEAMBOX_SPAWN_H
 #define BEAMBOX_SPAWN_H
@@ -42,6 +63,16 @@ typedef struct bx_worker bx_worker;
 /* A confinement policy (see policies/README.md). */
 struct bx_policy;
 
+/* How bx_spawn starts a worker (bx_spawn_opts.start). */
+enum bx_spawn_start {
+	/* Through this process's zygote when it has one and the start fits it, else cold. */
+	BX_SPAWN_START_AUTO = 0,
+	/* Cold: a fresh execution of the program's sealed copy (exec, dynamic loading). */
+	BX_SPAWN_START_COLD = 1,
+	/* Through the zygote only: -ENOTSUP when this process has none. */
+	BX_SPAWN_START_ZYGOTE = 2,
+};
+
 typedef struct bx_spawn_opts {
 	/* NULL-terminated names of variables copied from the parent's environment. */
 	const char *const *env_keep;
@@ -56,14 +87,25 @@ typedef struct bx_spawn_opts {
 	 * process-wide one, if any. Borrowed: keep it open while the worker lives.
 	 */
 	int audit_fd;
+	/*
+	 * enum bx_spawn_start (default BX_SPAWN_START_AUTO). AUTO starts cold
+	 * when there is no zygote, for bx_spawn_exec (a foreign program needs
+	 * its own exec), for a policy without user and pid namespaces, and when
+	 * env_keep names a variable the dynamic loader or the C library reads at
+	 * start-up only (LD_*, GLIBC_*, MALLOC_*); ZYGOTE then fails (-EINVAL,
+	 * or -ENOTSUP when there is no zygote).
+	 */
+	int start;
 } bx_spawn_opts;
 
 /* Fills opts with the defaults. */
 BX_API void bx_spawn_opts_init(bx_spawn_opts *opts);
 
 /*
- * Call first in main(). In a normal process it records the installer and
- * returns 0. In a worker (ENGINESPAWN=1) it never returns: it takes fd 3 as
+ * Call first in main(). In a normal process it records the installer, starts
+ * the zygote when called early enough (see above; the zygote's own start runs
+ * on its own, the first spawn through it waits for it) and returns 0. In a
+ * worker (ENGINESPAWN=1) or the zygote it never returns: a worker takes fd 3 as
  * its connection, closes every other fd but 0-2, confines itself, lets the
  * installer register handlers on a fresh engine, tells the parent it is
  * ready, serves jobs one at a time and exits 0 when the parent closes the

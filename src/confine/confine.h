@@ -18,6 +18,8 @@
 #include "policy/filter.h"
 #include "policy/policy.h"
 
+struct bx_bpf; /* confine/seccomp.h */
+
 #define BX_CONFINE_REPORT_MAX 2048
 
 /*
@@ -78,12 +80,21 @@ struct bx_confine_opts {
 	struct bx_confine_filters *split;
 	/* A pre-compiled filter (sealed memfd from the parent), or -1 to compile here. */
 	int bpf_fd;
+	/* ... or already in memory (a zygote's child: imported once by the zygote), or NULL. */
+	const struct bx_bpf *bpf;
 	/*
 	 * BX_NS_USER and/or BX_NS_PID: the namespaces this process was born in
 	 * (bx_child_start's clone); the namespaces step skips them. A pid
 	 * namespace must come from there: this process is then its pid 1.
 	 */
 	uint32_t cloned_ns;
+	/*
+	 * BX_NS_NET: this process was started in a network namespace a root
+	 * application's zygote made for it (one made ahead for this worker
+	 * alone, or its policy's shared one: `netns = shared`), which the
+	 * namespaces step keeps instead of making one.
+	 */
+	uint32_t joined_ns;
 	/*
 	 * Step 2 switches to uid/gid (and no supplementary groups): the parent
 	 * was root, this process is still its host uid 0 (not mapped inside its
@@ -92,6 +103,13 @@ struct bx_confine_opts {
 	bool become;
 	uid_t uid;
 	gid_t gid;
+	/*
+	 * >= 0: an fd whose other end the parent holds (a socket, or a pipe's
+	 * write end): the parent's death closes that end. The credential change
+	 * of `become` clears the parent-death signal; step 2 arms it again and
+	 * then checks through this fd that the parent did not die in between.
+	 */
+	int parent_fd;
 	/*
 	 * Learning (`beambox policy learn`): >= 0 is a unix socket to a
 	 * supervisor. Step 8 then loads a filter that hands every syscall (but
@@ -121,7 +139,7 @@ struct bx_confine_report {
 	uint32_t namespaces; /* enum bx_ns bits in effect */
 	int landlock_abi;    /* 0: not applied */
 	bool cgroup;	     /* a cgroup leaf with limits is in effect */
-	pid_t host_pid;	     /* this process's pid in the parent's pid namespace */
+	pid_t host_pid;	     /* this process's pid in the parent's pid namespace (0 if pid 1) */
 	char text[BX_CONFINE_REPORT_MAX];
 	/* Each step that completed, in order (bx_report_step), and where the next one starts. */
 	struct bx_confine_step steps[BX_CONFINE_STEPS_MAX];
@@ -191,6 +209,12 @@ struct bx_cgroup_leaf {
 
 /* Marks l as holding nothing. */
 void bx_cgroup_leaf_init(struct bx_cgroup_leaf *l);
+/*
+ * Reads where the cgroup hierarchies are mounted (/proc/self/mountinfo),
+ * once per process; the functions below do it on first use. A zygote calls
+ * it at its start, so that its children never read that file.
+ */
+void bx_cgroup_probe(void);
 /*
  * In the parent, before the worker exists: makes the leaf for policy p (its
  * cgroup.memory and cgroup.pids). Returns 0, or -errno with l->why saying why

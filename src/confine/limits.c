@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -112,48 +114,34 @@ static bool has_item(const char *list, size_t len, const char *word)
 }
 
 /*
- * This process's cgroup path (as in /proc/self/cgroup) on the v2 hierarchy
- * (ctl NULL) or on the v1 hierarchy that has ctl.
+ * The cgroup hierarchies mounted here, from /proc/self/mountinfo, read once
+ * per process (that file is long, and was read four times per spawn on each
+ * side): fstype cgroup2, or cgroup with one of our controllers among its
+ * super options. A zygote reads it at its start, and its children inherit
+ * what it found (their mounts are its until their own view).
  */
-static int own_cgroup_path(const char *ctl, char *out, size_t len)
-{
-	char line[PATH_MAX + 64];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int r = -ENOENT;
+#define CG_MOUNTS_MAX 16
+#define CG_PATH_MAX   256
+struct cg_mount {
+	bool v2;
+	bool ctl[CG_N]; /* v1: the controllers of ours it holds */
+	char root[CG_PATH_MAX];
+	char point[CG_PATH_MAX];
+};
 
-	if (!f)
-		return -errno;
-	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+static struct cg_mount cg_mounts[CG_MOUNTS_MAX];
+static size_t cg_nmounts;
+static pthread_once_t cg_mounts_once = PTHREAD_ONCE_INIT;
 
-		if (!c2)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (ctl ? !has_item(c1 + 1, (size_t)(c2 - c1 - 1), ctl)
-			: !(strncmp(line, "0:", 2) == 0 && c2 == c1 + 1))
-			continue;
-		r = (size_t)snprintf(out, len, "%s", c2 + 1) < len ? 0 : -ENAMETOOLONG;
-	}
-	fclose(f);
-	return r;
-}
-
-/*
- * Where that path is on disk: a mount of the hierarchy (from
- * /proc/self/mountinfo: fstype cgroup2, or cgroup with ctl among its super
- * options) whose root is a prefix of it.
- */
-static int cgroup_dir_on_disk(const char *ctl, const char *cgpath, char *out, size_t len)
+static void cg_scan_mounts(void)
 {
 	char line[2 * PATH_MAX];
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int r = -ENOENT;
 
-	if (!f)
-		return -errno;
-	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
+	while (f && cg_nmounts < CG_MOUNTS_MAX && fgets(line, sizeof(line), f)) {
 		char *field[5] = {0}, *sep = strstr(line, " - "), *save = NULL, *fstype, *opts;
-		size_t rootlen;
+		struct cg_mount *m = &cg_mounts[cg_nmounts];
+		bool any = false;
 
 		if (!sep)
 			continue;
@@ -164,23 +152,89 @@ static int cgroup_dir_on_disk(const char *ctl, const char *cgpath, char *out, si
 		fstype = strtok_r(sep + 3, " ", &save);
 		(void)strtok_r(NULL, " ", &save); /* source */
 		opts = strtok_r(NULL, " \n", &save);
-		if (!field[0] || !field[4] || !fstype || !opts)
+		if (!field[0] || !field[4] || !fstype || !opts || strlen(field[3]) >= CG_PATH_MAX ||
+		    strlen(field[4]) >= CG_PATH_MAX)
 			continue;
-		if (ctl ? strcmp(fstype, "cgroup") != 0 || !has_item(opts, strlen(opts), ctl)
-			: strcmp(fstype, "cgroup2") != 0)
+		memset(m, 0, sizeof(*m));
+		if (strcmp(fstype, "cgroup2") == 0) {
+			m->v2 = any = true;
+		} else if (strcmp(fstype, "cgroup") == 0) {
+			for (int c = 0; c < CG_N; c++)
+				any |= m->ctl[c] = has_item(opts, strlen(opts), cg_name[c]);
+		}
+		if (!any)
 			continue;
-		rootlen = strcmp(field[3], "/") == 0 ? 0 : strlen(field[3]);
-		if (strncmp(cgpath, field[3], rootlen) != 0 ||
-		    (cgpath[rootlen] != '/' && cgpath[rootlen] != '\0'))
+		snprintf(m->root, sizeof(m->root), "%s", field[3]);
+		snprintf(m->point, sizeof(m->point), "%s", field[4]);
+		cg_nmounts++;
+	}
+	if (f)
+		fclose(f);
+}
+
+void bx_cgroup_probe(void)
+{
+	pthread_once(&cg_mounts_once, cg_scan_mounts);
+}
+
+/* This process's cgroups, from /proc/self/cgroup (read once per use: it is short). */
+struct cg_self {
+	bool have_v2, have[CG_N];
+	char v2[PATH_MAX];
+	char v1[CG_N][PATH_MAX];
+};
+
+static int read_self(struct cg_self *s)
+{
+	char line[PATH_MAX + 64];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	memset(s, 0, sizeof(*s));
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
 			continue;
-		r = (size_t)snprintf(out, len, "%s%s", field[4],
-				     strcmp(cgpath + rootlen, "/") == 0 ? "" : cgpath + rootlen) <
-			    len
-			? 0
-			: -ENAMETOOLONG;
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "0:", 2) == 0 && c2 == c1 + 1) {
+			s->have_v2 =
+			    snprintf(s->v2, sizeof(s->v2), "%s", c2 + 1) < (int)sizeof(s->v2);
+			continue;
+		}
+		for (int c = 0; c < CG_N; c++)
+			if (!s->have[c] && has_item(c1 + 1, (size_t)(c2 - c1 - 1), cg_name[c]))
+				s->have[c] = snprintf(s->v1[c], sizeof(s->v1[c]), "%s", c2 + 1) <
+					     (int)sizeof(s->v1[c]);
 	}
 	fclose(f);
-	return r;
+	return 0;
+}
+
+/*
+ * Where cgpath of the v2 hierarchy (ctl < 0) or of ctl's v1 hierarchy is on
+ * disk: under a mount of that hierarchy whose root is a prefix of it.
+ */
+static int cgroup_dir_on_disk(int ctl, const char *cgpath, char *out, size_t len)
+{
+	bx_cgroup_probe();
+	for (size_t i = 0; i < cg_nmounts; i++) {
+		const struct cg_mount *m = &cg_mounts[i];
+		size_t rootlen = strcmp(m->root, "/") == 0 ? 0 : strlen(m->root);
+
+		if (ctl < 0 ? !m->v2 : !m->ctl[ctl])
+			continue;
+		if (strncmp(cgpath, m->root, rootlen) != 0 ||
+		    (cgpath[rootlen] != '/' && cgpath[rootlen] != '\0'))
+			continue;
+		return (size_t)snprintf(out, len, "%s%s", m->point,
+					strcmp(cgpath + rootlen, "/") == 0 ? ""
+									   : cgpath + rootlen) < len
+			   ? 0
+			   : -ENAMETOOLONG;
+	}
+	return -ENOENT;
 }
 
 /* Reads a small text file (one line) of dir into buf; -errno on failure. */
@@ -208,13 +262,13 @@ static int read_text(const char *dir, const char *name, char *buf, size_t len)
  * in effect there (listed in its cgroup.controllers; for_children: enabled
  * for its children, in cgroup.subtree_control), else on ctl's v1 hierarchy.
  */
-static int find_cgroup_dir(int ctl, bool for_children, struct cg_dir *out, char *why, size_t whylen)
+static int find_cgroup_dir(const struct cg_self *self, int ctl, bool for_children,
+			   struct cg_dir *out, char *why, size_t whylen)
 {
-	char path[PATH_MAX], list[512];
-	int r;
+	char list[512];
+	int r = -ENOENT;
 
-	if (own_cgroup_path(NULL, path, sizeof(path)) == 0 &&
-	    cgroup_dir_on_disk(NULL, path, out->path, sizeof(out->path)) == 0 &&
+	if (self->have_v2 && cgroup_dir_on_disk(-1, self->v2, out->path, sizeof(out->path)) == 0 &&
 	    read_text(out->path, for_children ? "cgroup.subtree_control" : "cgroup.controllers",
 		      list, sizeof(list)) == 0) {
 		for (char *save = NULL, *w = strtok_r(list, " ", &save); w;
@@ -226,9 +280,8 @@ static int find_cgroup_dir(int ctl, bool for_children, struct cg_dir *out, char 
 		}
 	}
 	out->v2 = false;
-	r = own_cgroup_path(cg_name[ctl], path, sizeof(path));
-	if (r == 0)
-		r = cgroup_dir_on_disk(cg_name[ctl], path, out->path, sizeof(out->path));
+	if (self->have[ctl])
+		r = cgroup_dir_on_disk(ctl, self->v1[ctl], out->path, sizeof(out->path));
 	if (r < 0)
 		snprintf(why, whylen, "no %s controller (cgroup v2%s, or a v1 hierarchy)",
 			 cg_name[ctl], for_children ? " with it in cgroup.subtree_control" : "");
@@ -298,13 +351,40 @@ static int leaf_dir(struct bx_cgroup_leaf *l, const struct cg_dir *parent, int c
 	return l->procs_fd[i] < 0 ? -errno : 0;
 }
 
+/*
+ * The first refusal to make a leaf for lack of rights (an unprivileged
+ * parent on a v1 host, a v2 tree not delegated to it): later spawns skip
+ * the attempt and report the same reason. Rights do not come back to a
+ * running process by themselves.
+ */
+static int denied_errno;
+static char denied_why[PATH_MAX / 8];
+static pthread_mutex_t denied_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
 {
 	static unsigned long seq;
 	struct cg_dir dirs[CG_N];
+	struct cg_self *self = NULL;
 	int r = 0;
 
 	bx_cgroup_leaf_init(l);
+	pthread_mutex_lock(&denied_lock);
+	r = denied_errno;
+	if (r)
+		snprintf(l->why, sizeof(l->why), "%s", denied_why);
+	pthread_mutex_unlock(&denied_lock);
+	if (r)
+		return r;
+	self = malloc(sizeof(*self));
+	if (!self)
+		return -ENOMEM;
+	r = read_self(self);
+	if (r < 0) {
+		snprintf(l->why, sizeof(l->why), "/proc/self/cgroup: %s", strerror(-r));
+		free(self);
+		return r;
+	}
 	snprintf(l->name, sizeof(l->name), "beambox-%d-%lu", (int)getpid(),
 		 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 	for (int ctl = 0; ctl < CG_N && r == 0; ctl++) {
@@ -312,7 +392,7 @@ int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
 
 		if (!policy_limit(p, ctl))
 			continue;
-		r = find_cgroup_dir(ctl, true, &dirs[ctl], l->why, sizeof(l->why));
+		r = find_cgroup_dir(self, ctl, true, &dirs[ctl], l->why, sizeof(l->why));
 		if (r < 0)
 			break;
 		/* One leaf per hierarchy: v2 holds both controllers, co-mounted v1 ones too. */
@@ -340,7 +420,14 @@ int bx_cgroup_leaf_make(const struct bx_policy *p, struct bx_cgroup_leaf *l)
 			snprintf(l->why, sizeof(l->why), "%.40s/%.40s under %.100s: %s",
 				 cg_name[ctl], l->name, dirs[ctl].path, strerror(-r));
 	}
+	free(self);
 	if (r < 0) {
+		if (r == -EACCES || r == -EPERM || r == -EROFS || r == -ENOENT) {
+			pthread_mutex_lock(&denied_lock);
+			denied_errno = r;
+			snprintf(denied_why, sizeof(denied_why), "%s", l->why);
+			pthread_mutex_unlock(&denied_lock);
+		}
 		bx_cgroup_leaf_remove(l);
 		l->made = false;
 		return r;
@@ -381,12 +468,33 @@ void bx_cgroup_leaf_remove(struct bx_cgroup_leaf *l)
  * Verifies from inside that this process's cgroups hold the policy's limits
  * (or lower ones); the detail goes to line.
  */
+static int limits_check(const struct bx_policy *p, const struct cg_self *self, char *line,
+			size_t len, char *why, size_t whylen);
+
 static int limits_in_effect(const struct bx_policy *p, char *line, size_t len, char *why,
 			    size_t whylen)
 {
-	const char *version = NULL;
+	struct cg_self *self = malloc(sizeof(*self));
+	int r;
 
 	line[0] = '\0';
+	if (!self)
+		return -ENOMEM;
+	r = read_self(self);
+	if (r < 0)
+		snprintf(why, whylen, "/proc/self/cgroup: %s", strerror(-r));
+	else
+		r = limits_check(p, self, line, len, why, whylen);
+	free(self);
+	return r;
+}
+
+/* limits_in_effect, once this process's cgroups are known. */
+static int limits_check(const struct bx_policy *p, const struct cg_self *self, char *line,
+			size_t len, char *why, size_t whylen)
+{
+	const char *version = NULL;
+
 	for (int ctl = 0; ctl < CG_N; ctl++) {
 		uint64_t want = policy_limit(p, ctl), have = UINT64_MAX;
 		struct cg_dir d;
@@ -395,7 +503,7 @@ static int limits_in_effect(const struct bx_policy *p, char *line, size_t len, c
 
 		if (!want)
 			continue;
-		r = find_cgroup_dir(ctl, false, &d, why, whylen);
+		r = find_cgroup_dir(self, ctl, false, &d, why, whylen);
 		if (r < 0)
 			return r;
 		r = read_text(d.path, limit_file[ctl][d.v2], val, sizeof(val));

@@ -5,44 +5,37 @@
  * the others and switches a root parent's worker to its host uid.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "confine/steps.h"
 #include "util/cleanup.h"
 #include "util/error.h"
-#include "util/intparse.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-static bool is_kept(const struct bx_confine_opts *o, int fd)
-{
-	if (fd <= 2)
-		return true;
-	for (size_t i = 0; i < sizeof(o->keep_fds) / sizeof(o->keep_fds[0]); i++)
-		if (o->keep_fds[i] == fd)
-			return true;
-	return fd == o->bpf_fd || fd == o->learn_sock || fd == o->exec_fd;
-}
-
-/* Step 1: close every fd but 0-2 and the kept ones, then check /proc/self/fd agrees. */
+/*
+ * Step 1: close every fd but 0-2 and the kept ones. close_range fails
+ * closed (an error stops the step), and this process has one thread: no fd
+ * can appear behind it. The parent checks what is open from outside.
+ */
 int bx_step_fds(const struct bx_confine_opts *o, bx_error *err)
 {
 	int keep[sizeof(o->keep_fds) / sizeof(o->keep_fds[0]) + 3];
 	size_t n = 0;
 	unsigned lo = 3;
-	DIR *d;
-	struct dirent *e;
 
 	for (size_t i = 0; i < sizeof(o->keep_fds) / sizeof(o->keep_fds[0]); i++)
 		keep[n++] = o->keep_fds[i];
@@ -69,32 +62,19 @@ int bx_step_fds(const struct bx_confine_opts *o, bx_error *err)
 	}
 	if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "fds: close_range(%u, ~0): %m", lo);
-
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return bx_fail(err, -errno, BX_NO_OFFSET, "fds: opendir(/proc/self/fd): %m");
-	while ((e = readdir(d)) != NULL) {
-		uint64_t v;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		if (bx_parse_u64(e->d_name, strlen(e->d_name), INT32_MAX, &v) < 0) {
-			closedir(d);
-			return bx_fail(err, -EBADFD, BX_NO_OFFSET,
-				       "fds: odd entry '%.32s' in /proc/self/fd", e->d_name);
-		}
-		fd = (int)v;
-		if (fd == dirfd(d))
-			continue;
-		if (!is_kept(o, fd)) {
-			closedir(d);
-			return bx_fail(err, -EBADFD, BX_NO_OFFSET,
-				       "fds: fd %d is still open after close_range", fd);
-		}
-	}
-	closedir(d);
 	return 0;
+}
+
+/* Whether the other end of fd (a socket, or a pipe's write end) is still open. */
+static bool peer_alive(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	int n;
+
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n == 1 && !(p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)));
 }
 
 /*
@@ -134,6 +114,17 @@ int bx_step_identity(const struct bx_policy *p, const struct bx_confine_opts *o,
 	    ruid != o->uid || euid != o->uid || suid != o->uid || rgid != o->gid ||
 	    egid != o->gid || sgid != o->gid || getgroups(0, NULL) != 0)
 		return bx_fail(err, -EPERM, BX_NO_OFFSET, "identity: uid/gid did not change");
+	/*
+	 * The kernel clears the parent-death signal on any change of uid or
+	 * gid (commit_creds): without it again, this process (pid 1, whose end
+	 * ends the whole namespace) would outlive a parent killed with -9. Arm
+	 * it, then look through the parent's fd: a death before the arming
+	 * sent no signal, but closed that fd's other end.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return bx_fail(err, -errno, BX_NO_OFFSET, "identity: prctl(PR_SET_PDEATHSIG): %m");
+	if (o->parent_fd >= 0 && !peer_alive(o->parent_fd))
+		return bx_fail(err, -ESRCH, BX_NO_OFFSET, "identity: the parent is gone");
 	bx_report_add(rep, "identity: uid %u gid %u (from root, no groups)", (unsigned)o->uid,
 		      (unsigned)o->gid);
 	return 0;
@@ -218,7 +209,7 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	char done[128] = "", skipped[128] = "";
+	char done[192] = "", skipped[128] = "";
 
 	for (size_t i = 0; i < sizeof(ns_table) / sizeof(ns_table[0]); i++) {
 		uint32_t bit = ns_table[i].bit;
@@ -229,6 +220,12 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 			rep->namespaces |= bit;
 			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(clone)",
 				 ns_table[i].name);
+			continue;
+		}
+		if (o->joined_ns & bit & BX_NS_NET) {
+			rep->namespaces |= bit;
+			snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s(%s)",
+				 ns_table[i].name, p->netns_shared ? "shared" : "made ahead");
 			continue;
 		}
 		if (bit == BX_NS_PID || (bit == BX_NS_USER && o->become)) {
@@ -257,7 +254,10 @@ int bx_step_namespaces(const struct bx_policy *p, const struct bx_confine_opts *
 				       ns_table[i].name, strerror(-r));
 		}
 		rep->namespaces |= bit;
-		snprintf(done + strlen(done), sizeof(done) - strlen(done), " %s", ns_table[i].name);
+		snprintf(
+		    done + strlen(done), sizeof(done) - strlen(done), " %s%s", ns_table[i].name,
+		    bit == BX_NS_NET && p->netns_shared ? "(own: a shared one needs a root zygote)"
+							: "");
 		if (bit == BX_NS_USER) {
 			int r = write_id_maps(uid, gid, err);
 			if (r < 0)

@@ -282,6 +282,9 @@ static void check_whole(struct bx_parser *ps, const char *name)
 	if ((p->nbinds || p->tmp_size) && !(p->namespaces & BX_NS_MOUNT))
 		bx_fail_whole(ps, -EINVAL, "%s: bind and tmp-size need the mount namespace",
 			      bx_short_path(name, path, sizeof(path)));
+	if (p->netns_shared && !(p->namespaces & BX_NS_NET))
+		bx_fail_whole(ps, -EINVAL, "%s: netns = shared needs the net namespace",
+			      ps->key_where[BX_K_NETNS]);
 	if (p->hostname[0] && !(p->namespaces & BX_NS_UTS))
 		bx_fail_whole(ps, -EINVAL, "%s: hostname needs the uts namespace",
 			      ps->key_where[BX_K_HOSTNAME]);

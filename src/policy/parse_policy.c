@@ -27,6 +27,7 @@ const char *const bx_key_names[BX_K_COUNT] = {
     [BX_K_CGROUP_MEMORY] = "cgroup.memory",
     [BX_K_CGROUP_PIDS] = "cgroup.pids",
     [BX_K_LANDLOCK] = "landlock",
+    [BX_K_NETNS] = "netns",
     [BX_K_ENV_KEEP] = "env-keep",
     [BX_K_CAPABILITIES] = "capabilities",
     [BX_K_DEFAULT_ACTION] = "default-action",
@@ -435,6 +436,14 @@ int bx_parse_setting(struct bx_parser *ps, const struct bx_src *s, const struct 
 		r = parse_need(ps, s, &v[0], &p->landlock);
 		if (r < 0)
 			return r;
+		break;
+	case BX_K_NETNS:
+		/* netns = shared: one pre-made empty netns per policy (spawn/zygote.h,
+		 * SECURITY.md). */
+		if (bx_tok_is(&v[0], "shared"))
+			p->netns_shared = true;
+		else if (!bx_tok_is(&v[0], "own"))
+			return BX_FAIL_TOK(ps, s, &v[0], -EINVAL, "netns is own or shared, not");
 		break;
 	case BX_K_ENV_KEEP:
 		for (size_t i = 0; i < nv; i++) {

@@ -119,6 +119,9 @@ struct bx_policy {
 	bool uid_dynamic; /* uid = dynamic: one from beambox's range per worker */
 	char hostname[65];
 
+	/* netns = shared: workers join one empty netns made for the policy (a root zygote). */
+	bool netns_shared;
+
 	struct bx_bind binds[BX_POLICY_BINDS_MAX];
 	size_t nbinds;
 	uint64_t tmp_size; /* bytes of the private /tmp tmpfs; 0: no /tmp */

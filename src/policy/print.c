@@ -146,6 +146,8 @@ void bx_policy_print(const struct bx_policy *p, FILE *out)
 		fprintf(out, "uid = %u\ngid = %u\n", (unsigned)p->uid, (unsigned)p->gid);
 	if (p->hostname[0])
 		fprintf(out, "hostname = %s\n", p->hostname);
+	if (p->netns_shared)
+		fprintf(out, "netns = shared\n");
 	for (size_t i = 0; i < p->nbinds; i++) {
 		const struct bx_bind *b = &p->binds[i];
 

@@ -60,6 +60,7 @@ int bx_policy_to_msg(const struct bx_policy *p, bx_msg *m)
 	TRY(add_u64(m, "cgroup_memory_max", p->cgroup_memory_max));
 	TRY(add_u64(m, "cgroup_pids_max", p->cgroup_pids_max));
 	TRY(add_u64(m, "landlock", p->landlock));
+	TRY(add_u64(m, "netns_shared", p->netns_shared ? 1 : 0));
 	TRY(bx_msg_touch(m, "env_keep"));
 	for (size_t i = 0; i < p->nenv_keep; i++)
 		TRY(bx_msg_add(m, "env_keep", p->env_keep[i]));
@@ -116,6 +117,7 @@ static const char *const known_keys[] = {
     "cgroup_memory_max",
     "cgroup_pids_max",
     "landlock",
+    "netns_shared",
     "env_keep",
     "default_action",
     "rules",
@@ -167,6 +169,9 @@ static int decode(const bx_msg *m, struct bx_policy *p, bx_error *err)
 	if ((r = get_u64(m, "landlock", BX_NEED_REQUIRED, &v, err)) < 0)
 		return r;
 	p->landlock = (enum bx_need)v;
+	if ((r = get_u64(m, "netns_shared", 1, &v, err)) < 0)
+		return r;
+	p->netns_shared = v == 1;
 	if ((r = get_u64(m, "default_action", UINT32_MAX, &v, err)) < 0)
 		return r;
 	p->default_action = (uint32_t)v;

@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +44,9 @@
 #endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
 #endif
 
 /* Every fd the child keeps: the caller's moves and three of its own. */
@@ -197,6 +203,83 @@ static int child_raise_ambient(uint64_t caps)
 	return 0;
 }
 
+/* Sends one byte with a pidfd of this very process on sock (the zygote's children). */
+static int child_send_birth(int sock)
+{
+	char byte = 'B';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.buf,
+			   .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *c;
+	int self = (int)syscall(SYS_pidfd_open, syscall(SYS_getpid), 0);
+	long n;
+
+	if (self < 0)
+		return -1;
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &self, sizeof(int));
+	do
+		n = syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	syscall(SYS_close, self);
+	return n == 1 ? 0 : -1;
+}
+
+/* Whether the other end of fd (a socket, or a pipe's write end) is still open. */
+static bool child_peer_alive(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	struct timespec zero = {0, 0};
+	long n;
+
+	do
+		n = syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n == 1 && !(p.revents & (POLLHUP | POLLERR | POLLRDHUP | POLLNVAL)));
+}
+
+/* A sealed memfd copy of this program (exec_fd BX_CHILD_EXEC_SELF); -errno on failure. */
+static int child_copy_self(void)
+{
+	struct stat st;
+	int src = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int mfd;
+	off_t off = 0;
+
+	if (src < 0 || syscall(SYS_fstat, src, &st) < 0)
+		return -errno;
+	mfd = (int)syscall(SYS_memfd_create, "beambox-zygote",
+			   MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+	if (mfd < 0 && errno == EINVAL) /* kernels before 6.3 do not know MFD_EXEC */
+		mfd = (int)syscall(SYS_memfd_create, "beambox-zygote",
+				   MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return -errno;
+	while (off < st.st_size) {
+		long n = syscall(SYS_sendfile, mfd, src, &off, (size_t)(st.st_size - off));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+	}
+	if (syscall(SYS_fcntl, mfd, F_ADD_SEALS,
+		    F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	syscall(SYS_close, src);
+	return mfd;
+}
+
 /* Returns only in in-process mode (0); exec mode ends in execveat or _exit. */
 static int child_main(struct plan *pl)
 {
@@ -211,7 +294,9 @@ static int child_main(struct plan *pl)
 	child_reset_signals();
 	if (syscall(SYS_setsid) < 0)
 		child_fail(pl->err_w, errno);
-	if (!pl->in_proc && child_arrange_fds(pl, &exec_fd) < 0)
+	if ((!pl->in_proc || s->nfds) && child_arrange_fds(pl, &exec_fd) < 0)
+		child_fail(pl->err_w, errno);
+	if (s->birth && child_send_birth(s->link_fd) < 0)
 		child_fail(pl->err_w, errno);
 	/*
 	 * The parent writes our uid/gid maps, then one byte. EOF instead means it
@@ -225,6 +310,9 @@ static int child_main(struct plan *pl)
 	if (n != 1)
 		child_exit(1);
 	syscall(SYS_close, pl->sync_r);
+	/* Released: is the process this child dies with still there (see child.h)? */
+	if (s->check_alive && !child_peer_alive(s->link_fd))
+		child_exit(1);
 	/* Root's supplementary groups (gid 0 among them) would still open host files. */
 	if (s->as_root && (s->ns_flags & CLONE_NEWUSER) && syscall(SYS_setgroups, 0, NULL) < 0)
 		child_fail(pl->err_w, errno);
@@ -232,6 +320,8 @@ static int child_main(struct plan *pl)
 		child_fail(pl->err_w, errno);
 	if (pl->in_proc)
 		return 0;
+	if (s->exec_fd == BX_CHILD_EXEC_SELF && (exec_fd = child_copy_self()) < 0)
+		child_fail(pl->err_w, -exec_fd);
 	syscall(SYS_execveat, exec_fd, "", s->argv, s->envp, AT_EMPTY_PATH);
 	child_fail(pl->err_w, errno);
 }
@@ -310,17 +400,28 @@ static int write_maps(pid_t pid, const struct bx_child_spec *s, bx_error *err)
 			return bx_fail(err, r, BX_NO_OFFSET, "write %s/setgroups: %s", path,
 				       strerror(-r));
 	}
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)s->uid, (unsigned)s->uid);
+	snprintf(map, sizeof(map), "%u %u 1\n", s->root_inside ? 0u : (unsigned)s->uid,
+		 s->root_outside ? 0u : (unsigned)s->uid);
 	r = write_proc(dirfd, "uid_map", map);
 	if (r < 0)
 		return bx_fail(err, r, BX_NO_OFFSET, "write %s/uid_map (%u): %s", path,
 			       (unsigned)s->uid, strerror(-r));
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)s->gid, (unsigned)s->gid);
+	snprintf(map, sizeof(map), "%u %u 1\n", s->root_inside ? 0u : (unsigned)s->gid,
+		 s->root_outside ? 0u : (unsigned)s->gid);
 	r = write_proc(dirfd, "gid_map", map);
 	if (r < 0)
 		return bx_fail(err, r, BX_NO_OFFSET, "write %s/gid_map (%u): %s", path,
 			       (unsigned)s->gid, strerror(-r));
 	return 0;
+}
+
+/* One of the numbers the child's fds get. */
+static bool child_fd_is_target(const struct bx_child_spec *s, int fd)
+{
+	for (size_t i = 0; i < s->nfds && i < BX_CHILD_FDS_MAX; i++)
+		if (s->fds[i].dst == fd)
+			return true;
+	return false;
 }
 
 /* Threads of this process (in-process mode needs exactly one). */
@@ -394,9 +495,11 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 	int pidfd = -1, r;
 	pid_t pid;
 
-	pl.in_proc = s->exec_fd < 0;
-	if (s->nfds > BX_CHILD_FDS_MAX || (pl.in_proc && s->nfds) ||
-	    (!pl.in_proc && (!s->argv || !s->envp)))
+	pl.in_proc = s->exec_fd == -1;
+	if (s->nfds > BX_CHILD_FDS_MAX ||
+	    (s->exec_fd < 0 && s->exec_fd != BX_CHILD_EXEC_SELF && s->exec_fd != -1) ||
+	    (!pl.in_proc && (!s->argv || !s->envp)) || (s->sibling && !pl.in_proc) ||
+	    ((s->birth || s->check_alive) && !child_fd_is_target(s, s->link_fd)))
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "child: bad spec");
 	for (size_t i = 0; i < s->nfds; i++) {
 		if (s->fds[i].src < 0 || s->fds[i].dst < 0)
@@ -405,7 +508,7 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 		if (s->fds[i].dst + 1 > pl.base)
 			pl.base = s->fds[i].dst + 1;
 	}
-	if (pl.in_proc && (r = count_threads()) != 1)
+	if (pl.in_proc && !s->single_threaded && (r = count_threads()) != 1)
 		return bx_fail(
 		    err, r < 0 ? r : -EINVAL, BX_NO_OFFSET,
 		    "child: in-process start needs a single-threaded process (%d threads)", r);
@@ -420,7 +523,7 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (;;) {
-		pid = do_clone(flags, &pidfd);
+		pid = do_clone(flags | (s->sibling ? (uint64_t)CLONE_PARENT : 0), &pidfd);
 		if (pid >= 0 || !(flags & s->ns_optional))
 			break;
 		/* EPERM, EINVAL, ENOSPC, EUSERS: try without what the policy marked optional. */
@@ -463,7 +566,7 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 		goto kill;
 	}
 	bx_close_and_reset(&sync_p[1]);
-	if (!pl.in_proc) {
+	if (!pl.in_proc && !s->no_wait) {
 		r = wait_exec(s, err_p[0], pidfd, err);
 		if (r < 0)
 			goto kill;
@@ -474,7 +577,11 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 	r = 0;
 	goto out;
 kill:
-	bx_child_kill_and_reap(pidfd);
+	/* A sibling is not ours to reap: its parent does (it has the child's own pidfd). */
+	if (s->sibling)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	else
+		bx_child_kill_and_reap(pidfd);
 	close(pidfd);
 out:
 	bx_close_and_reset(&sync_p[0]);

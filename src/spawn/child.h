@@ -19,8 +19,16 @@
  *   releases the child (one byte)   ------>  root parent: setgroups(0, NULL)
  *                                            ambient capabilities (valid only in
  *                                            its own namespace)
- *   waits for the exec (pidfd and a          execveat(exe, AT_EMPTY_PATH)
- *   CLOEXEC error pipe, bounded)             or, in-process mode, returns
+ *   waits for the exec (pidfd and a          [check_alive: the application still
+ *   CLOEXEC error pipe, bounded)             holds its end, or _exit]
+ *                                            execveat(exe, AT_EMPTY_PATH)
+ *                                            or, in-process mode, returns
+ *
+ * The zygote (spawn/zygote.h) starts its children the same way, in
+ * in-process mode and with CLONE_PARENT (`sibling`): the child is then the
+ * application's, and sends the application a pidfd of itself (`birth`)
+ * before anything else, so that the application can reap it whatever
+ * happens to the zygote.
  *
  * A root parent's child stays host uid 0 (not mapped inside its namespace,
  * which root owns) until the worker's identity step, after exec, switches it
@@ -55,23 +63,37 @@ struct bx_child_spec {
 	uid_t uid;
 	gid_t gid;
 	/*
+	 * Other maps, for an unprivileged application's zygote (see zygote.h):
+	 * root_inside maps uid/gid to 0 inside ("0 D 1": the zygote's own
+	 * namespace, in which it is root, so that its children's /proc files
+	 * are its to write although they are not dumpable); root_outside maps
+	 * them from 0 in this process's namespace ("D 0 1": the zygote's
+	 * children, whose host ids are the zygote's root there).
+	 */
+	bool root_inside;
+	bool root_outside;
+	/*
 	 * The parent is root: setgroups stays allowed in the new namespace and
 	 * the child drops root's supplementary groups (raw setgroups(0, NULL)).
 	 * Otherwise "deny" is written first, as the kernel requires.
 	 */
 	bool as_root;
 	/*
-	 * Exec mode only: the child gets exactly these fds at these numbers,
-	 * every other fd is closed before anything else changes.
+	 * The child gets exactly these fds at these numbers, every other fd is
+	 * closed before anything else changes. nfds 0 in in-process mode: the
+	 * child keeps the caller's fds (`beambox exec` closes them itself).
 	 */
 	struct bx_fd_move fds[BX_CHILD_FDS_MAX];
 	size_t nfds;
 	/*
 	 * >= 0 (exec mode): execveat(exec_fd, "", argv, envp, AT_EMPTY_PATH).
+	 * BX_CHILD_EXEC_SELF (exec mode): the child copies /proc/self/exe (this
+	 * program) into a sealed memfd and executes that copy.
 	 * -1 (in-process mode): bx_child_start returns 1 in the child, which
 	 * goes on with the caller's code. Only for a single-threaded caller
-	 * (`beambox exec`, a freshly executed worker): glibc's cached thread id
-	 * is stale in such a child, and another thread's locks would stay held.
+	 * (`beambox exec`, a freshly executed worker, the zygote): glibc's
+	 * cached thread id is stale in such a child, and another thread's locks
+	 * would stay held.
 	 */
 	int exec_fd;
 	char *const *argv;
@@ -87,7 +109,32 @@ struct bx_child_spec {
 	 */
 	int (*before_release)(pid_t pid, void *ctx);
 	void *ctx;
+	/*
+	 * CLONE_PARENT: the child is a child of this process's parent, not of
+	 * this process, and has this process's exit signal. In-process mode
+	 * (the zygote).
+	 */
+	bool sibling;
+	/*
+	 * The zygote's children: link_fd is a number among fds[].dst, a unix
+	 * socket whose other end the application holds. With `birth` the
+	 * child's very first act after its fds are in place is to send on it
+	 * one byte ('B') with a pidfd of itself (SCM_RIGHTS); with
+	 * `check_alive` it exits after its release if that other end is closed
+	 * (its parent-death signal covers what happens later, this what
+	 * happened before it was armed).
+	 */
+	bool birth;
+	bool check_alive;
+	int link_fd;
+	/* The caller knows it has one thread (in-process mode): skips the check. */
+	bool single_threaded;
+	/* Exec mode: return once the child is released, without waiting for its exec. */
+	bool no_wait;
 };
+
+/* exec_fd: execute a sealed copy of this program that the child makes. */
+#define BX_CHILD_EXEC_SELF (-2)
 
 struct bx_child {
 	pid_t pid;   /* as this process sees it */
@@ -97,11 +144,13 @@ struct bx_child {
 
 /*
  * Starts the child. In the parent returns 0 with *out filled (the caller
- * owns out->pidfd and must reap the child: waitid(P_PIDFD, ..., __WALL); it
- * exits with no signal to the parent, so that an application's own wait()
- * loop never reaps it); in the child (in-process mode) returns 1. On failure
+ * owns out->pidfd and must reap the child: waitid(P_PIDFD, ..., __WALL). It
+ * is cloned with no exit signal, but an exec gives it SIGCHLD back (the
+ * kernel resets it: de_thread), so a worker, a fresh execution or a child
+ * of the zygote (itself one), is seen by the application's wait() like any
+ * child); in the child (in-process mode) returns 1. On failure
  * returns -errno with err saying why; a child that was created is killed and
- * reaped first.
+ * reaped first (a sibling only killed: its parent reaps it).
  */
 int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error *err)
     __attribute__((warn_unused_result));

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -132,8 +133,7 @@ ssize_t bx_ep_write(const struct bx_endpoint *ep, const void *buf, size_t len)
 
 void bx_pump_init(struct bx_pump *p)
 {
-	memset(p, 0, offsetof(struct bx_pump, pending)); /* not the 64 KiB buffer */
-	p->pending_off = p->pending_len = 0;
+	memset(p, 0, sizeof(*p));
 	bx_ep_init(&p->src);
 	bx_ep_init(&p->dst);
 }
@@ -142,6 +142,8 @@ void bx_pump_close(struct bx_pump *p)
 {
 	bx_ep_close(&p->src);
 	bx_ep_close(&p->dst);
+	free(p->pending);
+	p->pending = NULL;
 	p->pending_off = p->pending_len = 0;
 	p->active = false;
 }
@@ -160,13 +162,33 @@ int bx_pump_run(struct bx_pump *p)
 {
 	for (int k = 0; k < BX_PUMP_BATCH; k++) {
 		if (p->pending_off == p->pending_len) {
+			char sink[4096];
 			ssize_t n;
 
 			if (p->src_eof || p->src.fd < 0) {
 				bx_pump_close(p);
 				return 0;
 			}
-			n = bx_ep_read(&p->src, p->pending, sizeof(p->pending));
+			if (p->capture) {
+				/* Straight into the capture; past its end into a sink, dropped. */
+				size_t room = p->max - p->len;
+
+				n = room ? bx_ep_read(&p->src, p->buf + p->len, room)
+					 : bx_ep_read(&p->src, sink, sizeof(sink));
+				if (n > 0 && room)
+					p->len += (size_t)n;
+				else if (n > 0)
+					p->truncated = true;
+			} else if (p->dst.fd < 0) {
+				n = bx_ep_read(&p->src, sink, sizeof(sink)); /* nobody wants it */
+			} else {
+				if (!p->pending) {
+					p->pending = malloc(BX_PUMP_BUF);
+					if (!p->pending)
+						return -ENOMEM;
+				}
+				n = bx_ep_read(&p->src, p->pending, BX_PUMP_BUF);
+			}
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -178,20 +200,8 @@ int bx_pump_run(struct bx_pump *p)
 				p->src_eof = true;
 				continue;
 			}
-			if (p->capture) {
-				size_t room = p->max - p->len;
-				size_t keep = (size_t)n < room ? (size_t)n : room;
-
-				if (keep) {
-					memcpy(p->buf + p->len, p->pending, keep);
-					p->len += keep;
-				}
-				if ((size_t)n > keep)
-					p->truncated = true;
-				continue;
-			}
-			if (p->dst.fd < 0)
-				continue; /* nobody wants it: drained and dropped */
+			if (p->capture || p->dst.fd < 0)
+				continue; /* kept (bounded) or drained and dropped */
 			p->pending_off = 0;
 			p->pending_len = (size_t)n;
 		}

@@ -46,9 +46,16 @@ struct bx_pump {
 	size_t len;
 	bool truncated;
 	bool src_eof;
-	char pending[65536]; /* read from src, not yet written to dst */
+	/*
+	 * Read from src, not yet written to dst: BX_PUMP_BUF bytes allocated on
+	 * the first copy (a capture reads straight into buf, a pump that never
+	 * moves a byte costs nothing), freed by bx_pump_close.
+	 */
+	char *pending;
 	size_t pending_off, pending_len;
 };
+
+#define BX_PUMP_BUF ((size_t)65536)
 
 /* Reads per pump_run call (1 MiB) before the poll loop checks its deadlines again. */
 #define BX_PUMP_BATCH 16
@@ -68,7 +75,7 @@ ssize_t bx_write_nosigpipe(int fd, const void *buf, size_t len);
 bool bx_fd_ready(int fd, short events);
 
 void bx_pump_init(struct bx_pump *p);
-/* Closes what the pump owns and marks it finished. */
+/* Closes what the pump owns, frees its copy buffer and marks it finished. */
 void bx_pump_close(struct bx_pump *p);
 bool bx_pump_done(const struct bx_pump *p);
 /*
