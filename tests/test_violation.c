@@ -11,6 +11,7 @@
  *   - explicit kill rules (`socket: kill`, `expr; kill`), another ABI (int
  *     0x80) and a policy without a pid namespace stay kernel kills (SIGSYS,
  *     no name);
+ *   - workers started cold and through the zygote name the call alike;
  *   - a handler whose other threads keep making allowed calls dies whole,
  *     and the refused call never returns; a flood of refused calls from many
  *     threads, and calls withdrawn by a signal storm (which a poll()ing init
@@ -201,9 +202,11 @@ static int h_flood(bx_job *job, void *ctx)
 }
 
 /*
- * withdraw: a signal storm on a thread making refused calls, with a handler
- * that does not restart them: each call is withdrawn from the listener if the
- * signal comes before init reads it. The process must die anyway.
+ * storm: a signal storm on a thread making refused calls, with a handler
+ * that does not restart them: each call is withdrawn from the listener if
+ * the signal comes before init reads it. The process must die anyway. (Not
+ * named "withdraw": beambox/2 takes a request of that name for a
+ * withdrawal, and never answers it.)
  */
 static int h_withdraw(bx_job *job, void *ctx)
 {
@@ -269,7 +272,7 @@ static int install(bx_engine *eng, void *ctx)
 	if (r == 0)
 		r = bx_engine_register(eng, "flood", h_flood, NULL);
 	if (r == 0)
-		r = bx_engine_register(eng, "withdraw", h_withdraw, NULL);
+		r = bx_engine_register(eng, "storm", h_withdraw, NULL);
 	if (r == 0)
 		r = bx_engine_register(eng, "forge", h_forge, NULL);
 	return r;
@@ -277,7 +280,7 @@ static int install(bx_engine *eng, void *ctx)
 
 /* ---------------------------------------------------------------- helpers */
 
-static bx_worker *spawn_with(const struct bx_policy *p, int audit_fd)
+static bx_worker *spawn_started(const struct bx_policy *p, int audit_fd, int start)
 {
 	bx_spawn_opts opts;
 	bx_worker *w = NULL;
@@ -286,9 +289,16 @@ static bx_worker *spawn_with(const struct bx_policy *p, int audit_fd)
 	bx_test_spawn_opts(&opts);
 	opts.policy = p;
 	opts.audit_fd = audit_fd;
+	opts.start = start;
 	if (bx_spawn(&opts, &w, &err) < 0)
 		fail_msg("bx_spawn: %s", err.text);
 	return w;
+}
+
+/* The default start: through the zygote where the policy fits it, else cold. */
+static bx_worker *spawn_with(const struct bx_policy *p, int audit_fd)
+{
+	return spawn_started(p, audit_fd, BX_SPAWN_START_AUTO);
 }
 
 /* Runs name [arg]; returns the status or -errno with err; out: its stdout (free it). */
@@ -569,6 +579,34 @@ static const char inet_stopped[] =
     "socket(AF_INET, SOCK_STREAM, 0) is not allowed by default.policy; to allow it add "
     "'socket: arg0 == AF_INET'";
 
+/*
+ * A worker forked by the zygote runs the same worker code (src/spawn/worker.c)
+ * as a cold one: its serving process hands the listener to its own init
+ * either way. Each start, explicitly: the refused call named, from the
+ * handler's thread and from a second thread.
+ */
+static void test_zygote_and_cold_starts(void **state)
+{
+	static const int starts[] = {BX_SPAWN_START_ZYGOTE, BX_SPAWN_START_COLD};
+	char want[512], how[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		bx_worker *w = spawn_started(NULL, -1, starts[i]);
+
+		assert_non_null(strstr(bx_worker_report(w), "a refused call is named"));
+		expect_stopped(w, "call", "inet", inet_stopped);
+		bx_worker_describe(w, how, sizeof(how));
+		snprintf(want, sizeof(want), "worker %d stopped: %s", (int)bx_worker_pid(w),
+			 inet_stopped);
+		assert_string_equal(how, want);
+		bx_worker_free(w);
+		w = spawn_started(NULL, -1, starts[i]);
+		expect_stopped(w, "threads", NULL, inet_stopped);
+		bx_worker_free(w);
+	}
+}
+
 /* One thread's refused call ends the process; the others were making allowed calls. */
 static void test_threads(void **state)
 {
@@ -607,7 +645,7 @@ static void test_withdrawn_calls_still_stop(void **state)
 	(void)state;
 	for (int round = 0; round < 3; round++) {
 		w = spawn_with(NULL, -1);
-		r = run(w, "withdraw", NULL, &out, &err);
+		r = run(w, "storm", NULL, &out, &err);
 		if (r != -ECHILD || !strstr(err.text, " stopped: ") || strstr(out, "survived"))
 			fail_msg("round %d: %d '%s', stdout '%s'", round, r, err.text, out);
 		free(out);
@@ -1097,10 +1135,15 @@ int main(void)
 {
 	bx_spawn_init(install, NULL);
 
-	/* The sealed program copy is made once; make it before fd counting starts. */
+	/*
+	 * The sealed program copy (cold starts) and the zygote are made once;
+	 * make both before fd counting starts.
+	 */
 	{
-		bx_worker *warm = spawn_with(NULL, -1);
+		bx_worker *warm = spawn_started(NULL, -1, BX_SPAWN_START_COLD);
 
+		bx_worker_free(warm);
+		warm = spawn_with(NULL, -1);
 		bx_worker_free(warm);
 	}
 	const struct CMUnitTest tests[] = {
@@ -1111,6 +1154,7 @@ int main(void)
 	    bx_fd_test(test_kernel_kills_stay),
 	    bx_fd_test(test_deny_list_precedence),
 	    bx_fd_test(test_no_pid_namespace),
+	    bx_fd_test(test_zygote_and_cold_starts),
 	    bx_fd_test(test_threads),
 	    bx_fd_test(test_flood),
 	    bx_fd_test(test_withdrawn_calls_still_stop),
