@@ -670,10 +670,11 @@ out:
 
 int bx_zygote_init(void)
 {
+	const char *off = getenv(BX_ZYGOTE_OFF);
 	int r, threads;
 
 	/* Turned off for this process (debugging, a tool that cannot follow it). */
-	if (getenv(BX_ZYGOTE_OFF) && *getenv(BX_ZYGOTE_OFF))
+	if (off && *off)
 		return -ECANCELED;
 	/* Early enough: on the main thread, before any other thread exists. */
 	if (!on_main_thread())
