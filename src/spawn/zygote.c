@@ -28,6 +28,7 @@
 #include <beambox/spawn.h>
 
 #include "confine/seccomp.h"
+#include "policy/filter.h"
 #include "policy/policy.h"
 #include "policy/wire.h"
 #include "remote.h"
@@ -510,6 +511,8 @@ void bx_zygote_main(bx_installer_fn installer, void *ctx)
 	signal(SIGPIPE, SIG_IGN);
 	/* What every child's cgroup step needs from the host's mounts, read once here. */
 	bx_cgroup_probe();
+	/* Each child compiles its init's filter from this set: parsed once, here. */
+	(void)bx_runtime_rules(BX_RUNTIME_INIT);
 	for (;;) {
 		union {
 			struct cmsghdr align;
