@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "spawn/zygote.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -32,6 +31,7 @@
 #include "policy/policy.h"
 #include "policy/wire.h"
 #include "remote.h"
+#include "spawn/child.h"
 #include "spawn/worker.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -580,20 +580,6 @@ static struct {
 	bool eligible; /* bx_spawn_init found this process fit for a zygote */
 } zy = {PTHREAD_MUTEX_INITIALIZER, -1, -1, 0, 0, 0, false};
 
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static bool on_main_thread(void)
 {
 	return (pid_t)syscall(SYS_gettid) == getpid();
@@ -682,7 +668,7 @@ int bx_zygote_init(void)
 	/* Early enough: on the main thread, before any other thread exists. */
 	if (!on_main_thread())
 		return -EBUSY;
-	threads = count_threads();
+	threads = bx_count_threads();
 	if (threads != 1)
 		return threads < 0 ? threads : -EBUSY;
 	pthread_mutex_lock(&zy.lock);
