@@ -142,18 +142,38 @@ static const char *const by_number[R_COUNT] = {
     "read: arg0 == <the exec pipe> (a program's init only)\n",
 };
 static struct bx_policy *parsed[R_COUNT];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/*
+ * Each set is parsed on its first use in a process, alone: a parse costs
+ * ~270 us here (a policy is a large struct), and a worker's init needs
+ * only its own set, once per spawn when nothing before it parsed it (a
+ * zygote parses init's before it forks: spawn/zygote.c).
+ */
+static pthread_once_t once[R_COUNT] = {PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT};
 
-static void parse_all(void)
+static void parse_one(int i)
 {
-	for (int i = 0; i < R_COUNT; i++) {
-		struct bx_policy *p = NULL;
+	struct bx_policy *p = NULL;
 
-		if (bx_policy_parse_core(names[i], texts[i], strlen(texts[i]), NULL, &p, NULL,
-					 NULL) == 0)
-			parsed[i] = p;
-	}
+	if (bx_policy_parse_core(names[i], texts[i], strlen(texts[i]), NULL, &p, NULL, NULL) == 0)
+		parsed[i] = p;
 }
+
+static void parse_worker(void)
+{
+	parse_one(R_WORKER);
+}
+
+static void parse_exec(void)
+{
+	parse_one(R_EXEC);
+}
+
+static void parse_init(void)
+{
+	parse_one(R_INIT);
+}
+
+static void (*const parsers[R_COUNT])(void) = {parse_worker, parse_exec, parse_init};
 
 static int index_of(enum bx_runtime rt)
 {
@@ -175,7 +195,7 @@ const struct bx_policy *bx_runtime_rules(enum bx_runtime rt)
 
 	if (i < 0)
 		return NULL;
-	pthread_once(&once, parse_all);
+	pthread_once(&once[i], parsers[i]);
 	return parsed[i];
 }
 

@@ -424,8 +424,7 @@ static bool child_fd_is_target(const struct bx_child_spec *s, int fd)
 	return false;
 }
 
-/* Threads of this process (in-process mode needs exactly one). */
-static int count_threads(void)
+int bx_count_threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
@@ -508,7 +507,7 @@ int bx_child_start(const struct bx_child_spec *s, struct bx_child *out, bx_error
 		if (s->fds[i].dst + 1 > pl.base)
 			pl.base = s->fds[i].dst + 1;
 	}
-	if (pl.in_proc && !s->single_threaded && (r = count_threads()) != 1)
+	if (pl.in_proc && !s->single_threaded && (r = bx_count_threads()) != 1)
 		return bx_fail(
 		    err, r < 0 ? r : -EINVAL, BX_NO_OFFSET,
 		    "child: in-process start needs a single-threaded process (%d threads)", r);

@@ -161,4 +161,7 @@ int bx_child_reap(int pidfd, void *siginfo);
 /* Kills (SIGKILL through the pidfd) and reaps it. */
 void bx_child_kill_and_reap(int pidfd);
 
+/* Threads of this process (/proc/self/task), or -errno. In-process mode and a zygote need one. */
+int bx_count_threads(void);
+
 #endif

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include "spawn/zygote.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -28,9 +27,11 @@
 #include <beambox/spawn.h>
 
 #include "confine/seccomp.h"
+#include "policy/filter.h"
 #include "policy/policy.h"
 #include "policy/wire.h"
 #include "remote.h"
+#include "spawn/child.h"
 #include "spawn/worker.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -510,6 +511,8 @@ void bx_zygote_main(bx_installer_fn installer, void *ctx)
 	signal(SIGPIPE, SIG_IGN);
 	/* What every child's cgroup step needs from the host's mounts, read once here. */
 	bx_cgroup_probe();
+	/* Each child compiles its init's filter from this set: parsed once, here. */
+	(void)bx_runtime_rules(BX_RUNTIME_INIT);
 	for (;;) {
 		union {
 			struct cmsghdr align;
@@ -576,20 +579,6 @@ static struct {
 	unsigned restarts;
 	bool eligible; /* bx_spawn_init found this process fit for a zygote */
 } zy = {PTHREAD_MUTEX_INITIALIZER, -1, -1, 0, 0, 0, false};
-
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -errno;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 static bool on_main_thread(void)
 {
@@ -670,15 +659,16 @@ out:
 
 int bx_zygote_init(void)
 {
+	const char *off = getenv(BX_ZYGOTE_OFF);
 	int r, threads;
 
 	/* Turned off for this process (debugging, a tool that cannot follow it). */
-	if (getenv(BX_ZYGOTE_OFF) && *getenv(BX_ZYGOTE_OFF))
+	if (off && *off)
 		return -ECANCELED;
 	/* Early enough: on the main thread, before any other thread exists. */
 	if (!on_main_thread())
 		return -EBUSY;
-	threads = count_threads();
+	threads = bx_count_threads();
 	if (threads != 1)
 		return threads < 0 ? threads : -EBUSY;
 	pthread_mutex_lock(&zy.lock);
