@@ -63,6 +63,18 @@
 
 #define POLICIES_DIR BX_TEST_DATA_DIR "/../../policies"
 
+/* A sanitizer's runtime in the worker (ASan or TSan): the runtime allows it more calls. */
+#if defined(__SANITIZE_THREAD__)
+#define SANITIZER_RUNTIME 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SANITIZER_RUNTIME 1
+#endif
+#endif
+#ifndef SANITIZER_RUNTIME
+#define SANITIZER_RUNTIME BX_TEST_ASAN
+#endif
+
 extern char **environ;
 
 /* ---------------------------------------------------------------- handlers (in the worker) */
@@ -406,7 +418,7 @@ static void test_worker_names_the_call(void **state)
 		 default_label());
 	expect_stopped(w, "call", "unix", want);
 	bx_worker_free(w);
-	if (BX_TEST_ASAN)
+	if (SANITIZER_RUNTIME)
 		return; /* a sanitizer build's worker runtime allows prctl (SECURITY.md) */
 	w = spawn_with(NULL, -1);
 	snprintf(want, sizeof(want),
@@ -495,7 +507,7 @@ static void test_kernel_kills_stay(void **state)
 	w = spawn_with(NULL, -1);
 	expect_kernel_kill(w, "call", "int80");
 	bx_worker_free(w);
-	if (BX_TEST_ASAN)
+	if (SANITIZER_RUNTIME)
 		bx_test_skip("a sanitizer's runtime makes calls a syscalls-only policy refuses; "
 			     "the plain build runs the explicit-kill half");
 	p = parse_text("kills.policy", "write: 1\n"
@@ -533,7 +545,7 @@ static void test_deny_list_precedence(void **state)
 	bx_error err;
 
 	(void)state;
-	if (BX_TEST_ASAN)
+	if (SANITIZER_RUNTIME)
 		bx_test_skip("a sanitizer's runtime makes calls a syscalls-only policy refuses; "
 			     "test_precedence_simulated checks these stacks in every build");
 	p = parse_text("deny.policy", "write: 1\n"

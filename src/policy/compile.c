@@ -1435,6 +1435,15 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 	return 0;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BX_INIT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define BX_INIT_TSAN 1
+#endif
+
 /*
  * What an init that holds the violation listener adds (bx_violation_serve,
  * src/spawn/violation.c): reading notifications and checking their ids,
@@ -1487,6 +1496,17 @@ static int plan_add_init_violations(struct plan *pl, bx_error *err)
 	r = plan_get(pl, "rt_sigreturn", &s, err);
 	if (r == 0)
 		s->always = SCMP_ACT_ALLOW;
+#ifdef BX_INIT_TSAN
+	/*
+	 * ThreadSanitizer delivers a signal to its handler later, at a safe
+	 * point, around a sigprocmask of its own: the SIGCHLD handler needs it
+	 * (TSan builds only, never a release build).
+	 */
+	if (r == 0)
+		r = plan_get(pl, "rt_sigprocmask", &s, err);
+	if (r == 0)
+		s->always = SCMP_ACT_ALLOW;
+#endif
 	return r;
 }
 
