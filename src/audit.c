@@ -434,28 +434,58 @@ void bx_audit_exited(const void *worker, int reaped, int code, int status)
 	free(w);
 }
 
-void bx_audit_violation(int fd, pid_t pid, const char *policy, const char *syscall, int nr,
-			const uint64_t args[6])
+/* The violation record; call and message may be NULL. NULL on allocation failure. */
+static json_object *violation_record(pid_t pid, const char *policy, const char *syscall, int nr,
+				     const uint64_t args[6], const char *call, const char *message)
 {
-	json_object *o, *a;
+	json_object *o = record("violation"), *a = json_object_new_array();
 
-	if (fd < 0 && atomic_load(&active) == 0)
-		return;
-	o = record("violation");
-	a = json_object_new_array();
 	if (!o || !a) {
 		json_object_put(o);
 		json_object_put(a);
-		return;
+		return NULL;
 	}
 	for (int i = 0; i < 6; i++)
 		json_object_array_add(a, json_object_new_uint64(args ? args[i] : 0));
 	json_object_object_add(o, "worker_pid", json_object_new_int(pid));
 	json_object_object_add(o, "policy", bx_json_str(policy ? policy : ""));
-	json_object_object_add(o, "syscall", syscall ? bx_json_str(syscall) : NULL);
-	json_object_object_add(o, "nr", json_object_new_int(nr));
+	json_object_object_add(o, "syscall", syscall && *syscall ? bx_json_str(syscall) : NULL);
+	json_object_object_add(o, "nr", nr >= 0 ? json_object_new_int(nr) : NULL);
 	json_object_object_add(o, "args", a);
+	json_object_object_add(o, "call", call && *call ? bx_json_str(call) : NULL);
+	json_object_object_add(o, "message", message && *message ? bx_json_str(message) : NULL);
+	return o;
+}
+
+void bx_audit_violation(int fd, pid_t pid, const char *policy, const char *syscall, int nr,
+			const uint64_t args[6])
+{
+	json_object *o;
+
+	if (fd < 0 && atomic_load(&active) == 0)
+		return;
+	o = violation_record(pid, policy, syscall, nr, args, NULL, NULL);
+	if (!o)
+		return;
 	pthread_mutex_lock(&lock);
 	emit_locked(fd, o);
+	pthread_mutex_unlock(&lock);
+}
+
+void bx_audit_worker_violation(const void *worker, const char *syscall, int nr,
+			       const uint64_t args[6], const char *call, const char *message)
+{
+	struct audit_worker *w;
+	json_object *o = NULL;
+
+	if (atomic_load(&active) == 0)
+		return;
+	pthread_mutex_lock(&lock);
+	for (w = workers; w && w->worker != worker; w = w->next)
+		;
+	if (w && (w->fd >= 0 || global_fd >= 0))
+		o = violation_record(w->pid, w->policy, syscall, nr, args, call, message);
+	if (o)
+		emit_locked(w->fd, o);
 	pthread_mutex_unlock(&lock);
 }

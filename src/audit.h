@@ -39,6 +39,13 @@ void bx_audit_exited(const void *worker, int reaped, int code, int status);
 /* A system call the filter refused (syscall may be NULL when only nr is known). */
 void bx_audit_violation(int fd, pid_t pid, const char *policy, const char *syscall, int nr,
 			const uint64_t args[6]);
+/*
+ * The same for a registered worker, into its log: the refused call its init
+ * named (spawn/violation.h), as the policy reads it (call) and the whole
+ * message with the rule that would allow it. nr -1: unknown (withdrawn).
+ */
+void bx_audit_worker_violation(const void *worker, const char *syscall, int nr,
+			       const uint64_t args[6], const char *call, const char *message);
 
 /* ---------------------------------------------------------------- JSON helpers */
 

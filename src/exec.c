@@ -35,6 +35,7 @@
 #include "spawn/dynuid.h"
 #include "spawn/init.h"
 #include "spawn/program.h"
+#include "spawn/violation.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -250,6 +251,8 @@ struct waiter {
 	int err_stage;
 	char err_text[BX_NOTE_TEXT_MAX + 1];
 	struct bx_confine_report rep; /* R and T */
+	struct bx_violation viol;     /* V: the refused call (violation.c) */
+	char label[80];		      /* the policy, for its text */
 };
 
 /* Reads every note there is. Returns 1 at EOF or on a malformed note (stop reading), else 0. */
@@ -275,6 +278,9 @@ static int read_notes(struct waiter *w)
 		case BX_NOTE_DIED:
 			w->got_died = true;
 			w->wstatus = note.value;
+			break;
+		case BX_NOTE_VIOLATION: /* hook (violation.c) */
+			bx_ignore(bx_violation_take(&w->viol, &note, w->label));
 			break;
 		case BX_NOTE_ERROR:
 			if (w->got_error)
@@ -316,8 +322,26 @@ static void set_wstatus(bx_exec_result *res, int wstatus)
  * the program's status in res, or -errno with err if the sandbox could not
  * run it.
  */
+/* hook (violation.c): what init said about the refused call that stopped the program. */
+static void take_violation(const struct waiter *w, bx_exec_result *res)
+{
+	const struct bx_violation *v = &w->viol;
+
+	if (!v->known || res->signal != SIGSYS)
+		return;
+	if (!v->withdrawn && v->arch_ok) {
+		snprintf(res->syscall, sizeof(res->syscall), "%s", v->name);
+		snprintf(res->call, sizeof(res->call), "%s", v->call);
+		res->syscall_nr = v->nr;
+		for (int i = 0; i < 6; i++)
+			res->syscall_args[i] = v->args[i];
+	}
+	snprintf(res->violation, sizeof(res->violation), "%s", v->text);
+}
+
 static int wait_sandbox(const struct bx_child *child, int note_r, const struct bx_exec_ext *x,
-			uint64_t start, bx_exec_result *res, bx_error *err)
+			const struct bx_policy *policy, uint64_t start, bx_exec_result *res,
+			bx_error *err)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
 	uint64_t deadline = x && x->timeout_ms ? start + (uint64_t)x->timeout_ms * 1000u : 0;
@@ -332,6 +356,7 @@ static int wait_sandbox(const struct bx_child *child, int note_r, const struct b
 		return bx_fail(err, -ENOMEM, STAGE_CONFINE, "out of memory");
 	}
 	w->note_r = note_r;
+	bx_violation_label(policy, w->label, sizeof(w->label));
 	fcntl(note_r, F_SETFL, O_NONBLOCK);
 	for (;;) {
 		struct pollfd pfd[3] = {
@@ -402,6 +427,7 @@ static int wait_sandbox(const struct bx_child *child, int note_r, const struct b
 			    "%s", w->err_text);
 	} else {
 		res->status = res->signal ? 128 + res->signal : res->exit_code;
+		take_violation(w, res);
 		r = res->status;
 	}
 	free(w);
@@ -428,6 +454,7 @@ int bx_exec_supervised(const struct bx_policy *policy, const char *prog, char *c
 	if (!res) {
 		memset(&local, 0, sizeof(local));
 		local.exit_code = -1;
+		local.syscall_nr = -1;
 		res = &local;
 	}
 	fd = bx_open_program(prog, err);
@@ -511,7 +538,7 @@ int bx_exec_supervised(const struct bx_policy *policy, const char *prog, char *c
 	if (learn_sock >= 0)
 		close(learn_sock);
 	learn_sock = -1;
-	r = wait_sandbox(&child, note[0], x, start, res, err);
+	r = wait_sandbox(&child, note[0], x, policy, start, res, err);
 	close(child.pidfd);
 out:
 	if (learn_sock >= 0)

@@ -321,6 +321,7 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 	bx_error_clear(err);
 	memset(res, 0, sizeof(*res));
 	res->exit_code = -1;
+	res->syscall_nr = -1;
 	res->status = BX_EXEC_SETUP_FAILED;
 	if (!o) {
 		bx_exec_opts_init(&defaults);
@@ -404,6 +405,21 @@ BX_API int bx_exec_write_json(int fd, const bx_exec_result *res)
 	json_object_object_add(o, "timed_out", json_object_new_boolean(res->timed_out != 0));
 	json_object_object_add(o, "duration_us", json_object_new_int64((int64_t)res->duration_us));
 	json_object_object_add(o, "syscall", res->syscall[0] ? bx_json_str(res->syscall) : NULL);
+	/* hook (violation.c): the refused call, when init named it */
+	json_object_object_add(o, "syscall_nr",
+			       res->syscall_nr >= 0 ? json_object_new_int(res->syscall_nr) : NULL);
+	if (res->syscall_nr >= 0) {
+		json_object *a = json_object_new_array();
+
+		for (int i = 0; a && i < 6; i++)
+			json_object_array_add(a, json_object_new_uint64(res->syscall_args[i]));
+		json_object_object_add(o, "syscall_args", a);
+	} else {
+		json_object_object_add(o, "syscall_args", NULL);
+	}
+	json_object_object_add(o, "call", res->call[0] ? bx_json_str(res->call) : NULL);
+	json_object_object_add(o, "violation",
+			       res->violation[0] ? bx_json_str(res->violation) : NULL);
 	json_object_object_add(o, "error", res->error[0] ? bx_json_str(res->error) : NULL);
 	r = bx_json_write_line(fd, o);
 	json_object_put(o);

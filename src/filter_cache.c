@@ -97,7 +97,9 @@ static int make_key(const struct bx_policy *p, struct keybuf *k)
 int bx_filter_cached(const struct bx_policy *p, struct bx_bpf *out, bx_error *err)
 {
 	/* Workers get the runtime's own calls (src/policy/runtime.c) on top of the policy. */
-	static const struct bx_seccomp_extra worker = {.exec_fd = -1, .runtime = BX_RUNTIME_WORKER};
+	/* Refused calls are named (filter.h): a worker without an init loads it as kill-process. */
+	static const struct bx_seccomp_extra worker = {
+	    .exec_fd = -1, .runtime = BX_RUNTIME_WORKER, .violations = true, .violation_fd = -1};
 	struct keybuf k = {0};
 	struct bx_bpf fresh = {0};
 	struct entry *victim;

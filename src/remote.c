@@ -230,7 +230,7 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (kill) {
-		char how[96];
+		char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 		kill_worker(jr);
 		describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
@@ -242,7 +242,7 @@ static int job_error(struct job_run *jr, int code, bool kill, const char *fmt, .
 /* The job failed because the worker died: how it died. */
 static int worker_died(struct job_run *jr, const char *when)
 {
-	char how[96];
+	char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 	describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
 	return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s%s", jr->job->name, how, when);
@@ -346,7 +346,7 @@ static int job_send(struct job_run *jr, bx_beam *b, const bx_msg *m, int fd, con
 		return job_error(jr, r, cut != 0, "cancelled while sending %s%s", what,
 				 cut ? "" : "; nothing was sent");
 	if (r == -EPIPE) {
-		char how[96];
+		char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 		if (peer->describe_exit)
 			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
@@ -855,7 +855,8 @@ static int run_loop(struct job_run *jr)
 					break;
 			}
 			if (!jr->status_seen) {
-				char how[96];
+				char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits
+								(violation.c) */
 
 				describe_worker(jr, 0, how, sizeof(how));
 				return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s",
@@ -863,7 +864,7 @@ static int run_loop(struct job_run *jr)
 			}
 		}
 		if (chan_eof && !jr->status_seen) {
-			char how[96];
+			char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 			describe_worker(jr, BX_REMOTE_DEATH_GRACE_MS, how, sizeof(how));
 			if (strcmp(how, "the worker is still running") == 0) {
@@ -1028,7 +1029,7 @@ static void v2_break_locked(struct bx_remote *rem, int code, bool kill, const ch
 /* The job fails because the connection broke (after what it has, if anything, sent). */
 static int v2_fail_broken(struct job_run *jr, int code, const char *why, const char *when)
 {
-	char how[96];
+	char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits (violation.c) */
 
 	if (!jr->rem->peer.describe_exit) {
 		snprintf(how, sizeof(how), "the connection to the worker is broken");
@@ -1680,7 +1681,7 @@ static int v2_wait(struct job_run *jr)
 			answered = jr->state == V2_ANSWERED;
 			pthread_mutex_unlock(&rem->lock);
 			if (!answered) {
-				char how[96];
+				char how[BX_ERROR_TEXT_MAX]; /* a refused call's text fits */
 
 				describe_worker(jr, 0, how, sizeof(how));
 				return bx_job_fail(jr->job, -ECHILD, "job '%.64s': %s",

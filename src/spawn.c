@@ -40,6 +40,7 @@
 
 #include "audit.h"
 #include "confine/confine.h"
+#include "confine/notify.h"
 #include "confine/seccomp.h"
 #include "filter_cache.h"
 #include "policy/policy.h"
@@ -49,6 +50,7 @@
 #include "spawn/dynuid.h"
 #include "spawn/init.h"
 #include "spawn/program.h"
+#include "spawn/violation.h"
 #include "spawn/worker.h"
 #include "spawn/zygote.h"
 #include "util/cleanup.h"
@@ -86,6 +88,9 @@ struct bx_worker {
 	struct bx_dynuid uid; /* a dynamic host uid held for the worker's life */
 	/* made before the clone, the child put in it before its release, removed once reaped */
 	struct bx_cgroup_leaf cgroup;
+	/* hook (violation.c): the refused call init named (V note), and the policy's label */
+	struct bx_violation violation;
+	char policy_label[80];
 };
 
 static bool init_called;
@@ -233,6 +238,7 @@ static void record_wait_status(bx_worker *w, int status)
  */
 static int worker_poll_exit(bx_worker *w)
 {
+	bool named = false;
 	int done;
 
 	pthread_mutex_lock(&w->lock);
@@ -248,13 +254,21 @@ static int worker_poll_exit(bx_worker *w)
 			w->reaped = true;
 			w->exit_code = si.si_code;
 			w->exit_status = si.si_status;
-			while (w->note_fd >= 0 && bx_note_read(w->note_fd, &note) == 1)
+			while (w->note_fd >= 0 && bx_note_read(w->note_fd, &note) == 1) {
 				if (note.type == BX_NOTE_DIED)
 					record_wait_status(w, note.value);
+				else if (note.type == BX_NOTE_VIOLATION) /* hook (violation.c) */
+					named = bx_violation_take(&w->violation, &note,
+								  w->policy_label) == 1;
+			}
 		}
 	}
 	done = w->reaped;
 	pthread_mutex_unlock(&w->lock);
+	if (named) /* hook (audit.c): the refused call, into the worker's log */
+		bx_audit_worker_violation(w, w->violation.name, w->violation.nr,
+					  w->violation.withdrawn ? NULL : w->violation.args,
+					  w->violation.call, w->violation.text);
 	return done;
 }
 
@@ -262,6 +276,9 @@ static void describe_locked(const bx_worker *w, char *buf, size_t len)
 {
 	if (!w->reaped)
 		snprintf(buf, len, "worker %d is running", (int)w->pid);
+	else if (w->violation.known && w->exit_code != CLD_EXITED && w->exit_status == SIGSYS)
+		/* hook (violation.c): the call its init named, and the rule that allows it */
+		snprintf(buf, len, "worker %d stopped: %s", (int)w->pid, w->violation.text);
 	else if (w->exit_code == CLD_EXITED)
 		snprintf(buf, len, "worker %d exited with status %d", (int)w->pid, w->exit_status);
 	else
@@ -772,7 +789,7 @@ static int read_notes(bx_worker *w, struct startup *su, bx_error *err)
 /* The worker died before it was ready: say how, with its own reason if it gave one. */
 static int died_early(bx_worker *w, struct startup *su, const char *why, bx_error *err)
 {
-	char how[96];
+	char how[BX_ERROR_TEXT_MAX];
 	char text[BX_ERROR_TEXT_MAX];
 
 	snprintf(text, sizeof(text), "%s", why);
@@ -932,7 +949,13 @@ static int prepare(const struct bx_policy *p, const struct foreign *fx, bool wan
 	if (fx) {
 		/* The program's exec and the note of its failure; nothing of a worker's runtime. */
 		struct bx_seccomp_extra extra = {
-		    .exec_fd = fx->fd_no, .runtime = BX_RUNTIME_EXEC, .note_fd = BX_SPAWN_NOTE_FD};
+		    .exec_fd = fx->fd_no,
+		    .runtime = BX_RUNTIME_EXEC,
+		    .note_fd = BX_SPAWN_NOTE_FD,
+		    /* hook (violation.c): refused calls named, the listener sent on this fd */
+		    .violations = true,
+		    .violation_fd = bx_notify_channel_fd(fx->fd_no),
+		};
 
 		r = bx_seccomp_compile(p, &extra, &bpf, err);
 	} else {
@@ -1072,6 +1095,8 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	}
 	w->pidfd = w->note_fd = w->serving_pidfd = -1;
 	w->uid.lock_fd = -1;
+	bx_violation_label(policy, w->policy_label,
+			   sizeof(w->policy_label)); /* hook (violation.c) */
 	bx_cgroup_leaf_init(&w->cgroup);
 	join.leaf = &w->cgroup;
 	pthread_mutex_init(&w->lock, NULL);

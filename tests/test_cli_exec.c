@@ -706,7 +706,7 @@ static void test_demo_audit_log(void **state)
 	const char *args[] = {"demo", "--audit-log-fd", "5", NULL};
 	static char text[65536];
 	struct result res;
-	size_t got = 0, records = 0, jobs = 0;
+	size_t got = 0, records = 0, jobs = 0, violations = 0;
 	int p[2];
 	ssize_t n;
 	(void)state;
@@ -732,13 +732,22 @@ static void test_demo_audit_log(void **state)
 			assert_string_equal(ev, "worker_spawned");
 		if (strcmp(ev, "job_ended") == 0)
 			jobs++;
+		if (strcmp(ev, "violation") == 0)
+			violations++;
 		records++;
 		if (*(end + 1) == '\0')
 			assert_string_equal(ev, "worker_exited");
 		json_object_put(o);
 	}
 	assert_int_equal(jobs, 4); /* whoami, upper, open, commands */
-	assert_int_equal(records, 10);
+	/*
+	 * A sanitizer's runtime in the worker makes a call at its exit that the
+	 * policy refuses (a death by SIGSYS it always had): now it is named too.
+	 */
+	if (!BX_TEST_ASAN)
+		assert_int_equal(violations, 0);
+	assert_true(violations <= 1);
+	assert_int_equal(records - violations, 10);
 }
 
 int main(void)

@@ -36,7 +36,7 @@ else
 	trap 'rm -rf "$build"' EXIT
 fi
 tests=(test_beam test_remote test_spawn test_audit test_stress test_hostile test_relay test_pool
-	test_zygote)
+	test_zygote test_violation)
 
 CC=clang cmake -S . -B "$build" -DBX_TSAN=ON -DBX_WERROR=ON \
 	-DBX_BENCH=OFF -DBX_EXAMPLES=OFF >/dev/null

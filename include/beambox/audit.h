@@ -9,7 +9,9 @@
  *   spawn_failed    error
  *   job_started     worker_pid, policy, job
  *   job_ended       worker_pid, policy, job, status (null on error), error, duration_us
- *   violation       worker_pid, policy, syscall, nr, args [6]   (the writer only, for now)
+ *   violation       worker_pid, policy, syscall, nr, args [6], call, message
+ *                   (the call the filter refused, named by the worker's init; before
+ *                   its worker_exited)
  *   worker_exited   worker_pid, policy, cause, exit_status, signal, signal_name
  *
  * Where records go: bx_spawn_opts.audit_fd for one worker's events, else the

@@ -93,11 +93,21 @@ typedef struct bx_exec_result {
 	int timed_out; /* 1: timeout_ms ran out and everything was killed */
 	unsigned long long duration_us; /* from start to the last process reaped */
 	/*
-	 * The system call that the filter refused when that killed the program
-	 * ("" when unknown; not filled in yet: see issue #13).
+	 * The system call that the filter refused when that stopped the program
+	 * (with a pid namespace: its init read it; see SECURITY.md, "How a
+	 * refused call is named"): its name ("socket"; "" when unknown: no pid
+	 * namespace, an explicit kill rule, another ABI), number (-1 when
+	 * unknown) and arguments, the call as the policy reads it
+	 * ("socket(AF_INET, SOCK_STREAM, 0)") and the whole sentence with the
+	 * rule that would allow it ("socket(AF_INET, SOCK_STREAM, 0) is not
+	 * allowed by default.policy; to allow it add 'socket: arg0 == AF_INET'").
 	 */
 	char syscall[64];
 	char error[BX_ERROR_TEXT_MAX]; /* why it could not run ("" when it ran) */
+	int syscall_nr;
+	unsigned long long syscall_args[6];
+	char call[160];
+	char violation[BX_ERROR_TEXT_MAX];
 } bx_exec_result;
 
 typedef struct bx_exec_opts {
@@ -174,8 +184,10 @@ BX_API int bx_exec_run(const bx_exec_opts *opts, const char *prog, char *const a
  * Writes res as one JSON object and a newline to fd, in one write (json-c):
  * {"pid", "policy", "namespaces": [...], "steps": [{"name", "result",
  * "usec"}], "status", "exit_code", "signal", "signal_name", "timed_out",
- * "duration_us", "syscall", "error"}; "exit_code"/"signal"/"syscall"/"error"
- * are null when they do not apply. Returns 0 or -errno.
+ * "duration_us", "syscall", "syscall_nr", "syscall_args": [6], "call",
+ * "violation", "error"}; "exit_code"/"signal"/"syscall"/"syscall_nr"/
+ * "syscall_args"/"call"/"violation"/"error" are null when they do not apply.
+ * Returns 0 or -errno.
  */
 BX_API int bx_exec_write_json(int fd, const bx_exec_result *res);
 

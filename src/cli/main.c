@@ -43,12 +43,17 @@ static void on_stop_signal(int sig)
 /* What the user should know when the filter killed the program. */
 static void explain_sigsys(const char *prog, const bx_exec_result *res)
 {
+	/* The exact call and the rule that allows it, when the sandbox's init named it. */
+	if (res->violation[0])
+		fprintf(stderr, "beambox: exec: %s stopped: %s\n", prog, res->violation);
+	else
+		fprintf(stderr,
+			"beambox: exec: %s was killed by the seccomp filter (SIGSYS): it made a "
+			"system call that policy '%s' does not allow.\n",
+			prog, res->policy[0] ? res->policy : "default");
 	fprintf(stderr,
-		"beambox: exec: %s was killed by the seccomp filter (SIGSYS): it made a system "
-		"call that policy '%s' does not allow.\n"
 		"beambox: exec: `--policy tools` runs everyday tools (id, ls -l, python3, shell "
 		"pipelines); `beambox policy learn --policy %s -- %s` records what it needs.\n",
-		prog, res->policy[0] ? res->policy : "default",
 		res->policy[0] ? res->policy : "default", prog);
 }
 

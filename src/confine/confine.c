@@ -23,8 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine/notify.h"
 #include "confine/seccomp.h"
 #include "confine/steps.h"
+#include "util/cleanup.h"
 #include "util/error.h"
 
 static uint64_t monotonic_ns(void)
@@ -142,7 +144,13 @@ static int learn_handover(const struct bx_bpf *bpf, int learn_sock, bx_error *er
 static int serving_filters(const struct bx_policy *p, const struct bx_confine_opts *o,
 			   struct bx_bpf *bpf, bx_error *err)
 {
-	struct bx_seccomp_extra extra = {.exec_fd = o->exec_fd, .note_fd = o->note_fd};
+	bool channel = o->split && o->split->violation_sock[1] >= 0;
+	struct bx_seccomp_extra extra = {
+	    .exec_fd = o->exec_fd,
+	    .note_fd = o->note_fd,
+	    .violations = channel, /* hook (notify.c): refused calls named by init */
+	    .violation_fd = channel ? bx_notify_channel_fd(o->exec_fd) : -1,
+	};
 
 	if (o->learn_sock >= 0)
 		return bx_seccomp_compile_learning(p, o->learn_sock, &extra, bpf, err);
@@ -171,11 +179,29 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 		return r;
 	if (o->split) {
 		struct bx_confine_filters *f = o->split;
+		bool named = false;
 
 		bx_bpf_free(&f->serving);
 		f->serving = bpf;
 		f->learn_sock = o->learn_sock;
-		r = bx_seccomp_compile_init(o->note_fd, o->init_read_fd, &f->init, err);
+		/*
+		 * hook (notify.c): with a notifying filter, init holds its
+		 * listener; without a channel the filter kills as it did. Learning
+		 * mode's filter notifies the supervisor: its listener is that one.
+		 */
+		if (o->learn_sock < 0) {
+			named = bx_bpf_notify_prog(&f->serving) >= 0 && f->violation_sock[0] >= 0;
+			if (!named)
+				bx_bpf_notify_to_kill(&f->serving);
+		}
+		if (!named) {
+			bx_close_and_reset(&f->violation_sock[0]);
+			bx_close_and_reset(&f->violation_sock[1]);
+		}
+		f->violation_close = o->exec_fd < 0;
+		r = named ? bx_seccomp_compile_init_violations(o->note_fd, o->init_read_fd,
+							       &f->init, err)
+			  : bx_seccomp_compile_init(o->note_fd, o->init_read_fd, &f->init, err);
 		if (r < 0)
 			return r;
 		if (o->learn_sock >= 0)
@@ -185,9 +211,12 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 		else
 			bx_report_add(rep,
 				      "seccomp: serving process: %zu filters, %zu instructions, "
-				      "default action %#x",
+				      "default action %#x%s",
 				      f->serving.nprogs, bx_bpf_total_len(&f->serving),
-				      p->default_action);
+				      p->default_action,
+				      named ? " (a refused call is named: init holds the listener, "
+					      "then kills)"
+					    : "");
 		bx_report_add(rep,
 			      "seccomp: init: 1 filter, %zu instructions, its own calls only "
 			      "(each process loads its own after the fork)",
@@ -202,6 +231,7 @@ static int step_seccomp(const struct bx_policy *p, const struct bx_confine_opts 
 		bx_report_add(rep, "seccomp: learning (every call reported to the supervisor)");
 		return 0;
 	}
+	bx_bpf_notify_to_kill(&bpf); /* hook (notify.c): no init here to hold a listener */
 	r = bx_seccomp_load(&bpf);
 	if (r < 0) {
 		bx_bpf_free(&bpf);
@@ -218,6 +248,7 @@ void bx_confine_filters_init(struct bx_confine_filters *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->learn_sock = -1;
+	f->violation_sock[0] = f->violation_sock[1] = -1;
 }
 
 void bx_confine_filters_free(struct bx_confine_filters *f)
@@ -227,6 +258,37 @@ void bx_confine_filters_free(struct bx_confine_filters *f)
 	if (f->learn_sock >= 0)
 		close(f->learn_sock);
 	f->learn_sock = -1;
+	bx_close_and_reset(&f->violation_sock[0]);
+	bx_close_and_reset(&f->violation_sock[1]);
+}
+
+/*
+ * hook (notify.c): the serving process loads its stack with the listener on
+ * the notifying program and hands it to init; it must never keep it (a
+ * thread could answer its own refused calls with "continue"). Without a
+ * listener (an inherited filter has one) the stack is loaded as
+ * kill-process. A hand-over that fails ends the process at once: it holds
+ * a listener nobody else reads, and may not be able to close it.
+ */
+static int load_serving_named(struct bx_confine_filters *f, bx_error *err)
+{
+	int listener = bx_seccomp_load_notify(&f->serving);
+	int sock = f->violation_sock[1];
+
+	f->violation_sock[1] = -1;
+	if (listener < 0 && listener != -EBUSY)
+		return bx_fail(err, listener, BX_NO_OFFSET,
+			       "seccomp: seccomp(SET_MODE_FILTER, NEW_LISTENER): %s",
+			       strerror(-listener));
+	if (listener >= 0 && bx_notify_send_fd(sock, listener) < 0)
+		syscall(SYS_exit_group, 125);
+	if (f->violation_close) {
+		if (listener >= 0)
+			close(listener);
+		close(sock);
+	}
+	/* else a program's: both are close-on-exec, and its filter has no close */
+	return 0;
 }
 
 int bx_confine_load(struct bx_confine_filters *f, enum bx_confine_who who, bx_error *err)
@@ -245,6 +307,9 @@ int bx_confine_load(struct bx_confine_filters *f, enum bx_confine_who who, bx_er
 		if (f->learn_sock >= 0)
 			close(f->learn_sock);
 		f->learn_sock = -1;
+		/* The violation channel: init took the listener from it already (violation.c). */
+		bx_close_and_reset(&f->violation_sock[0]);
+		bx_close_and_reset(&f->violation_sock[1]);
 		r = bx_seccomp_load(&f->init);
 		if (r < 0)
 			return bx_fail(err, r, BX_NO_OFFSET,
@@ -253,11 +318,16 @@ int bx_confine_load(struct bx_confine_filters *f, enum bx_confine_who who, bx_er
 		return 0;
 	}
 	bx_bpf_free(&f->init);
+	bx_close_and_reset(&f->violation_sock[0]); /* init's end */
 	if (f->learn_sock >= 0) {
 		r = learn_handover(&f->serving, f->learn_sock, err);
 		f->learn_sock = -1;
 		return r;
 	}
+	if (f->violation_sock[1] >= 0 && bx_bpf_notify_prog(&f->serving) >= 0)
+		return load_serving_named(f, err);
+	bx_close_and_reset(&f->violation_sock[1]);
+	bx_bpf_notify_to_kill(&f->serving);
 	r = bx_seccomp_load(&f->serving);
 	if (r < 0)
 		return bx_fail(err, r, BX_NO_OFFSET, "seccomp: seccomp(SET_MODE_FILTER, TSYNC): %s",
@@ -358,6 +428,17 @@ int bx_confine_self(const struct bx_policy *p, const struct bx_confine_opts *o,
 	if (o->chdir && chdir(o->chdir) < 0)
 		return bx_fail(err, -errno, BX_NO_OFFSET, "chdir(%.200s) inside the view: %m",
 			       o->chdir);
+	/*
+	 * 4b'. violations (confine/notify.h): the socketpair the serving process
+	 * hands its listener to init over, before the nofile limit is lowered
+	 * (a program's end goes above its fd, out of its reach).
+	 */
+	if (o->split && o->learn_sock < 0 && p->default_action == SCMP_ACT_KILL_PROCESS &&
+	    o->split->violation_sock[0] < 0) {
+		r = bx_notify_channel(o, o->split->violation_sock, err);
+		if (r < 0)
+			return r;
+	}
 	/* 4b. rlimits (core dumps always off), nofile below the program's fd. */
 	r = bx_step_rlimits(p, rep, err);
 	if (r == 0)

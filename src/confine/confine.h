@@ -37,6 +37,16 @@ struct bx_confine_filters {
 	struct bx_bpf init;
 	/* Learning: serving's last filter gets a listener, sent over this socket; else -1. */
 	int learn_sock;
+	/*
+	 * Violations (confine/notify.h): the serving process's filter notifies
+	 * instead of killing by default, and its listener goes to init over this
+	 * socketpair ([0] init's end, [1] the serving process's); {-1, -1}:
+	 * none (then a notifying program is loaded as kill-process).
+	 * violation_close: the serving process closes its listener and its end
+	 * after the hand-over (a worker); a program's are close-on-exec.
+	 */
+	int violation_sock[2];
+	bool violation_close;
 };
 
 /* Which process of the pair loads: the one that serves (pid 2) or init (pid 1). */

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "confine/notify.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -57,6 +58,13 @@ static long load_one(const struct bx_bpf_prog *p, unsigned flags)
 int bx_seccomp_load(const struct bx_bpf *bpf)
 {
 	if (!bpf_ok(bpf))
+		return -EINVAL;
+	/*
+	 * A program that can return USER_NOTIF without a listener would make
+	 * those calls fail with ENOSYS instead of killing: never load one here
+	 * (confine/notify.h loads it with a listener, or disarms it first).
+	 */
+	if (bx_bpf_notify_prog(bpf) >= 0)
 		return -EINVAL;
 	for (size_t i = 0; i < bpf->nprogs; i++) {
 		long r = load_one(&bpf->progs[i], SECCOMP_FILTER_FLAG_TSYNC);

@@ -24,12 +24,16 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -499,6 +503,12 @@ struct sysc {
 struct plan {
 	struct sysc *s;
 	size_t n, cap;
+	/*
+	 * The policy filter's default: the policy's default action, or
+	 * SCMP_ACT_NOTIFY in its place with extra->violations (a kill-process
+	 * default only). Set by build(); a fallback equal to it is no fallback.
+	 */
+	uint32_t def;
 };
 
 static void plan_free(struct plan *pl)
@@ -683,6 +693,27 @@ static int plan_add_extra(struct plan *pl, const struct bx_seccomp_extra *extra,
 		if (r < 0)
 			return r;
 	}
+	/*
+	 * Violations: the serving process sends its listener to init on this fd
+	 * (src/spawn/violation.c), with MSG_NOSIGNAL, before it executes the
+	 * program; the fd is close-on-exec and above the program's own, where
+	 * the program can never have a file.
+	 */
+	if (rt == BX_RUNTIME_EXEC && extra->violations && extra->violation_fd > 2) {
+		struct bx_sc_clause cl = {.ncmp = 2};
+
+		cl.cmp[0] = (struct bx_sc_cmp){.arg = 0,
+					       .op = BX_SC_MASKED_EQ,
+					       .mask = LOW32,
+					       .value = (uint64_t)extra->violation_fd};
+		cl.cmp[1] = (struct bx_sc_cmp){
+		    .arg = 2, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = MSG_NOSIGNAL};
+		r = plan_get(pl, "sendmsg", &s, err);
+		if (r == 0)
+			r = sysc_add_clause(s, &cl, err);
+		if (r < 0)
+			return r;
+	}
 	if (exec_fd >= 0) {
 		/* execveat(exec_fd, "", argv, envp, flags with AT_EMPTY_PATH); fd and flags are
 		 * ints. */
@@ -728,7 +759,7 @@ static int deny_unmentioned(scmp_filter_ctx ctx, const struct bx_policy *p, cons
 		if (mentioned || nr < 0)
 			continue;
 		if (e[i].arg < 0) {
-			r = add_rule(ctx, p->default_action, action, nr, e[i].name, NULL, err);
+			r = add_rule(ctx, pl->def, action, nr, e[i].name, NULL, err);
 			if (r < 0)
 				return r;
 			continue;
@@ -740,7 +771,7 @@ static int deny_unmentioned(scmp_filter_ctx ctx, const struct bx_policy *p, cons
 						       .op = BX_SC_MASKED_EQ,
 						       .mask = e[i].cubes[k].mask,
 						       .value = e[i].cubes[k].value};
-			r = add_rule(ctx, p->default_action, action, nr, e[i].name, &cl, err);
+			r = add_rule(ctx, pl->def, action, nr, e[i].name, &cl, err);
 			if (r < 0)
 				return r;
 		}
@@ -846,7 +877,7 @@ static int policy_build_once(const struct bx_policy *p, const struct plan *pl, s
 static int policy_build(const struct bx_policy *p, struct plan *pl, struct sink *sk,
 			struct bx_bpf_prog *prog, bx_error *err)
 {
-	uint32_t def = p->default_action;
+	uint32_t def = pl->def;
 
 	for (;;) {
 		bool again = false;
@@ -914,7 +945,7 @@ static int policy_build_once(const struct bx_policy *p, const struct plan *pl, s
 			     struct bx_bpf_prog *prog, bx_error *err)
 {
 	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
-	uint32_t def = p->default_action;
+	uint32_t def = pl->def;
 	int r;
 
 	r = ctx_new(def, &ctx, err);
@@ -1040,6 +1071,150 @@ static int fallback_build_once(const struct plan *pl, uint32_t def, uint32_t act
 	return 0;
 }
 
+/* ------------------------------------------------------------------ violations and the deny list
+ */
+
+#define DENY_KILL_CLAUSES_MAX 64
+
+/* Appends the clauses of "r AND every comparison of c" to out (0 when none). */
+static int clause_and_all(const struct bx_sc_clause *r, const struct bx_sc_clause *c,
+			  struct bx_sc_clause *out, size_t max)
+{
+	struct bx_sc_clause cur[DENY_KILL_CLAUSES_MAX], next[DENY_KILL_CLAUSES_MAX];
+	size_t ncur = 1;
+
+	cur[0] = *r;
+	for (size_t k = 0; k < c->ncmp && ncur > 0; k++) {
+		size_t nnext = 0;
+
+		for (size_t i = 0; i < ncur; i++) {
+			int n = bx_sc_and(&cur[i], &c->cmp[k], next + nnext,
+					  DENY_KILL_CLAUSES_MAX - nnext);
+
+			if (n < 0)
+				return n;
+			nnext += (size_t)n;
+		}
+		memcpy(cur, next, nnext * sizeof(cur[0]));
+		ncur = nnext;
+	}
+	if (ncur > max)
+		return -E2BIG;
+	memcpy(out, cur, ncur * sizeof(cur[0]));
+	return (int)ncur;
+}
+
+/*
+ * set = set minus the calls clause c allows: each r that c touches becomes
+ * the pieces "r AND NOT cmp" for each comparison of c. Returns 0 or -E2BIG.
+ */
+static int clauses_subtract(struct bx_sc_clause *set, size_t *n, const struct bx_sc_clause *c)
+{
+	struct bx_sc_clause out[DENY_KILL_CLAUSES_MAX] = {0}, tmp[DENY_KILL_CLAUSES_MAX];
+	size_t nout = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		int hit = clause_and_all(&set[i], c, tmp, DENY_KILL_CLAUSES_MAX);
+
+		if (hit < 0)
+			return hit;
+		if (hit == 0) { /* disjoint: kept whole */
+			if (nout >= DENY_KILL_CLAUSES_MAX)
+				return -E2BIG;
+			out[nout++] = set[i];
+			continue;
+		}
+		for (size_t k = 0; k < c->ncmp; k++) {
+			struct bx_sc_cmp neg[64];
+			size_t nneg = bx_sc_negate(&c->cmp[k], neg);
+
+			for (size_t j = 0; j < nneg; j++) {
+				int m = bx_sc_and(&set[i], &neg[j], out + nout,
+						  DENY_KILL_CLAUSES_MAX - nout);
+
+				if (m < 0)
+					return m;
+				nout += (size_t)m;
+			}
+		}
+		/* c without comparisons allows everything: nothing of r is left */
+	}
+	memcpy(set, out, nout * sizeof(out[0]));
+	*n = nout;
+	return 0;
+}
+
+/*
+ * With violations the policy's default is USER_NOTIF, which ranks below the
+ * deny list's ERRNO: a deny-listed call that the policy does not allow would
+ * return the errno where the kill-process default killed it. So, for each
+ * syscall on the deny list that the policy names with conditions (and no
+ * fallback of its own), its refused calls that the deny list denies stay
+ * kills: a whole-syscall entry gets an explicit kill fallback (the
+ * fallback filter with default kill, as `expr; kill` would), an entry by
+ * argument gets kill rules for exactly "denied AND not allowed by the
+ * policy" in a filter of their own (default allow; a kill wins wherever it
+ * sits in the stack). Everything the deny list refused before still fails
+ * the same way; only the calls the policy alone refused are named.
+ */
+static int deny_kills(const struct bx_policy *p, struct plan *pl, struct sink *sk,
+		      struct bx_bpf_prog *prog, bool *any, bx_error *err)
+{
+	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
+	int r;
+
+	*any = false;
+	for (size_t i = 0; i < pl->n; i++) {
+		struct sysc *s = &pl->s[i];
+		const struct bx_deny_entry *e = bx_deny_find(s->name);
+		struct bx_sc_clause set[DENY_KILL_CLAUSES_MAX];
+		size_t n = 0, budget = BX_CUBED_MAX;
+		bool cube = true; /* ranges from the policy's clauses: as masked comparisons */
+
+		if (!e || bx_deny_overridden(p, e->name) || s->always || s->has_fallback ||
+		    s->nclauses == 0)
+			continue;
+		if (e->arg < 0 || e->ncubes > DENY_KILL_CLAUSES_MAX)
+			goto whole;
+		for (size_t k = 0; k < e->ncubes; k++)
+			set[n++] = (struct bx_sc_clause){.ncmp = 1,
+							 .cmp = {{.arg = (unsigned)e->arg,
+								  .op = BX_SC_MASKED_EQ,
+								  .mask = e->cubes[k].mask,
+								  .value = e->cubes[k].value}}};
+		for (size_t c = 0; c < s->nclauses && n > 0; c++)
+			if (clauses_subtract(set, &n, &s->clauses[c]) < 0)
+				goto whole;
+		if (n == 0)
+			continue;
+		if (!ctx) {
+			r = ctx_new(SCMP_ACT_ALLOW, &ctx, err);
+			if (r < 0)
+				return r;
+		}
+		for (size_t k = 0; k < n; k++) {
+			r = add_rule_cubed(ctx, SCMP_ACT_ALLOW, SCMP_ACT_KILL_PROCESS, s->nr,
+					   s->name, &set[k], &budget, &cube, err);
+			if (r == -E2BIG)
+				goto whole;
+			if (r < 0)
+				return r;
+		}
+		*any = true;
+		continue;
+	whole:
+		/* Too intricate to cut out: every refused call of it is a kill, as before. */
+		s->has_fallback = true;
+		s->fallback = SCMP_ACT_KILL_PROCESS;
+	}
+	if (!*any)
+		return 0;
+	return ctx_emit(ctx,
+			"the deny list's calls the policy refuses stay kills (violations: the "
+			"default is handed to init)",
+			sk, prog, err);
+}
+
 /* Fills the sink with p's whole stack. */
 static int build(const struct bx_policy *p, const struct bx_seccomp_extra *extra, struct sink *sk,
 		 bx_error *err)
@@ -1056,6 +1231,15 @@ static int build(const struct bx_policy *p, const struct bx_seccomp_extra *extra
 
 	if (p->noverride_deny > sizeof(p->override_deny) / sizeof(p->override_deny[0]))
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "seccomp: policy counts out of range");
+	/*
+	 * Violations: what would get the kill-process default is handed to the
+	 * listener's holder instead, which names it and kills (see filter.h).
+	 * An explicit kill (a rule, `expr; kill`) is a fallback of its own now,
+	 * so it stays a kernel kill.
+	 */
+	if (extra && extra->violations && def == SCMP_ACT_KILL_PROCESS)
+		def = SCMP_ACT_NOTIFY;
+	pl.def = def;
 	r = plan_add_policy(&pl, p, err);
 	if (r == 0)
 		r = plan_add_extra(&pl, extra, err);
@@ -1074,6 +1258,18 @@ static int build(const struct bx_policy *p, const struct bx_seccomp_extra *extra
 	}
 	if (r < 0)
 		goto out;
+	/* 1b. Violations: the deny list's calls that the kill default killed stay kills. */
+	if (def == SCMP_ACT_NOTIFY) {
+		bool any = false;
+
+		r = deny_kills(p, &pl, sk, &prog, &any, err);
+		if (r == 0 && any && sk->bpf)
+			r = bpf_push(sk->bpf, &prog, err);
+		free(prog.insns);
+		prog = (struct bx_bpf_prog){0};
+		if (r < 0)
+			goto out;
+	}
 
 	/*
 	 * 2. A fallback filter per refusing action. One that refuses seccomp()
@@ -1239,7 +1435,96 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 	return 0;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BX_INIT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define BX_INIT_TSAN 1
+#endif
+
+/*
+ * What an init that holds the violation listener adds (bx_violation_serve,
+ * src/spawn/violation.c): reading notifications and checking their ids,
+ * killing everything else in its namespace, and its SIGCHLD handler's
+ * reaping and return. The ioctl numbers are a header's function-like macros,
+ * so by number; the text is runtime.c's by-number list for init.
+ */
+static int plan_add_init_violations(struct plan *pl, bx_error *err)
+{
+	struct bx_sc_clause cl = {.ncmp = 1};
+	struct sysc *s = NULL;
+	static const uint64_t requests[] = {SECCOMP_IOCTL_NOTIF_RECV, SECCOMP_IOCTL_NOTIF_ID_VALID};
+	int r;
+
+	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
+		cl.cmp[0] = (struct bx_sc_cmp){
+		    .arg = 1, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = requests[i]};
+		r = plan_get(pl, "ioctl", &s, err);
+		if (r == 0)
+			r = sysc_add_clause(s, &cl, err);
+		if (r < 0)
+			return r;
+	}
+	cl = (struct bx_sc_clause){.ncmp = 2};
+	cl.cmp[0] = (struct bx_sc_cmp){
+	    .arg = 0, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = (uint32_t)-1};
+	cl.cmp[1] =
+	    (struct bx_sc_cmp){.arg = 1, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = SIGKILL};
+	r = plan_get(pl, "kill", &s, err);
+	if (r == 0)
+		r = sysc_add_clause(s, &cl, err);
+	if (r < 0)
+		return r;
+	cl.cmp[1] =
+	    (struct bx_sc_cmp){.arg = 2, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = WNOHANG};
+	r = plan_get(pl, "wait4", &s, err);
+	if (r == 0)
+		r = sysc_add_clause(s, &cl, err);
+	if (r < 0)
+		return r;
+	/* poll(&listener, 1, 0): whether the filter's processes are all gone (a hang-up). */
+	cl = (struct bx_sc_clause){.ncmp = 2};
+	cl.cmp[0] = (struct bx_sc_cmp){.arg = 1, .op = BX_SC_EQ, .value = 1};
+	cl.cmp[1] = (struct bx_sc_cmp){.arg = 2, .op = BX_SC_MASKED_EQ, .mask = LOW32, .value = 0};
+	r = plan_get(pl, "poll", &s, err);
+	if (r == 0)
+		r = sysc_add_clause(s, &cl, err);
+	if (r < 0)
+		return r;
+	r = plan_get(pl, "rt_sigreturn", &s, err);
+	if (r == 0)
+		s->always = SCMP_ACT_ALLOW;
+#ifdef BX_INIT_TSAN
+	/*
+	 * ThreadSanitizer delivers a signal to its handler later, at a safe
+	 * point, around a sigprocmask of its own: the SIGCHLD handler needs it
+	 * (TSan builds only, never a release build).
+	 */
+	if (r == 0)
+		r = plan_get(pl, "rt_sigprocmask", &s, err);
+	if (r == 0)
+		s->always = SCMP_ACT_ALLOW;
+#endif
+	return r;
+}
+
+static int compile_init(int note_fd, int read_fd, bool violations, struct bx_bpf *out,
+			bx_error *err);
+
 int bx_seccomp_compile_init(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
+{
+	return compile_init(note_fd, read_fd, false, out, err);
+}
+
+int bx_seccomp_compile_init_violations(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
+{
+	return compile_init(note_fd, read_fd, true, out, err);
+}
+
+static int compile_init(int note_fd, int read_fd, bool violations, struct bx_bpf *out,
+			bx_error *err)
 {
 	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	const struct bx_policy *rules = bx_runtime_rules(BX_RUNTIME_INIT);
@@ -1258,6 +1543,8 @@ int bx_seccomp_compile_init(int note_fd, int read_fd, struct bx_bpf *out, bx_err
 		r = plan_add_fd_rule(&pl, "write", 0, note_fd, err);
 	if (r == 0 && read_fd > 2)
 		r = plan_add_fd_rule(&pl, "read", 0, read_fd, err);
+	if (r == 0 && violations)
+		r = plan_add_init_violations(&pl, err);
 	/* Deny by default: the kill covers the deny list's calls, and everything else. */
 	if (r == 0)
 		r = ctx_new(SCMP_ACT_KILL_PROCESS, &ctx, err);

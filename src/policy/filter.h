@@ -79,6 +79,28 @@ struct bx_seccomp_extra {
 	 * Below 3 (0 when a caller leaves it out): no write at all.
 	 */
 	int note_fd;
+	/*
+	 * Violations that name the syscall (src/spawn/violation.c, SECURITY.md
+	 * "How a refused call is named"): with a kill-process default, the
+	 * policy's filter returns SECCOMP_RET_USER_NOTIF for the calls that would
+	 * get the default action, so that the serving process's init, holding
+	 * the listener, reads the call, reports it and kills the process. Every
+	 * other action stays what it was: explicit kill rules (and `expr; kill`)
+	 * are kernel kills, other ABIs kill, errnos and allows are unchanged;
+	 * the kernel ranks KILL > TRAP > ERRNO > USER_NOTIF > ALLOW across the
+	 * stack. Only for a process whose loader holds a listener: a program
+	 * that returns USER_NOTIF is never loaded without one (bx_seccomp_load
+	 * refuses it; bx_violation_disarm turns it back into kill-process).
+	 */
+	bool violations;
+	/*
+	 * With violations and BX_RUNTIME_EXEC: the fd the serving process sends
+	 * its listener on, sendmsg(violation_fd, ..., MSG_NOSIGNAL) is allowed
+	 * (above the program's fd, out of the program's reach); -1 (or 0 when a
+	 * caller leaves it out): none. A worker's runtime already sends with
+	 * MSG_NOSIGNAL and closes.
+	 */
+	int violation_fd;
 };
 
 /*
@@ -149,6 +171,15 @@ bool bx_deny_may_hit(const struct bx_deny_entry *e, const struct bx_sc_clause *c
  * default action kills the process, and there is no policy in it at all.
  */
 int bx_seccomp_compile_init(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
+    __attribute__((warn_unused_result));
+/*
+ * The same, for an init that holds the serving process's violation listener
+ * (src/spawn/violation.c): also ioctl(SECCOMP_IOCTL_NOTIF_RECV,
+ * SECCOMP_IOCTL_NOTIF_ID_VALID), kill(-1, SIGKILL) (everything else in the
+ * namespace), and its SIGCHLD handler's wait4(-1, ..., WNOHANG) and
+ * rt_sigreturn.
+ */
+int bx_seccomp_compile_init_violations(int note_fd, int read_fd, struct bx_bpf *out, bx_error *err)
     __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ the runtime (runtime.c) */

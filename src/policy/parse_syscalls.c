@@ -566,8 +566,11 @@ void bx_finish_syscalls(struct bx_parser *ps)
 				rule->action = p->default_action;
 			continue;
 		}
-		if (m->fallback == p->default_action)
-			continue; /* the same as none */
+		/*
+		 * An explicit fallback is kept even when it is the default's action
+		 * (`expr; kill` under a kill default): a compile that hands the
+		 * default to a supervisor (violations, filter.h) keeps it a kill.
+		 */
 		rule->has_else = true;
 		rule->else_action = m->fallback;
 	}

@@ -20,6 +20,7 @@
 
 #include "spawn/child.h"
 #include "spawn/dynuid.h"
+#include "spawn/violation.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -39,8 +40,8 @@ _Static_assert(sizeof(struct note_hdr) + BX_NOTE_TEXT_MAX <= PIPE_BUF,
 _Static_assert(sizeof(struct bx_confine_step) * BX_CONFINE_STEPS_MAX <= BX_NOTE_TEXT_MAX,
 	       "every step fits a T note");
 
-static int note_write_bytes(int fd, uint32_t type, int32_t value, int32_t stage, const void *p,
-			    size_t len)
+int bx_note_write_bytes(int fd, uint32_t type, int32_t value, int32_t stage, const void *p,
+			size_t len)
 {
 	char buf[sizeof(struct note_hdr) + BX_NOTE_TEXT_MAX];
 	struct note_hdr h = {.type = type, .value = value, .stage = stage, .len = (uint32_t)len};
@@ -63,8 +64,8 @@ static int note_write_bytes(int fd, uint32_t type, int32_t value, int32_t stage,
 
 int bx_note_write(int fd, uint32_t type, int32_t value, int32_t stage, const char *text)
 {
-	return note_write_bytes(fd, type, value, stage, text,
-				text ? strnlen(text, BX_NOTE_TEXT_MAX) : 0);
+	return bx_note_write_bytes(fd, type, value, stage, text,
+				   text ? strnlen(text, BX_NOTE_TEXT_MAX) : 0);
 }
 
 int bx_note_report(int fd, const struct bx_confine_report *rep)
@@ -73,8 +74,8 @@ int bx_note_report(int fd, const struct bx_confine_report *rep)
 	int r = bx_note_write(fd, BX_NOTE_REPORT, (int32_t)rep->namespaces, 0, rep->text);
 
 	if (r == 0)
-		r = note_write_bytes(fd, BX_NOTE_STEPS, (int32_t)nsteps, 0, rep->steps,
-				     nsteps * sizeof(rep->steps[0]));
+		r = bx_note_write_bytes(fd, BX_NOTE_STEPS, (int32_t)nsteps, 0, rep->steps,
+					nsteps * sizeof(rep->steps[0]));
 	return r;
 }
 
@@ -116,7 +117,7 @@ int bx_note_read(int fd, struct bx_note *out)
 	if (n != (ssize_t)sizeof(h) || h.len > BX_NOTE_TEXT_MAX)
 		return -EPROTO;
 	if (h.type != BX_NOTE_REPORT && h.type != BX_NOTE_STEPS && h.type != BX_NOTE_STARTED &&
-	    h.type != BX_NOTE_DIED && h.type != BX_NOTE_ERROR)
+	    h.type != BX_NOTE_DIED && h.type != BX_NOTE_ERROR && h.type != BX_NOTE_VIOLATION)
 		return -EPROTO;
 	/* The writer made the record with one write: its text is already in the pipe. */
 	if (h.len) {
@@ -137,7 +138,7 @@ int bx_note_read(int fd, struct bx_note *out)
 /* An E note with an error's text. */
 static void note_error(int fd, int r, const char *text, size_t max)
 {
-	bx_ignore(note_write_bytes(fd, BX_NOTE_ERROR, r, 0, text, strnlen(text, max)));
+	bx_ignore(bx_note_write_bytes(fd, BX_NOTE_ERROR, r, 0, text, strnlen(text, max)));
 }
 
 /* Init's loop: reap everything; when the serving process dies, say how and go. */
@@ -163,7 +164,7 @@ int bx_init_fork(const struct bx_init_opts *o, bx_error *err)
 {
 	bx_error ierr;
 	pid_t server;
-	int r;
+	int named, r;
 
 	if (!o->filters)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET, "init: no filters to load");
@@ -186,6 +187,8 @@ int bx_init_fork(const struct bx_init_opts *o, bx_error *err)
 			close(o->close_in_init[i]);
 	if (o->exec_pipe[1] >= 0)
 		close(o->exec_pipe[1]);
+	/* hook (violation.c): the serving process's listener, before init's own filter. */
+	named = bx_violation_init_prepare(o->filters, o->note_fd, server);
 	/*
 	 * init's own filter, its last step: from here on it may only read the
 	 * exec pipe, write notes, reap and exit. Without it, it must not run:
@@ -207,6 +210,8 @@ int bx_init_fork(const struct bx_init_opts *o, bx_error *err)
 		while (n > 0 || (n < 0 && errno == EINTR));
 	}
 	bx_ignore(bx_note_write(o->note_fd, BX_NOTE_STARTED, 0, 0, NULL));
+	if (named)
+		bx_violation_serve(); /* hook (violation.c): reads refused calls, reaps, exits */
 	init_loop(o, server);
 }
 

@@ -39,6 +39,8 @@ enum bx_note_type {
 	BX_NOTE_STARTED = 'S',
 	BX_NOTE_DIED = 'D',
 	BX_NOTE_ERROR = 'E',
+	/* A refused system call, before the D note of the death it caused (spawn/violation.h). */
+	BX_NOTE_VIOLATION = 'V',
 };
 
 /* A whole confinement report fits one note, and a note one atomic pipe write. */
@@ -54,6 +56,9 @@ struct bx_note {
 
 /* Writes one record (a single write(2), atomic on a pipe). Returns 0 or -errno. */
 int bx_note_write(int fd, uint32_t type, int32_t value, int32_t stage, const char *text);
+/* The same with len bytes of binary text (at most BX_NOTE_TEXT_MAX). */
+int bx_note_write_bytes(int fd, uint32_t type, int32_t value, int32_t stage, const void *p,
+			size_t len);
 
 /* Writes rep as an R note (its text) and a T note (its steps). Returns 0 or -errno. */
 int bx_note_report(int fd, const struct bx_confine_report *rep);
