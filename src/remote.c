@@ -1507,8 +1507,9 @@ static int v2_give_up(struct job_run *jr, int code)
 		snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)jr->id);
 		memcpy(buf, "000;", 4);
 		len = 4;
-		if (v2_append_kv(buf, &len, sizeof(buf), "cmd", "withdraw") == 0 &&
-		    v2_append_kv(buf, &len, sizeof(buf), "id", idbuf) == 0 &&
+		/* No cmd: a request always has one, so no job name reads as this. */
+		if (v2_append_kv(buf, &len, sizeof(buf), "id", idbuf) == 0 &&
+		    v2_append_kv(buf, &len, sizeof(buf), "withdraw", "1") == 0 &&
 		    bx_beam_send_fds_until(rem->main, buf, len, NULL, 0, 0, NULL, 0, &cut) == 0) {
 			/*
 			 * The withdrawal is in the worker's socket. If the job before
@@ -2440,15 +2441,16 @@ static void queued_req_clear(struct queued_req *r)
 }
 
 /*
- * A frame from the parent: a request joins the queue, a withdrawal removes
- * its request (one already run or unknown is ignored: it crossed with the
- * answer). Takes f. -errno ends serving: the parent broke its own protocol.
+ * A frame from the parent: a request (cmd=[NAME ARGS...] id=[ID] ...) joins
+ * the queue, a withdrawal (id=[ID] withdraw=[1], never a cmd, so that a job
+ * may be named "withdraw") removes its request (one already run or unknown
+ * is ignored: it crossed with the answer). Takes f. -errno ends serving: the
+ * parent broke its own protocol.
  */
 static int serve2_take(struct serve2 *sv, bx_frame *f)
 {
 	struct queued_req *r;
 	bx_msg *m = NULL;
-	bx_bytes cmd;
 	uint64_t id = 0;
 	bx_error derr;
 	int rc;
@@ -2462,7 +2464,13 @@ static int serve2_take(struct serve2 *sv, bx_frame *f)
 		bx_frame_clear(f);
 		return -EPROTO;
 	}
-	if (bx_msg_get_one(m, "cmd", &cmd) == 0 && bytes_eq(&cmd, "withdraw")) {
+	if (has_key(m, "withdraw")) {
+		if (has_key(m, "cmd")) {
+			bx_log(BX_LOG_ERROR, "worker: a withdrawal with a cmd from the parent");
+			bx_msg_free(m);
+			bx_frame_clear(f);
+			return -EPROTO;
+		}
 		for (size_t i = 0; i < sv->nq; i++) {
 			if (sv->q[i].id != id || !sv->q[i].queued)
 				continue;

@@ -2253,7 +2253,9 @@ static void test_v2_worker_withdraw_and_fds(void **state)
 {
 	static const char req_sleep[] = "000;3:cmd,14:5:sleep,3:300,,2:id,4:1:1,,";
 	static const char req_count2[] = "000;3:cmd,8:5:count,,2:id,4:1:2,,6:queued,4:1:1,,";
-	static const char withdraw2[] = "000;3:cmd,11:8:withdraw,,2:id,4:1:2,,";
+	static const char withdraw2[] = "000;2:id,4:1:2,,8:withdraw,4:1:1,,";
+	/* A job named "withdraw" is a request like any other: it is answered. */
+	static const char req_named_withdraw[] = "000;3:cmd,11:8:withdraw,,2:id,4:1:6,,";
 	static const char req_count3[] = "000;3:cmd,8:5:count,,2:id,4:1:3,,6:queued,4:1:1,,";
 	/* fds names stdout, but no fd comes; then stdout named with one fd (a pipe). */
 	static const char req_nofd[] = "000;3:cmd,8:5:count,,2:id,4:1:4,,3:fds,9:6:stdout,,";
@@ -2326,6 +2328,16 @@ static void test_v2_worker_withdraw_and_fds(void **state)
 	assert_int_equal(read_to_eof(p[0], out, sizeof(out)), 2);
 	assert_memory_equal(out, "2\n", 2);
 	close(p[0]);
+
+	assert_int_equal(bx_beam_send(pb, req_named_withdraw, sizeof(req_named_withdraw) - 1, -1),
+			 0);
+	assert_int_equal(wait_readable(bx_beam_fd(pb)), 0);
+	assert_int_equal(bx_beam_recv(pb, &f, NULL), 1);
+	assert_int_equal(bx_msg_decode(f.data, f.len, 0, &m, NULL), 0);
+	assert_int_equal(bx_msg_get_one(m, "id", &v), 0);
+	assert_string_equal(v.p, "6");
+	bx_msg_free(m);
+	bx_frame_clear(&f);
 
 	bx_beam_free(pb);
 	assert_int_equal(pthread_join(w.th, NULL), 0);

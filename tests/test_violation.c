@@ -216,9 +216,7 @@ static int h_flood(bx_job *job, void *ctx)
 /*
  * storm: a signal storm on a thread making refused calls, with a handler
  * that does not restart them: each call is withdrawn from the listener if
- * the signal comes before init reads it. The process must die anyway. (Not
- * named "withdraw": beambox/2 takes a request of that name for a
- * withdrawal, and never answers it.)
+ * the signal comes before init reads it. The process must die anyway.
  */
 static int h_withdraw(bx_job *job, void *ctx)
 {
