@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "confine/confine.h"
+#include "audit.h"
 #include "exec_opts.h"
 #include "policy/policy.h"
 #include "spawn/child.h"
@@ -253,7 +254,46 @@ struct waiter {
 	struct bx_confine_report rep; /* R and T */
 	struct bx_violation viol;     /* V: the refused call (violation.c) */
 	char label[80];		      /* the policy, for its text */
+	bool audited;		      /* worker_spawned is in the audit log (audit.h) */
 };
+
+/*
+ * The audit log (x->audit_fd, else the process-wide one): worker_spawned once
+ * the report is in (the sandbox is confined; w is the record's key until
+ * worker_exited), the rest when it is over.
+ */
+static void audit_spawned(struct waiter *w, const struct bx_child *child,
+			  const struct bx_exec_ext *x, const struct bx_policy *policy,
+			  uint64_t start)
+{
+	if (w->audited || !w->got_report)
+		return;
+	w->audited = true;
+	bx_audit_spawned(x ? x->audit_fd : -1, w, NULL, child->pid, 0, policy->name, w->rep.text,
+			 start);
+}
+
+static void audit_over(struct waiter *w, const bx_exec_result *res, bool reaped)
+{
+	uint64_t args[6];
+
+	if (!w->audited)
+		return;
+	if (!reaped) {
+		bx_audit_exited(w, 0, 0, 0);
+		return;
+	}
+	if (res->violation[0]) {
+		for (int i = 0; i < 6; i++)
+			args[i] = res->syscall_args[i];
+		bx_audit_worker_violation(w, res->syscall[0] ? res->syscall : NULL, res->syscall_nr,
+					  args, res->call, res->violation);
+	}
+	if (res->signal)
+		bx_audit_exited(w, 1, CLD_KILLED, res->signal);
+	else
+		bx_audit_exited(w, 1, CLD_EXITED, res->exit_code < 0 ? 0 : res->exit_code);
+}
 
 /* Reads every note there is. Returns 1 at EOF or on a malformed note (stop reading), else 0. */
 static int read_notes(struct waiter *w)
@@ -384,8 +424,10 @@ static int wait_sandbox(const struct bx_child *child, int note_r, const struct b
 			kill_sandbox(child);
 			continue;
 		}
-		if (pfd[1].revents)
+		if (pfd[1].revents) {
 			notes_open = !read_notes(w);
+			audit_spawned(w, child, x, policy, start);
+		}
 		if (pfd[2].revents && !cancel_sig) {
 			unsigned char b = 0;
 
@@ -397,12 +439,14 @@ static int wait_sandbox(const struct bx_child *child, int note_r, const struct b
 	}
 	r = bx_child_reap(child->pidfd, &si);
 	if (r < 0) {
+		audit_over(w, res, false);
 		free(w);
 		return bx_fail(err, r, STAGE_CONFINE, "waiting for the sandbox: %s", strerror(-r));
 	}
 	/* pid 1 wrote its last note before it exited: it is in the pipe. */
 	if (notes_open)
 		bx_ignore(read_notes(w));
+	audit_spawned(w, child, x, policy, start);
 	res->duration_us = now_us() - start;
 	if (w->got_report) {
 		w->rep.host_pid = child->pid;
@@ -430,6 +474,7 @@ static int wait_sandbox(const struct bx_child *child, int note_r, const struct b
 		take_violation(w, res);
 		r = res->status;
 	}
+	audit_over(w, res, true);
 	free(w);
 	return r;
 }

@@ -136,6 +136,7 @@ BX_API void bx_exec_opts_init(bx_exec_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->json_status_fd = -1;
+	opts->audit_fd = -1;
 	opts->cancel_fd = -1;
 }
 
@@ -347,12 +348,16 @@ BX_API int bx_exec_run(const bx_exec_opts *o, const char *prog, char *const argv
 	    .verbose = o->verbose != 0,
 	    .timeout_ms = o->timeout_ms,
 	    .cancel_fd = o->cancel_fd,
+	    .audit_fd = o->audit_fd,
 	};
 	r = bx_exec_supervised(p, prog, argv, -1, &x, res, err);
 out:
 	if (r < 0) {
 		res->status = bx_exec_status_for(r, err);
 		snprintf(res->error, sizeof(res->error), "%s", err->text);
+		/* The waiter logged worker_spawned if it got that far; else this is the record. */
+		if (!res->pid)
+			bx_audit_spawn_failed(o->audit_fd, err->text);
 	}
 	if (o->json_status_fd >= 0)
 		bx_ignore(bx_exec_write_json(o->json_status_fd, res));

@@ -26,6 +26,7 @@ struct bx_exec_ext {
 	bool verbose;	     /* pid 1 writes the steps to fd 2 before the program runs */
 	unsigned timeout_ms; /* 0: none; the waiter kills the sandbox when it runs out */
 	int cancel_fd;	     /* -1: none; readable: the waiter kills the sandbox */
+	int audit_fd;	     /* -1: the process-wide audit log (audit.h), if any */
 };
 
 /*

@@ -127,7 +127,14 @@ static void test_cli_args_table(void **state)
 	    {{"beambox", "exec", "--json-status-fd", "x", "y"}, -EINVAL, 0, "expected an fd", 2},
 	    {{"beambox", "exec", "--json-status-fd", "-1", "y"}, -EINVAL, 0, "expected an fd", 2},
 	    {{"beambox", "exec", "--json-status-fd", "07", "y"}, -EINVAL, 0, "expected an fd", 2},
-	    {{"beambox", "exec", "--audit-log", "f", "x"}, -EINVAL, 0, "unknown option", 2},
+	    {{"beambox", "exec", "--audit-log", "f", "x"}, 0, BX_CLI_EXEC, NULL, 0},
+	    {{"beambox", "exec", "--audit-log-fd", "9", "x"}, 0, BX_CLI_EXEC, NULL, 0},
+	    {{"beambox", "exec", "--audit-log", "f", "--audit-log-fd", "3", "x"},
+	     -EINVAL,
+	     0,
+	     "given twice",
+	     4},
+	    {{"beambox", "exec", "--audit-log-fd", "x", "y"}, -EINVAL, 0, "expected an fd", 2},
 	    {{"beambox", "exec", "-o", "f", "x"}, -EINVAL, 0, "unknown option '-o'", 2},
 	    /* demo */
 	    {{"beambox", "demo", "--audit-log", "f"}, 0, BX_CLI_DEMO, NULL, 0},
@@ -301,6 +308,7 @@ static void test_cli_exec_fields(void **state)
 	assert_non_null(strstr(bx_cli_help(a.help_topic), "Usage: beambox policy"));
 	assert_non_null(strstr(bx_cli_help(BX_CLI_EXEC), "124"));
 	assert_non_null(strstr(bx_cli_help(BX_CLI_DEMO), "--audit-log"));
+	assert_non_null(strstr(bx_cli_help(BX_CLI_EXEC), "--audit-log"));
 	assert_ptr_equal(bx_cli_help(BX_CLI_HELP), bx_cli_usage());
 }
 

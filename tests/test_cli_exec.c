@@ -750,6 +750,125 @@ static void test_demo_audit_log(void **state)
 	assert_int_equal(records - violations, 10);
 }
 
+/* The audit records of one `beambox exec --audit-log-fd 5 ARGS...`, parsed with json-c. */
+static size_t exec_audit(const char *const *args, struct result *res, json_object **recs,
+			 size_t max)
+{
+	static char text[65536];
+	const char *full[16];
+	size_t got = 0, n = 0;
+	int p[2], i = 0;
+	ssize_t r;
+
+	full[i++] = "exec";
+	full[i++] = "--audit-log-fd";
+	full[i++] = "5";
+	for (int k = 0; args[k] && i < 15; k++)
+		full[i++] = args[k];
+	full[i] = NULL;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	run_cli_fd(res, NULL, full, p[1]);
+	close(p[1]);
+	while ((r = read(p[0], text + got, sizeof(text) - 1 - got)) > 0)
+		got += (size_t)r;
+	close(p[0]);
+	text[got] = '\0';
+	for (char *line = text, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+		json_tokener *tok = json_tokener_new();
+
+		*end = '\0';
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		assert_true(n < max);
+		recs[n] = json_tokener_parse_ex(tok, line, (int)(end - line));
+		if (json_tokener_get_error(tok) != json_tokener_success || !recs[n])
+			fail_msg("not JSON: %s", line);
+		json_tokener_free(tok);
+		n++;
+	}
+	return n;
+}
+
+static const char *event_of(json_object *o)
+{
+	return json_object_get_string(field(o, "event"));
+}
+
+/*
+ * beambox exec --audit-log: worker_spawned (pid 1's pid, the policy, each
+ * step's time), a violation naming the refused call, worker_exited with the
+ * program's status; spawn_failed when nothing ran. Field by field.
+ */
+static void test_exec_audit_log(void **state)
+{
+	static const char *const names[] = {"fds",	"identity", "cgroup", "namespaces",
+					    "fs",	"rlimits",  "caps",   "privs",
+					    "landlock", "seccomp"};
+	json_object *recs[8], *steps;
+	struct result res;
+	size_t n;
+	(void)state;
+
+	{
+		const char *args[] = {"--", "/bin/sh", "-c", "exit 3", NULL};
+		n = exec_audit(args, &res, recs, 8);
+	}
+	assert_int_equal(res.status, 3);
+	assert_int_equal(n, 2);
+	assert_string_equal(event_of(recs[0]), "worker_spawned");
+	assert_true(json_object_get_int(field(recs[0], "worker_pid")) > 0);
+	assert_string_equal(json_object_get_string(field(recs[0], "policy")), "default");
+	assert_true(json_object_get_int64(field(recs[0], "spawn_us")) > 0);
+	steps = field(recs[0], "steps");
+	assert_int_equal(json_object_array_length(steps), 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_string_equal(
+		    json_object_get_string(field(json_object_array_get_idx(steps, i), "name")),
+		    names[i]);
+	assert_true(json_object_array_length(field(recs[0], "report")) > 0);
+	assert_string_equal(event_of(recs[1]), "worker_exited");
+	assert_int_equal(json_object_get_int(field(recs[1], "worker_pid")),
+			 json_object_get_int(field(recs[0], "worker_pid")));
+	assert_string_equal(json_object_get_string(field(recs[1], "cause")),
+			    "exited with status 3");
+	assert_int_equal(json_object_get_int(field(recs[1], "exit_status")), 3);
+	assert_null(field(recs[1], "signal"));
+	for (size_t i = 0; i < n; i++)
+		json_object_put(recs[i]);
+
+	/* Stopped by the filter: the call is named between the two. */
+	{
+		const char *args[] = {"--", "/usr/bin/id", NULL};
+		n = exec_audit(args, &res, recs, 8);
+	}
+	assert_int_equal(res.status, 128 + SIGSYS);
+	assert_int_equal(n, 3);
+	assert_string_equal(event_of(recs[0]), "worker_spawned");
+	assert_string_equal(event_of(recs[1]), "violation");
+	assert_string_equal(json_object_get_string(field(recs[1], "policy")), "default");
+	assert_true(json_object_get_string_len(field(recs[1], "syscall")) > 0);
+	assert_true(json_object_get_int(field(recs[1], "nr")) >= 0);
+	assert_int_equal(json_object_array_length(field(recs[1], "args")), 6);
+	assert_non_null(
+	    strstr(json_object_get_string(field(recs[1], "message")), "is not allowed by default"));
+	assert_string_equal(event_of(recs[2]), "worker_exited");
+	assert_int_equal(json_object_get_int(field(recs[2], "signal")), SIGSYS);
+	assert_string_equal(json_object_get_string(field(recs[2], "signal_name")), "SIGSYS");
+	for (size_t i = 0; i < n; i++)
+		json_object_put(recs[i]);
+
+	/* Nothing ran: one spawn_failed, with the reason. */
+	{
+		const char *args[] = {"--", "/nonexistent/prog", NULL};
+		n = exec_audit(args, &res, recs, 8);
+	}
+	assert_int_equal(res.status, 127);
+	assert_int_equal(n, 1);
+	assert_string_equal(event_of(recs[0]), "spawn_failed");
+	assert_non_null(
+	    strstr(json_object_get_string(field(recs[0], "error")), "/nonexistent/prog"));
+	json_object_put(recs[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,7 +877,7 @@ int main(void)
 	    bx_fd_test(test_exec_json_status),	bx_fd_test(test_exec_json_status_fd),
 	    bx_fd_test(test_exec_timeout),	bx_fd_test(test_exec_timeout_no_pidns),
 	    bx_fd_test(test_exec_verbose),	bx_fd_test(test_exec_relay_tty),
-	    bx_fd_test(test_demo_audit_log),
+	    bx_fd_test(test_demo_audit_log),	bx_fd_test(test_exec_audit_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

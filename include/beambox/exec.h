@@ -143,6 +143,14 @@ typedef struct bx_exec_opts {
 	/* >= 0: when it is over, one JSON object (bx_exec_write_json) is written to this fd. */
 	int json_status_fd;
 	/*
+	 * >= 0: JSON-lines audit records (beambox/audit.h) for this sandbox go
+	 * to this fd: worker_spawned when it is confined (pid 1's pid, policy,
+	 * each step's time, the report), violation when the filter stopped the
+	 * program, worker_exited when it is over (spawn_failed instead when it
+	 * could not be set up). -1 (default): the process-wide log, if any.
+	 */
+	int audit_fd;
+	/*
 	 * >= 0: an fd that becomes readable to stop the program early (e.g. a
 	 * pipe a signal handler writes one byte, the signal number, to): the
 	 * program and everything it started are killed as on a timeout, and the

@@ -74,6 +74,10 @@ static const char usage_exec[] =
     "                          duration, status, exit_code or signal, timed_out,\n"
     "                          duration_us, syscall, error\n"
     "  --json-status-fd N      the same, written to fd N\n"
+    "  --audit-log FILE        append JSON-lines audit records to FILE: worker_spawned\n"
+    "                          (pid, policy, each step's time), violation (the\n"
+    "                          refused call), worker_exited (or spawn_failed)\n"
+    "  --audit-log-fd N        the same, written to fd N\n"
     "  -h, --help              this text\n"
     "\n"
     "Exit status:\n"
@@ -229,8 +233,8 @@ static const struct opt {
     {"--relay-stdio", NULL, 0, OPT_RELAY_STDIO, FOR_EXEC, NULL},
     {"--json-status", NULL, 1, OPT_JSON_STATUS, FOR_EXEC, "a FILE"},
     {"--json-status-fd", NULL, 1, OPT_JSON_STATUS_FD, FOR_EXEC, "an fd number"},
-    {"--audit-log", NULL, 1, OPT_AUDIT_LOG, FOR_DEMO, "a FILE"},
-    {"--audit-log-fd", NULL, 1, OPT_AUDIT_LOG_FD, FOR_DEMO, "an fd number"},
+    {"--audit-log", NULL, 1, OPT_AUDIT_LOG, FOR_EXEC | FOR_DEMO, "a FILE"},
+    {"--audit-log-fd", NULL, 1, OPT_AUDIT_LOG_FD, FOR_EXEC | FOR_DEMO, "an fd number"},
     {"-o", NULL, 1, OPT_OUTPUT, FOR_LEARN, "a FILE"},
 };
 

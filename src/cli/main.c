@@ -64,7 +64,7 @@ static int run_exec(const struct bx_cli_args *args)
 	bx_exec_opts opts;
 	bx_exec_result res;
 	struct sigaction sa;
-	int cancel[2] = {-1, -1}, json_fd = -1, r;
+	int cancel[2] = {-1, -1}, json_fd = -1, audit_fd = -1, r;
 	bx_error err;
 
 	bx_error_clear(&err);
@@ -116,6 +116,28 @@ static int run_exec(const struct bx_cli_args *args)
 		/* Not for the program: it is closed there like every other fd. */
 		opts.json_status_fd = args->json_status_fd;
 	}
+	if (args->audit_log) {
+		audit_fd = open(args->audit_log,
+				O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+		if (audit_fd < 0) {
+			fprintf(stderr, "beambox: exec: --audit-log %s: %s\n", args->audit_log,
+				strerror(errno));
+			if (json_fd >= 0)
+				close(json_fd);
+			return BX_EXEC_SETUP_FAILED;
+		}
+		opts.audit_fd = audit_fd;
+	} else if (args->audit_log_fd >= 0) {
+		if (fcntl(args->audit_log_fd, F_GETFD) < 0) {
+			fprintf(stderr, "beambox: exec: --audit-log-fd %d: %s\n",
+				args->audit_log_fd, strerror(errno));
+			if (json_fd >= 0)
+				close(json_fd);
+			return BX_EXEC_SETUP_FAILED;
+		}
+		/* Not for the program: it is closed there like every other fd. */
+		opts.audit_fd = args->audit_log_fd;
+	}
 	/* Ctrl-C and friends stop the whole confined tree, not just this process. */
 	if (pipe2(cancel, O_CLOEXEC | O_NONBLOCK) == 0) {
 		cancel_wr = cancel[1];
@@ -137,6 +159,8 @@ static int run_exec(const struct bx_cli_args *args)
 		explain_sigsys(args->prog_argv[0], &res);
 	if (json_fd >= 0)
 		close(json_fd);
+	if (audit_fd >= 0)
+		close(audit_fd);
 	return res.status;
 }
 
