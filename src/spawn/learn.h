@@ -27,7 +27,7 @@
 /* The announcement's key for `uid = dynamic`, which the policy's wire form leaves out. */
 #define BX_LEARN_UID_DYNAMIC_KEY "learn_uid_dynamic"
 /* The most a worker announcement may carry (the policy's settings, encoded). */
-#define BX_LEARN_ANNOUNCE_MAX (64 * 1024)
+#define BX_LEARN_ANNOUNCE_MAX ((size_t)64 * 1024)
 
 /*
  * In bx_spawn_init, in the application (not in a worker): reads and unsets
