@@ -27,6 +27,7 @@ static int learn_fd = -1;
 static int learn_state;
 static char learn_why[160];
 
+#ifndef BX_NO_WORKER_LEARNING
 /* The socket named by the variables, checked; 0 or -EPERM with learn_why. */
 static int check_supervisor(const char *fd_text, const char *pid_text)
 {
@@ -64,6 +65,7 @@ static int check_supervisor(const char *fd_text, const char *pid_text)
 	learn_fd = (int)fd;
 	return 0;
 }
+#endif
 
 int bx_learn_mode_init(void)
 {
