@@ -73,7 +73,7 @@ int bx_learn_mode_init(void)
 	const char *pid_text = getenv(BX_LEARN_PID_ENV);
 
 	if (!fd_text && !pid_text)
-		return 0;
+		return learn_state; /* not asked, or asked at an earlier call */
 #ifdef BX_NO_WORKER_LEARNING
 	snprintf(learn_why, sizeof(learn_why),
 		 "%s is set, but this build of beambox does not learn workers "
