@@ -1056,8 +1056,11 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		policy = default_prep.policy;
 	}
 	learn = bx_learn_mode();
-	if (learn < 0)
-		return bx_learn_worker_channel(policy, &learn_end, err);
+	if (learn < 0) {
+		/* Refused (a stray variable): no worker at all; the audit log says why. */
+		r = bx_learn_worker_channel(policy, &learn_end, err);
+		goto fail;
+	}
 	/* Learning starts every worker cold, whatever opts->start asks (spawn/learn.h). */
 	try_zygote = opts->start != BX_SPAWN_START_COLD && !learn && zygote_fits(opts, policy, fx);
 	if (opts->start == BX_SPAWN_START_ZYGOTE && !try_zygote && !learn)
