@@ -13,6 +13,7 @@
  * prog_argc >= 1 long); every string the result points to (policy, binds,
  * chdir, environment changes, JSON status and audit log files, -o) lies
  * inside one of argv's strings; counts and the timeout are within their caps;
+ * policy learn has exactly one base (--policy, or --worker's: the program's);
  * on failure the result is -EINVAL with a message.
  */
 #include <errno.h>
@@ -104,7 +105,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		case BX_CLI_EXEC:
+			if (a.worker)
+				abort(); /* --worker is learn's only */
+			check_exec(&a, argc, argv);
+			break;
 		case BX_CLI_POLICY_LEARN:
+			/* Exactly one base: --policy, or each worker's own (--worker). */
+			if (!a.policy == !a.worker)
+				abort();
 			check_exec(&a, argc, argv);
 			break;
 		default:

@@ -49,6 +49,7 @@
 #include "spawn/child.h"
 #include "spawn/dynuid.h"
 #include "spawn/init.h"
+#include "spawn/learn.h"
 #include "spawn/program.h"
 #include "spawn/violation.h"
 #include "spawn/worker.h"
@@ -123,6 +124,12 @@ BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx)
 			bx_zygote_main(installer, ctx);
 		bx_worker_side_main(installer, ctx);
 	}
+	/*
+	 * Started by `beambox policy learn --worker` (or a stray variable, which
+	 * makes every spawn fail): workers start cold, so no zygote.
+	 */
+	if (bx_learn_mode_init() != 0)
+		return 0;
 	/* Early enough (the main thread, no other thread yet): a zygote; else cold starts only. */
 	bx_ignore(bx_zygote_init());
 	return 0;
@@ -690,7 +697,8 @@ struct foreign {
  * runs as), how it was started, and its compiled filter as a sealed memfd.
  */
 static int send_config(bx_worker *w, const struct bx_policy *policy, int bpf_fd, uint32_t cloned,
-		       bool become, uid_t uid, gid_t gid, const struct foreign *fx, bx_error *err)
+		       bool become, uid_t uid, gid_t gid, const struct foreign *fx, bool learn,
+		       bx_error *err)
 {
 	_cleanup_free_ char *buf = NULL;
 	char num[24];
@@ -730,6 +738,10 @@ static int send_config(bx_worker *w, const struct bx_policy *policy, int bpf_fd,
 	}
 	if (r == 0 && !fx)
 		r = bx_remote_config_offer(m);
+	/* Learning mode: the channel to the supervisor is this fd (spawn/learn.h). */
+	snprintf(num, sizeof(num), "%d", BX_SPAWN_LEARN_FD);
+	if (r == 0 && learn)
+		r = bx_msg_add(m, "learn", num);
 	if (r == 0)
 		r = bx_msg_encode(m, &buf, &len);
 	bx_msg_free(m);
@@ -1031,7 +1043,7 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	struct bx_child_spec spec;
 	struct bx_child child;
 	_cleanup_fd_ int devnull = -1;
-	int sv[2] = {-1, -1}, note[2] = {-1, -1};
+	int sv[2] = {-1, -1}, note[2] = {-1, -1}, learn_end = -1;
 	char **envp = NULL;
 	bx_worker *w = NULL;
 	struct bx_remote_peer peer;
@@ -1040,6 +1052,7 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	const struct bx_policy *policy;
 	struct timespec t0;
 	bool root = geteuid() == 0, warm = false, try_zygote;
+	int learn;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int timeout, r;
@@ -1065,8 +1078,15 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 				       strerror(-default_err));
 		policy = default_prep.policy;
 	}
-	try_zygote = opts->start != BX_SPAWN_START_COLD && zygote_fits(opts, policy, fx);
-	if (opts->start == BX_SPAWN_START_ZYGOTE && !try_zygote)
+	learn = bx_learn_mode();
+	if (learn < 0) {
+		/* Refused (a stray variable): no worker at all; the audit log says why. */
+		r = bx_learn_worker_channel(policy, &learn_end, err);
+		goto fail;
+	}
+	/* Learning starts every worker cold, whatever opts->start asks (spawn/learn.h). */
+	try_zygote = opts->start != BX_SPAWN_START_COLD && !learn && zygote_fits(opts, policy, fx);
+	if (opts->start == BX_SPAWN_START_ZYGOTE && !try_zygote && !learn)
 		return bx_fail(err, -EINVAL, BX_NO_OFFSET,
 			       "bx_spawn: the zygote starts only workers of this program, under a "
 			       "policy with user and pid namespaces, with no LD_*, GLIBC_* or "
@@ -1188,7 +1208,15 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 		};
 		if (fx)
 			spec.fds[spec.nfds++] = (struct bx_fd_move){fx->prog_fd, fx->fd_no, false};
+		if (learn) {
+			r = bx_learn_worker_channel(policy, &learn_end, err);
+			if (r < 0)
+				goto fail;
+			spec.fds[spec.nfds++] =
+			    (struct bx_fd_move){learn_end, BX_SPAWN_LEARN_FD, false};
+		}
 		r = bx_child_start(&spec, &child, err);
+		bx_close_and_reset(&learn_end);
 		if (r < 0 && join.error)
 			r = bx_fail(err, -join.error, BX_NO_OFFSET,
 				    "cgroup: moving the worker into its leaf %s: %s",
@@ -1215,7 +1243,7 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 	/* A zygote's child has its configuration already. */
 	r = warm ? 0
 		 : send_config(w, policy, prep.bpf_fd, bx_ns_for_clone_flags(child.ns), root, uid,
-			       gid, fx, err);
+			       gid, fx, learn > 0, err);
 	if (r < 0)
 		goto fail;
 	r = wait_started(w, fx != NULL, &t0, timeout, su, err);
@@ -1255,6 +1283,7 @@ static int spawn_worker(const bx_spawn_opts *opts, struct foreign *fx, bx_worker
 
 fail:
 	bx_audit_spawn_failed(opts->audit_fd, err ? err->text : strerror(-r)); /* hook (audit.c) */
+	bx_close_and_reset(&learn_end);
 	bx_close_and_reset(&sv[0]);
 	bx_close_and_reset(&sv[1]);
 	bx_close_and_reset(&note[0]);

@@ -15,4 +15,8 @@ done
 "$beambox" exec --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | sed 's/.*--//' | while read -r opt; do
 	grep -q -- "\\\\-\\\\-${opt//-/\\\\-}" "$dir/beambox-exec.1" || { echo "beambox-exec.1 lacks --$opt"; exit 1; }
 done
+# ... and beambox-policy(1) every option of `beambox policy --help` (learn's --worker too).
+"$beambox" policy --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | sed 's/.*--//' | while read -r opt; do
+	grep -q -- "\\\\-\\\\-${opt//-/\\\\-}" "$dir/beambox-policy.1" || { echo "beambox-policy.1 lacks --$opt"; exit 1; }
+done
 echo "man pages: ok"

@@ -189,6 +189,33 @@ static void test_cli_args_table(void **state)
 	     0,
 	     "policy learn: unknown option '--timeout'",
 	     5},
+	    /* policy learn --worker: no --policy, the application gives each worker its own */
+	    {{"beambox", "policy", "learn", "--worker", "--", "p"},
+	     0,
+	     BX_CLI_POLICY_LEARN,
+	     NULL,
+	     0},
+	    {{"beambox", "policy", "learn", "--worker", "-o", "f", "p", "a"},
+	     0,
+	     BX_CLI_POLICY_LEARN,
+	     NULL,
+	     0},
+	    {{"beambox", "policy", "learn", "--worker", "--policy", "b", "p"},
+	     -EINVAL,
+	     0,
+	     "--worker takes no --policy",
+	     NOOFF},
+	    {{"beambox", "policy", "learn", "--worker"}, -EINVAL, 0, "learn: missing PROG", NOOFF},
+	    {{"beambox", "policy", "learn", "--worker=1", "p"},
+	     -EINVAL,
+	     0,
+	     "unknown option '--worker=1'",
+	     3},
+	    {{"beambox", "exec", "--worker", "p"},
+	     -EINVAL,
+	     0,
+	     "exec: unknown option '--worker'",
+	     2},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -300,6 +327,21 @@ static void test_cli_exec_fields(void **state)
 	assert_int_equal(bx_cli_parse(4, (char *const *)relay, &a, &err), 0);
 	assert_int_equal(a.relay, BX_CLI_RELAY_ALL);
 	assert_int_equal(a.audit_log_fd, -1);
+
+	/* policy learn --worker: the flag and what goes with it. */
+	const char *lw[] = {"beambox", "policy", "learn", "--worker", "-o",
+			    "out",     "--",	 "p",	  "x",	      NULL};
+	assert_int_equal(bx_cli_parse(9, (char *const *)lw, &a, &err), 0);
+	assert_int_equal(a.command, BX_CLI_POLICY_LEARN);
+	assert_true(a.worker);
+	assert_null(a.policy);
+	assert_string_equal(a.output, "out");
+	assert_int_equal(a.prog_argc, 2);
+	assert_string_equal(a.prog_argv[0], "p");
+	const char *lp[] = {"beambox", "policy", "learn", "--policy", "b", "p", NULL};
+	assert_int_equal(bx_cli_parse(6, (char *const *)lp, &a, &err), 0);
+	assert_false(a.worker);
+	assert_non_null(strstr(bx_cli_help(BX_CLI_POLICY), "learn --worker"));
 
 	/* Help topics. */
 	const char *h[] = {"beambox", "policy", "show", "-h", NULL};

@@ -47,6 +47,22 @@ BX_API int bx_exec_confined(const struct bx_policy *policy, const char *prog, ch
 BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *const argv[],
 			 FILE *out, int *status, bx_error *err);
 
+/*
+ * Learning a service's workers (`beambox policy learn --worker`): runs prog,
+ * an application of this library, UNconfined, with an environment that
+ * puts its bx_spawn_init in learning mode (a socket to this process): each
+ * worker it starts is confined by the policy the application gave it, but
+ * its serving process reports every syscall to this process, which lets it
+ * continue. When the program has ended (and its workers, within 10 s),
+ * writes to out a policy: the first worker's settings and the union of the
+ * syscalls all workers made (beambox's own runtime calls excepted). For
+ * development only: SECURITY.md. *status receives the program's exit status
+ * as beambox exec reports it. Returns 0, or -errno with err (-ECHILD: no
+ * worker learned).
+ */
+BX_API int bx_exec_learn_workers(const char *prog, char *const argv[], FILE *out, int *status,
+				 bx_error *err);
+
 /* The exit status for a bx_exec_confined failure: 127 not found, 126 cannot run, 125 otherwise. */
 BX_API int bx_exec_status_for(int ret, const bx_error *err);
 

@@ -110,6 +110,12 @@ BX_API void bx_spawn_opts_init(bx_spawn_opts *opts);
  * installer register handlers on a fresh engine, tells the parent it is
  * ready, serves jobs one at a time and exits 0 when the parent closes the
  * connection (1 on a setup failure, after telling the parent why).
+ * Started by `beambox policy learn --worker` (BEAMBOX_LEARN_FD and
+ * BEAMBOX_LEARN_PID, read and unset here), the process's workers learn: each
+ * starts cold whatever `start` says, confined by its policy, its calls
+ * recorded and allowed by that supervisor (for development; SECURITY.md).
+ * Set but not the supervisor's socket, the variables make every bx_spawn
+ * fail (-EPERM with the reason).
  */
 BX_API int bx_spawn_init(bx_installer_fn installer, void *ctx);
 

@@ -26,6 +26,8 @@ static const char usage_overview[] =
     "  policy groups      the named syscall groups and what they hold\n"
     "  policy learn --policy BASE [-o FILE] [--] PROG [ARGS...]\n"
     "                     record PROG's system calls; print a policy allowing them\n"
+    "  policy learn --worker [-o FILE] [--] PROG [ARGS...]\n"
+    "                     the same for the workers of PROG, a library application\n"
     "  help [COMMAND]     this text, or a command's\n"
     "  version            the version\n"
     "\n"
@@ -99,6 +101,7 @@ static const char usage_policy[] =
     "  or:  beambox policy show FILE\n"
     "  or:  beambox policy groups\n"
     "  or:  beambox policy learn --policy BASE [-o FILE] [--] PROG [ARGS...]\n"
+    "  or:  beambox policy learn --worker [-o FILE] [--] PROG [ARGS...]\n"
     "Validate, show and write policy files (grammar: policies/README.md).\n"
     "\n"
     "Commands:\n"
@@ -111,10 +114,23 @@ static const char usage_policy[] =
     "                         every call through and records it; print a policy that\n"
     "                         allows exactly those calls (a starting point to review,\n"
     "                         not a verdict)\n"
+    "  learn --worker         run PROG, an application of the beambox library,\n"
+    "                         UNconfined, with its bx_spawn_init in learning mode:\n"
+    "                         each worker it starts (cold, no zygote) is confined by\n"
+    "                         the policy PROG gives it, but its calls are recorded\n"
+    "                         and allowed; print a policy allowing the calls of all\n"
+    "                         its workers (with the first worker's settings), once\n"
+    "                         PROG has exited. For development: learning mode allows\n"
+    "                         what the policy would refuse\n"
     "\n"
     "Options:\n"
     "  --policy NAME|FILE     (learn) the base policy: its sandbox settings are kept\n"
+    "                         (not with --worker: the base is PROG's own choice)\n"
+    "  --worker               (learn) learn the workers PROG starts, not PROG\n"
     "  -o FILE                (learn) write the policy to FILE instead of stdout\n"
+    "\n"
+    "Exit status (learn): the program's, as `beambox exec` reports it; 125 when\n"
+    "nothing could be learned (the sandbox failed, or no worker learned).\n"
     "  -h, --help             this text\n";
 
 static const char usage_demo[] =
@@ -204,6 +220,7 @@ enum opt_id {
 	OPT_AUDIT_LOG,
 	OPT_AUDIT_LOG_FD,
 	OPT_OUTPUT,
+	OPT_WORKER,
 };
 
 /* Which commands take an option. */
@@ -236,6 +253,7 @@ static const struct opt {
     {"--audit-log", NULL, 1, OPT_AUDIT_LOG, FOR_EXEC | FOR_DEMO, "a FILE"},
     {"--audit-log-fd", NULL, 1, OPT_AUDIT_LOG_FD, FOR_EXEC | FOR_DEMO, "an fd number"},
     {"-o", NULL, 1, OPT_OUTPUT, FOR_LEARN, "a FILE"},
+    {"--worker", NULL, 0, OPT_WORKER, FOR_LEARN, NULL},
 };
 
 /* Finds s among the options of `which`; *inline_val gets the part after "--opt=". */
@@ -399,6 +417,9 @@ static int apply_opt(const struct opt *o, const char *const v[2], int i, struct 
 			return bx_fail(err, -EINVAL, at, "-o given twice");
 		a->output = v[0];
 		return 0;
+	case OPT_WORKER:
+		a->worker = true;
+		return 0;
 	}
 	return bx_fail(err, -EINVAL, at, "unknown option");
 }
@@ -420,6 +441,7 @@ static const char *command_name(enum bx_cli_command c)
 /*
  * exec [OPTIONS] [--] PROG [ARGS...]
  * policy learn --policy BASE [-o FILE] [--] PROG [ARGS...]
+ * policy learn --worker [-o FILE] [--] PROG [ARGS...]
  * demo [--audit-log FILE | --audit-log-fd N]
  * (options from index `first`; the first non-option is PROG)
  */
@@ -471,9 +493,14 @@ static int parse_options(int argc, char *const argv[], int first, enum bx_cli_co
 		i += 1 + (inline_val ? 0 : o->nargs);
 	}
 	if (command != BX_CLI_DEMO) {
-		if (command == BX_CLI_POLICY_LEARN && !a->policy)
+		if (command == BX_CLI_POLICY_LEARN && !a->policy && !a->worker)
 			return bx_fail(err, -EINVAL, BX_NO_OFFSET,
 				       "policy learn: --policy BASE is required");
+		/* A worker's base is the policy its application gives it, not ours. */
+		if (command == BX_CLI_POLICY_LEARN && a->policy && a->worker)
+			return bx_fail(err, -EINVAL, BX_NO_OFFSET,
+				       "policy learn: --worker takes no --policy (each worker's "
+				       "base is the policy its application gives it)");
 		if (i >= argc)
 			return bx_fail(err, -EINVAL, BX_NO_OFFSET, "%s: missing PROG", name);
 		a->prog_argc = argc - i;

@@ -78,6 +78,8 @@ struct bx_cli_args {
 	int audit_log_fd; /* or -1 */
 	/* policy learn: -o FILE, or NULL for stdout */
 	const char *output;
+	/* policy learn --worker: learn the workers of PROG (a library application) */
+	bool worker;
 	/* policy check FILE... / policy show FILE */
 	int nfiles;
 	char *const *files;

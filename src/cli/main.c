@@ -172,7 +172,7 @@ static int run_learn(const struct bx_cli_args *args)
 	int status = 0, r;
 
 	bx_error_clear(&err);
-	r = bx_exec_policy_load(args->policy, &base, &err);
+	r = args->worker ? 0 : bx_exec_policy_load(args->policy, &base, &err);
 	if (r < 0) {
 		fprintf(stderr, "beambox: policy learn: %s\n", err.text);
 		return 2;
@@ -185,7 +185,10 @@ static int run_learn(const struct bx_cli_args *args)
 			return 2;
 		}
 	}
-	r = bx_exec_learn(base, args->prog_argv[0], args->prog_argv, out, &status, &err);
+	if (args->worker)
+		r = bx_exec_learn_workers(args->prog_argv[0], args->prog_argv, out, &status, &err);
+	else
+		r = bx_exec_learn(base, args->prog_argv[0], args->prog_argv, out, &status, &err);
 	bx_policy_free(base);
 	if (out != stdout && fclose(out) != 0 && r == 0)
 		r = -errno;

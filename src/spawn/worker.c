@@ -21,6 +21,7 @@
 #include "remote.h"
 #include "spawn/child.h"
 #include "spawn/init.h"
+#include "spawn/learn.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/intparse.h"
@@ -98,6 +99,17 @@ static int config_take_extras(bx_msg *m, struct bx_worker_config *c, bx_error *e
 	bx_ignore(bx_msg_del(m, "cloned"));
 	bx_ignore(bx_msg_del(m, "become"));
 	bx_ignore(bx_msg_del(m, "note"));
+	/*
+	 * Learning mode (`beambox policy learn --worker`): the parent passed a
+	 * channel to its supervisor at this number; the confinement's last step
+	 * hands the serving process's seccomp listener over on it.
+	 */
+	if (config_number(m, "learn", INT32_MAX, &v) == 0) {
+		if (v != BX_SPAWN_LEARN_FD || fcntl(BX_SPAWN_LEARN_FD, F_SETFD, FD_CLOEXEC) < 0)
+			return bx_fail(err, -EBADMSG, BX_NO_OFFSET, "bad 'learn'");
+		c->learn_fd = BX_SPAWN_LEARN_FD;
+		bx_ignore(bx_msg_del(m, "learn"));
+	}
 	if (config_number(m, "exec_fd", INT32_MAX, &v) == 0) {
 		c->exec_fd = (int)v;
 		if (config_strv(m, "exec_argv", &c->exec_argv) < 0 ||
@@ -221,7 +233,7 @@ static int worker_confine(struct bx_worker_config *c, int exec_pipe[2],
 			  char *why, size_t len)
 {
 	struct bx_confine_opts opts = {
-	    .keep_fds = {BX_SPAWN_BEAM_FD, c->note_fd, exec_pipe[0], exec_pipe[1], -1, -1},
+	    .keep_fds = {BX_SPAWN_BEAM_FD, c->note_fd, exec_pipe[0], exec_pipe[1], c->learn_fd, -1},
 	    .exec_fd = c->exec_fd,
 	    .note_fd = c->note_fd,
 	    .init_read_fd = exec_pipe[0],
@@ -235,7 +247,8 @@ static int worker_confine(struct bx_worker_config *c, int exec_pipe[2],
 	    .gid = c->policy->gid,
 	    /* The parent holds the other end of the connection. */
 	    .parent_fd = BX_SPAWN_BEAM_FD,
-	    .learn_sock = -1,
+	    /* Learning: the serving process's last filter reports to the supervisor. */
+	    .learn_sock = c->learn_fd,
 	};
 	bx_error err;
 	int r;
@@ -243,6 +256,7 @@ static int worker_confine(struct bx_worker_config *c, int exec_pipe[2],
 	bx_error_clear(&err);
 	r = bx_confine_self(c->policy, &opts, rep, &err);
 	bx_close_and_reset(&c->bpf_fd);
+	c->learn_fd = -1; /* the confinement's now: handed over, or closed */
 	if (r < 0)
 		snprintf(why, len, "confinement failed: %.200s", err.text);
 	return r;
@@ -262,7 +276,8 @@ static __attribute__((noreturn)) void worker_exec_foreign(const struct bx_worker
 
 void bx_worker_side_main(bx_installer_fn installer, void *ctx)
 {
-	struct bx_worker_config c = {.bpf_fd = -1, .note_fd = -1, .exec_fd = -1, .uid = {0, -1}};
+	struct bx_worker_config c = {
+	    .bpf_fd = -1, .note_fd = -1, .exec_fd = -1, .learn_fd = -1, .uid = {0, -1}};
 	bx_beam *main = NULL;
 	int type = 0, r;
 	socklen_t tlen = sizeof(type);

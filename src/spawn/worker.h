@@ -54,6 +54,7 @@ struct bx_worker_config {
 	bool become;	  /* switch to policy->uid/gid (the parent is root) */
 	int note_fd;	  /* init's notes, or -1 */
 	int exec_fd;	  /* a foreign worker: the program's fd, or -1 */
+	int learn_fd;	  /* learning mode: the channel to the supervisor (spawn/learn.h), or -1 */
 	char **exec_argv; /* ... its argv and environment */
 	char **exec_envp;
 	struct bx_dynuid uid; /* a worker started by a Go parent allocates its own */

@@ -279,6 +279,7 @@ static __attribute__((noreturn)) void zygote_child(struct slot *s, const struct 
 	    .become = (q->flags & ZY_ROOT) != 0,
 	    .note_fd = BX_SPAWN_NOTE_FD,
 	    .exec_fd = -1,
+	    .learn_fd = -1,
 	    .uid = {.lock_fd = -1},
 	};
 	bx_beam *main = NULL;
