@@ -1374,11 +1374,44 @@ int bx_seccomp_export_pfc(const struct bx_policy *p, const struct bx_seccomp_ext
 	return build(p, extra, &sk, err);
 }
 
+/*
+ * One filter of beambox's own (learning mode's, init's) from pl: its rules
+ * allow, anything else gets def; pushed onto bpf. The rules are a handful
+ * of equalities on the runtime's own arguments, so the cubed expansion needs
+ * no check.
+ */
+static int plan_push_filter(const struct plan *pl, uint32_t def, const char *what,
+			    struct bx_bpf *bpf, bx_error *err)
+{
+	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
+	struct bx_bpf_prog prog = {0};
+	int r = ctx_new(def, &ctx, err);
+
+	for (size_t i = 0; i < pl->n && r == 0; i++) {
+		const struct sysc *s = &pl->s[i];
+
+		if (s->always)
+			r = add_rule(ctx, def, s->always, s->nr, s->name, NULL, err);
+		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++) {
+			size_t budget = BX_CUBED_MAX;
+			bool cube = true;
+
+			r = add_rule_cubed(ctx, def, SCMP_ACT_ALLOW, s->nr, s->name, &s->clauses[c],
+					   &budget, &cube, err);
+		}
+	}
+	if (r == 0)
+		r = ctx_export(ctx, what, &prog, err);
+	if (r == 0)
+		r = bpf_push(bpf, &prog, err);
+	free(prog.insns); /* NULL once pushed */
+	return r;
+}
+
 int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 				const struct bx_seccomp_extra *extra, struct bx_bpf *out,
 				bx_error *err)
 {
-	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	struct bx_bpf bpf = {0};
 	struct bx_bpf_prog prog = {0};
 	struct plan pl = {0};
@@ -1405,28 +1438,10 @@ int bx_seccomp_compile_learning(const struct bx_policy *p, int learn_sock,
 	}
 	if (r == 0)
 		r = plan_add_extra(&pl, extra, err);
+	/* The runtime's calls and the hand-over only: all allowing, none recorded. */
 	if (r == 0)
-		r = ctx_new(SCMP_ACT_NOTIFY, &ctx, err);
-	for (size_t i = 0; i < pl.n && r == 0; i++) {
-		const struct sysc *s = &pl.s[i];
-
-		/* The runtime's calls and the hand-over only: all allowing, none recorded. */
-		if (s->always)
-			r = add_rule(ctx, SCMP_ACT_NOTIFY, s->always, s->nr, s->name, NULL, err);
-		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++) {
-			size_t budget = BX_CUBED_MAX;
-			bool cube = true; /* a handful of runtime clauses: no need to check */
-
-			r = add_rule_cubed(ctx, SCMP_ACT_NOTIFY, SCMP_ACT_ALLOW, s->nr, s->name,
-					   &s->clauses[c], &budget, &cube, err);
-		}
-	}
-	if (r == 0)
-		r = ctx_export(ctx, "the learning filter", &prog, err);
-	if (r == 0)
-		r = bpf_push(&bpf, &prog, err);
+		r = plan_push_filter(&pl, SCMP_ACT_NOTIFY, "the learning filter", &bpf, err);
 	plan_free(&pl);
-	free(prog.insns);
 	if (r < 0) {
 		bx_bpf_free(&bpf);
 		return r;
@@ -1526,10 +1541,8 @@ int bx_seccomp_compile_init_violations(int note_fd, int read_fd, struct bx_bpf *
 static int compile_init(int note_fd, int read_fd, bool violations, struct bx_bpf *out,
 			bx_error *err)
 {
-	_cleanup_(scmp_ctx_releasep) scmp_filter_ctx ctx = NULL;
 	const struct bx_policy *rules = bx_runtime_rules(BX_RUNTIME_INIT);
 	struct bx_bpf bpf = {0};
-	struct bx_bpf_prog prog = {0};
 	struct plan pl = {0};
 	int r;
 
@@ -1547,27 +1560,8 @@ static int compile_init(int note_fd, int read_fd, bool violations, struct bx_bpf
 		r = plan_add_init_violations(&pl, err);
 	/* Deny by default: the kill covers the deny list's calls, and everything else. */
 	if (r == 0)
-		r = ctx_new(SCMP_ACT_KILL_PROCESS, &ctx, err);
-	for (size_t i = 0; i < pl.n && r == 0; i++) {
-		const struct sysc *s = &pl.s[i];
-
-		if (s->always)
-			r = add_rule(ctx, SCMP_ACT_KILL_PROCESS, s->always, s->nr, s->name, NULL,
-				     err);
-		for (size_t c = 0; c < s->nclauses && r == 0 && !s->always; c++) {
-			size_t budget = BX_CUBED_MAX;
-			bool cube = true; /* a handful of equalities: no need to check */
-
-			r = add_rule_cubed(ctx, SCMP_ACT_KILL_PROCESS, SCMP_ACT_ALLOW, s->nr,
-					   s->name, &s->clauses[c], &budget, &cube, err);
-		}
-	}
-	if (r == 0)
-		r = ctx_export(ctx, "init's filter", &prog, err);
-	if (r == 0)
-		r = bpf_push(&bpf, &prog, err);
+		r = plan_push_filter(&pl, SCMP_ACT_KILL_PROCESS, "init's filter", &bpf, err);
 	plan_free(&pl);
-	free(prog.insns);
 	if (r < 0) {
 		bx_bpf_free(&bpf);
 		return r;
