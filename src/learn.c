@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "confine/notify.h"
 #include "policy/filter.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
@@ -93,50 +94,6 @@ static void record(struct learned *l, const struct seccomp_data *d)
 
 int bx_exec_confined_learning(const struct bx_policy *policy, const char *prog, char *const argv[],
 			      int learn_sock, bx_error *err);
-
-/* Receives one fd sent with SCM_RIGHTS (MSG_CMSG_CLOEXEC), or -errno. */
-static int recv_fd(int sock)
-{
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} ctl;
-	struct msghdr m = {.msg_iov = &iov,
-			   .msg_iovlen = 1,
-			   .msg_control = ctl.buf,
-			   .msg_controllen = sizeof(ctl.buf)};
-	struct cmsghdr *c;
-	int fd = -1;
-	ssize_t n;
-
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < count; i++) {
-			int got;
-
-			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (fd < 0)
-				fd = got;
-			else
-				close(got); /* one was asked for */
-		}
-	}
-	if (n == 0 || fd < 0 || (m.msg_flags & MSG_CTRUNC)) {
-		if (fd >= 0)
-			close(fd);
-		return -EPROTO;
-	}
-	return fd;
-}
 
 /* Receives one notification, records its syscall (and some arguments), lets it continue. */
 static void answer(int listener, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
@@ -347,7 +304,8 @@ BX_API int bx_exec_learn(const struct bx_policy *base, const char *prog, char *c
 	{
 		struct pollfd pfd = {.fd = sv[0], .events = POLLIN};
 
-		listener = poll(&pfd, 1, LEARN_HANDOVER_MS) == 1 ? recv_fd(sv[0]) : -ETIMEDOUT;
+		listener =
+		    poll(&pfd, 1, LEARN_HANDOVER_MS) == 1 ? bx_notify_recv_fd(sv[0]) : -ETIMEDOUT;
 	}
 	close(sv[0]);
 	if (listener < 0) {
@@ -508,7 +466,7 @@ static void serve_slot(struct workers *ws, struct learn_slot *sl, short revents,
 		       struct learned *seen)
 {
 	if (!sl->listener) {
-		int listener = (revents & POLLIN) ? recv_fd(sl->fd) : -EPIPE;
+		int listener = (revents & POLLIN) ? bx_notify_recv_fd(sl->fd) : -EPIPE;
 
 		close(sl->fd);
 		sl->fd = listener >= 0 ? listener : -1;

@@ -87,29 +87,6 @@ static int step_privs(struct bx_confine_report *rep, bx_error *err)
 	return 0;
 }
 
-/* Sends fd over sock with SCM_RIGHTS. */
-static int send_fd(int sock, int fd)
-{
-	char byte = 'L';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct msghdr m = {.msg_iov = &iov,
-			   .msg_iovlen = 1,
-			   .msg_control = ctl.buf,
-			   .msg_controllen = sizeof(ctl.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-
-	memset(&ctl, 0, sizeof(ctl));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
 /*
  * Learning: loads bpf (learning mode's filters), the last with a listener,
  * which goes to the supervisor over learn_sock (closed here). From then on
@@ -127,7 +104,7 @@ static int learn_handover(const struct bx_bpf *bpf, int learn_sock, bx_error *er
 			       "seccomp (learn): seccomp(SET_MODE_FILTER, NEW_LISTENER): %s",
 			       strerror(-listener));
 	}
-	r = send_fd(learn_sock, listener);
+	r = bx_notify_send_fd(learn_sock, listener);
 	close(listener);
 	close(learn_sock);
 	if (r < 0)
