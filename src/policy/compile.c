@@ -352,6 +352,32 @@ static int ctx_emit(scmp_filter_ctx ctx, const char *what, struct sink *sk,
 
 /* ------------------------------------------------------------------ the deny list's filter */
 
+/*
+ * One deny-list entry as rules of ctx (whose default is def): the entry's
+ * errno for the whole syscall, or for each of its argument's masked values.
+ */
+static int add_deny_entry(scmp_filter_ctx ctx, uint32_t def, int nr, const struct bx_deny_entry *e,
+			  bx_error *err)
+{
+	uint32_t action = SCMP_ACT_ERRNO((uint32_t)e->errno_value);
+	int r;
+
+	if (e->arg < 0)
+		return add_rule(ctx, def, action, nr, e->name, NULL, err);
+	for (size_t k = 0; k < e->ncubes; k++) {
+		struct bx_sc_clause cl = {.ncmp = 1};
+
+		cl.cmp[0] = (struct bx_sc_cmp){.arg = (unsigned)e->arg,
+					       .op = BX_SC_MASKED_EQ,
+					       .mask = e->cubes[k].mask,
+					       .value = e->cubes[k].value};
+		r = add_rule(ctx, def, action, nr, e->name, &cl, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int deny_build(const struct bx_policy *p, struct sink *sk, struct bx_bpf_prog *prog,
 		      bool *empty, bx_error *err)
 {
@@ -374,27 +400,9 @@ static int deny_build(const struct bx_policy *p, struct sink *sk, struct bx_bpf_
 		if (nr < 0)
 			continue; /* not a syscall of this architecture, or unknown to this build */
 		*empty = false;
-		if (e[i].arg < 0) {
-			r = add_rule(ctx, SCMP_ACT_ALLOW,
-				     SCMP_ACT_ERRNO((uint32_t)e[i].errno_value), nr, e[i].name,
-				     NULL, err);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		for (size_t k = 0; k < e[i].ncubes; k++) {
-			struct bx_sc_clause cl = {.ncmp = 1};
-
-			cl.cmp[0] = (struct bx_sc_cmp){.arg = (unsigned)e[i].arg,
-						       .op = BX_SC_MASKED_EQ,
-						       .mask = e[i].cubes[k].mask,
-						       .value = e[i].cubes[k].value};
-			r = add_rule(ctx, SCMP_ACT_ALLOW,
-				     SCMP_ACT_ERRNO((uint32_t)e[i].errno_value), nr, e[i].name, &cl,
-				     err);
-			if (r < 0)
-				return r;
-		}
+		r = add_deny_entry(ctx, SCMP_ACT_ALLOW, nr, &e[i], err);
+		if (r < 0)
+			return r;
 	}
 	if (*empty)
 		return 0;
@@ -747,7 +755,6 @@ static int deny_unmentioned(scmp_filter_ctx ctx, const struct bx_policy *p, cons
 
 	e = bx_deny_entries(&n);
 	for (size_t i = 0; i < n; i++) {
-		uint32_t action = SCMP_ACT_ERRNO((uint32_t)e[i].errno_value);
 		bool mentioned = false;
 		int nr, r;
 
@@ -758,23 +765,9 @@ static int deny_unmentioned(scmp_filter_ctx ctx, const struct bx_policy *p, cons
 		nr = bx_syscall_resolve(e[i].name);
 		if (mentioned || nr < 0)
 			continue;
-		if (e[i].arg < 0) {
-			r = add_rule(ctx, pl->def, action, nr, e[i].name, NULL, err);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		for (size_t k = 0; k < e[i].ncubes; k++) {
-			struct bx_sc_clause cl = {.ncmp = 1};
-
-			cl.cmp[0] = (struct bx_sc_cmp){.arg = (unsigned)e[i].arg,
-						       .op = BX_SC_MASKED_EQ,
-						       .mask = e[i].cubes[k].mask,
-						       .value = e[i].cubes[k].value};
-			r = add_rule(ctx, pl->def, action, nr, e[i].name, &cl, err);
-			if (r < 0)
-				return r;
-		}
+		r = add_deny_entry(ctx, pl->def, nr, &e[i], err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
