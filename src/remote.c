@@ -1064,11 +1064,11 @@ static int v2_deliver_locked(struct bx_remote *rem, const struct job_run *self, 
 			     char *why, size_t wlen)
 {
 	bx_msg *m = NULL;
-	const bx_bytes *cmd, *etext = NULL;
+	const bx_bytes *cmd = NULL, *etext = NULL;
 	bx_bytes v, key;
 	struct job_run *jr;
 	uint64_t id = 0, st = 0, e = 0;
-	size_t n;
+	size_t n = 0;
 	bx_error derr;
 	char shown[72];
 	int r;
@@ -1085,10 +1085,12 @@ static int v2_deliver_locked(struct bx_remote *rem, const struct job_run *self, 
 				 bx_printable(key.p, key.len, 16, 0, shown, sizeof(shown)));
 			goto out;
 		}
+	/* Without a cmd, bx_msg_get leaves cmd and n alone: they must be NULL and 0 then. */
 	if (bx_msg_get(m, "cmd", &cmd, &n) < 0 || n != 2 || !bytes_eq(&cmd[0], "status")) {
 		snprintf(why, wlen, "unexpected '%s' from the worker",
-			 n > 0 ? bx_printable(cmd[0].p, cmd[0].len, 16, 0, shown, sizeof(shown))
-			       : "");
+			 cmd && n > 0
+			     ? bx_printable(cmd[0].p, cmd[0].len, 16, 0, shown, sizeof(shown))
+			     : "");
 		goto out;
 	}
 	if (bx_parse_u64(cmd[1].p, cmd[1].len, 255, &st) < 0) {

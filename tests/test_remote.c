@@ -2385,6 +2385,8 @@ static void *v2_fake_main(void *arg)
 		ANS("%s", "garbage");
 	else if (strcmp(fk->how, "no_id") == 0)
 		ANS("%s", "000;3:cmd,13:6:status,1:0,,");
+	else if (strcmp(fk->how, "no_cmd") == 0) /* remote_fuzz found it read a garbage cmd */
+		ANS("000;%s", idkv);
 	else if (strcmp(fk->how, "bad_status") == 0)
 		ANS("000;3:cmd,15:6:status,3:256,,%s", idkv);
 	else if (strcmp(fk->how, "bad_errno") == 0)
@@ -2434,6 +2436,7 @@ static void test_v2_bad_answers(void **state)
 	    {"unknown", -EPROTO, "answer for job 42, which is not in flight"},
 	    {"garbage", -EPROTO, "undecodable answer"},
 	    {"no_id", -EPROTO, "without a valid id"},
+	    {"no_cmd", -EPROTO, "unexpected '' from the worker"},
 	    {"bad_status", -EPROTO, "bad status '256'"},
 	    {"bad_errno", -EPROTO, "bad errno"},
 	    {"errno_alone", -EPROTO, "bad errno"},
